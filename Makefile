@@ -1,0 +1,81 @@
+# evc: one multicall binary and its role links.
+#
+# Adding a role: a row in evc.c's table, cmd/ROLE.c, its name in ROLES
+# below, man/evc-ROLE.1, and test/t*-ROLE.sh.
+
+VERSION = 0.1.0
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= /lib/systemd/system
+DESTDIR ?=
+
+CC ?= cc
+PKGS = rdkafka jansson libcyaml yaml-0.1
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. $(PKG_CFLAGS) \
+	-DEVC_VERSION='"$(VERSION)"'
+LDLIBS += $(PKG_LIBS) -lpthread -lm
+
+ROLES = central cp driver auth topics broker
+LIB_SRC = $(wildcard lib/*.c)
+CMD_SRC = $(addprefix cmd/,$(addsuffix .c,$(ROLES)))
+OBJ = evc.o $(LIB_SRC:.c=.o) $(CMD_SRC:.c=.o)
+LIB_OBJ = $(LIB_SRC:.c=.o)
+HDR = $(wildcard lib/*.h) cmd/cmds.h
+LINKS = $(addprefix evc-,$(ROLES))
+MAN1 = man/evc.1 $(wildcard man/evc-*.1)
+MAN5 = $(wildcard man/*.5)
+MAN7 = $(wildcard man/*.7)
+UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/*.c))
+
+all: evc $(LINKS)
+
+evc: $(OBJ)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+%.o: %.c $(HDR)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LINKS): evc
+	ln -sf evc $@
+
+test/unit/%: test/unit/%.c $(LIB_OBJ) $(HDR)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+units: $(UNIT_TESTS)
+
+# Installs what the test bed needs (as root), builds, fetches Kafka, tests.
+check: deps
+	$(MAKE) all units
+	test/run.sh
+
+deps:
+	@test/deps.sh
+
+# AddressSanitizer and UndefinedBehaviorSanitizer; `make asan check`
+# runs the whole suite on the instrumented binary.
+asan:
+	$(MAKE) clean
+	$(MAKE) all units CFLAGS='-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all' \
+		LDFLAGS='-fsanitize=address,undefined'
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+		$(DESTDIR)$(SYSCONFDIR)/evc
+	install -m 755 evc $(DESTDIR)$(BINDIR)/evc
+	for r in $(ROLES); do ln -sf evc $(DESTDIR)$(BINDIR)/evc-$$r; done
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
+	test -z "$(MAN5)" || install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
+	test -z "$(MAN7)" || install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
+	install -m 644 etc/evc.yaml $(DESTDIR)$(SYSCONFDIR)/evc/evc.yaml.example
+	test ! -f etc/cps.yaml || install -m 644 etc/cps.yaml $(DESTDIR)$(SYSCONFDIR)/evc/cps.yaml.example
+
+clean:
+	rm -f evc $(LINKS) evc.o lib/*.o cmd/*.o $(UNIT_TESTS)
+
+.PHONY: all units check deps asan install clean

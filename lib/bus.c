@@ -1,0 +1,662 @@
+/* bus.c: evc's messages over Kafka: producing, consuming, administration. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "log.h"
+
+#define BUS_OP_TIMEOUT_MS 10000	/* metadata and offset look-ups */
+#define BUS_SEND_BUF 8192
+
+struct follow_end {		/* a partition bus_follow_all() must read */
+	char *topic;
+	int32_t partition;
+	int64_t end;		/* high watermark when following began */
+	int done;
+};
+
+struct bus {
+	const struct conf *conf;
+	rd_kafka_t *prod;
+	rd_kafka_t *cons;
+	int flags;
+	struct bus_stats st;
+	long failed_seen;		/* st.failed at the last bus_flush() */
+	rd_kafka_topic_partition_list_t *assigned;
+	struct follow_end *ends;
+	int nends;
+	int pending_ends;
+	rd_kafka_message_t *last;	/* offset to store before the next read */
+	int down;			/* all brokers down, reported once */
+	int fatal;
+	struct ratelimit rl_reject;
+	struct ratelimit rl_error;
+};
+
+volatile int bus_stop;
+
+/* Which message types each topic may carry; anything else is rejected. */
+static const unsigned topic_types[T_COUNT] = {
+	[T_CP_REGISTER] = 1u << MSG_REGISTER,
+	[T_CP_REGISTER_ACK] = 1u << MSG_REGISTER_ACK,
+	[T_AUTH_REQUEST] = 1u << MSG_AUTH_REQUEST,
+	[T_AUTH_RESPONSE] = 1u << MSG_AUTH_RESPONSE | 1u << MSG_PROGRESS |
+			    1u << MSG_TICKET | 1u << MSG_NOTICE,
+	[T_CP_COMMANDS] = 1u << MSG_COMMAND,
+	[T_TELEMETRY] = 1u << MSG_TELEMETRY | 1u << MSG_SUPPLY_END,
+	[T_HEALTH] = 1u << MSG_HEALTH,
+	[T_CONTROL] = 1u << MSG_CONTROL,
+	[T_CP_STATE] = 1u << MSG_CP_STATE,
+};
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	bus_stop = 1;
+}
+
+void bus_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: poll(2) returns */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static int set(rd_kafka_conf_t *kc, const char *name, const char *value)
+{
+	char err[256];
+
+	if (rd_kafka_conf_set(kc, name, value, err, sizeof(err)) ==
+	    RD_KAFKA_CONF_OK)
+		return 0;
+	return error("bad Kafka property: '%s=%s': %s", name, value, err);
+}
+
+/* librdkafka's own log lines are for -v; errors reach us via error_cb. */
+static void on_log(const rd_kafka_t *rk, int level, const char *fac,
+		   const char *buf)
+{
+	(void)rk;
+	if (log_verbose)
+		debug("kafka %d %s: %s", level, fac, buf);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct bus *b = opaque;
+
+	if (!b)
+		return;
+	if (rd_kafka_fatal_error(rk, NULL, 0)) {
+		b->fatal = 1;
+		warn("fatal Kafka error: %s", reason);
+	} else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		if (!b->down)
+			warn("cannot reach Kafka at '%s': %s", b->conf->brokers,
+			     reason);
+		b->down = 1;
+	} else if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+		   err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+		   err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+		warn_limited(&b->rl_error, "not allowed by Kafka: %s", reason);
+	} else {
+		debug("kafka: %s", reason);
+	}
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
+{
+	struct bus *b = op;
+
+	(void)rk;
+	if (!m->err) {
+		b->st.sent++;
+		b->down = 0;
+		return;
+	}
+	b->st.failed++;
+	warn_limited(&b->rl_error, "cannot deliver to '%s': %s",
+		     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+}
+
+/*
+ * bootstrap.servers, then evc's defaults for this kind of handle, then
+ * the user's properties (evc.yaml, then -X), which may override them.
+ */
+static rd_kafka_conf_t *make_conf(const struct conf *c,
+				  const char *const *defaults)
+{
+	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+
+	if (set(kc, "bootstrap.servers", c->brokers) ||
+	    set(kc, "client.id", log_prog()) ||
+	    set(kc, "socket.nagle.disable", "true") ||
+	    set(kc, "log.connection.close", "false"))
+		goto fail;
+	/* evc broker's mock cluster does not wake a waiting fetch. */
+	if (c->brokers_from && !strcmp(c->brokers_from, "evc broker") &&
+	    set(kc, "fetch.wait.max.ms", "5"))
+		goto fail;
+	for (; defaults && defaults[0]; defaults += 2)
+		if (set(kc, defaults[0], defaults[1]))
+			goto fail;
+	rd_kafka_conf_set_log_cb(kc, on_log);
+	for (unsigned i = 0; i < c->nprops; i++)
+		if (set(kc, c->props[i].name, c->props[i].value))
+			goto fail;
+	return kc;
+fail:
+	rd_kafka_conf_destroy(kc);
+	return NULL;
+}
+
+rd_kafka_conf_t *bus_kafka_conf(const struct conf *c)
+{
+	return make_conf(c, NULL);
+}
+
+/* Producers: nothing lost or duplicated, and little waiting. */
+static const char *const producer_defaults[] = {
+	"acks", "all",
+	"linger.ms", "1",
+	"message.timeout.ms", "30000",
+	NULL
+};
+
+/* Consumers: a waiting fetch is answered as soon as data arrives. */
+static const char *const consumer_defaults[] = {
+	"fetch.wait.max.ms", "100",
+	"enable.partition.eof", "true",
+	"enable.auto.commit", "true",
+	"enable.auto.offset.store", "false",
+	"auto.offset.reset", "latest",
+	NULL
+};
+
+static rd_kafka_t *new_handle(struct bus *b, rd_kafka_type_t type,
+			      rd_kafka_conf_t *kc)
+{
+	char err[512];
+	rd_kafka_t *rk;
+
+	rd_kafka_conf_set_opaque(kc, b);
+	rd_kafka_conf_set_error_cb(kc, on_error);
+	if (!(rk = rd_kafka_new(type, kc, err, sizeof(err)))) {
+		rd_kafka_conf_destroy(kc);
+		error("cannot create Kafka client: %s", err);
+	}
+	return rk;
+}
+
+static int open_producer(struct bus *b)
+{
+	rd_kafka_conf_t *kc = make_conf(b->conf, producer_defaults);
+
+	/* Readers find a key's partition by the same hash: not optional. */
+	if (!kc || set(kc, "partitioner", "consistent") ||
+	    set(kc, "enable.idempotence", "true")) {
+		if (kc)
+			rd_kafka_conf_destroy(kc);
+		return -1;
+	}
+	rd_kafka_conf_set_dr_msg_cb(kc, on_delivery);
+	b->prod = new_handle(b, RD_KAFKA_PRODUCER, kc);
+	return b->prod ? 0 : -1;
+}
+
+static int open_consumer(struct bus *b, const char *group)
+{
+	rd_kafka_conf_t *kc = make_conf(b->conf, consumer_defaults);
+
+	if (!kc)
+		return -1;
+	if (group && set(kc, "group.id", group)) {
+		rd_kafka_conf_destroy(kc);
+		return -1;
+	}
+	if (!(b->cons = new_handle(b, RD_KAFKA_CONSUMER, kc)))
+		return -1;
+	rd_kafka_poll_set_consumer(b->cons);
+	b->assigned = rd_kafka_topic_partition_list_new(4);
+	return 0;
+}
+
+struct bus *bus_open(const struct conf *c, int flags, const char *group)
+{
+	struct bus *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		die(EXIT_FAIL, "out of memory");
+	b->conf = c;
+	b->flags = flags;
+	if ((flags & BUS_PRODUCER) && open_producer(b))
+		goto fail;
+	if ((flags & (BUS_CONSUMER | BUS_GROUP)) &&
+	    open_consumer(b, flags & BUS_GROUP ? group : NULL))
+		goto fail;
+	return b;
+fail:
+	bus_close(b, 0);
+	return NULL;
+}
+
+const char *bus_topic_name(const struct bus *b, enum topic t)
+{
+	return b->conf->topics[t];
+}
+
+static int topic_of(const struct bus *b, const char *name)
+{
+	for (int t = 0; t < T_COUNT; t++)
+		if (!strcmp(b->conf->topics[t], name))
+			return t;
+	return -1;
+}
+
+const struct bus_stats *bus_stats(const struct bus *b)
+{
+	return &b->st;
+}
+
+/* Messages to a driver follow the driver; all others follow their CP. */
+static const char *key_of(const struct msg *m)
+{
+	switch (m->type) {
+	case MSG_AUTH_RESPONSE:
+	case MSG_PROGRESS:
+	case MSG_TICKET:
+	case MSG_NOTICE:
+		return m->driver;
+	case MSG_CONTROL:
+		return m->u.ctl.all ? "all" : m->cp;
+	default:
+		return m->cp;
+	}
+}
+
+int bus_send(struct bus *b, enum topic t, const struct msg *m)
+{
+	char buf[BUS_SEND_BUF];
+	const char *key = key_of(m);
+	rd_kafka_resp_err_t err;
+	int len, tries = 0;
+
+	if (!b->prod || t >= T_COUNT || !(topic_types[t] & (1u << m->type)))
+		return error("cannot send '%s' on topic '%s'",
+			     msg_type_name(m->type),
+			     t < T_COUNT ? b->conf->topics[t] : "?");
+	if ((len = msg_encode(m, buf, sizeof(buf))) < 0)
+		return error("cannot encode '%s' message",
+			     msg_type_name(m->type));
+	do {
+		err = rd_kafka_producev(b->prod,
+			RD_KAFKA_V_TOPIC(b->conf->topics[t]),
+			RD_KAFKA_V_KEY(key, strlen(key)),
+			RD_KAFKA_V_VALUE(buf, (size_t)len),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_END);
+		/* A full queue drains as delivery reports are served. */
+		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			rd_kafka_poll(b->prod, 10);
+	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ++tries < 500);
+	if (err)
+		return error("cannot send to '%s': %s", b->conf->topics[t],
+			     rd_kafka_err2str(err));
+	rd_kafka_poll(b->prod, 0);
+	return 0;
+}
+
+int bus_flush(struct bus *b, int timeout_ms)
+{
+	long failed;
+
+	if (!b->prod)
+		return 0;
+	rd_kafka_flush(b->prod, timeout_ms);
+	if (rd_kafka_outq_len(b->prod) > 0) {
+		error("cannot reach Kafka at '%s': %d messages not delivered",
+		      b->conf->brokers, rd_kafka_outq_len(b->prod));
+		return -1;
+	}
+	failed = b->st.failed - b->failed_seen;
+	b->failed_seen = b->st.failed;
+	return failed ? -1 : 0;
+}
+
+void bus_poll(struct bus *b, int timeout_ms)
+{
+	if (b->prod)
+		rd_kafka_poll(b->prod, timeout_ms);
+}
+
+static const char *hint(const struct bus *b)
+{
+	const char *from = b->conf->brokers_from;
+
+	if (from && !strcmp(from, "default"))
+		return " (no broker configured: start 'evc broker', or use"
+		       " --brokers, EVC_BROKERS or kafka.brokers in evc.yaml)";
+	return "";
+}
+
+int bus_check(struct bus *b, int timeout_ms)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_t *rk = b->prod ? b->prod : b->cons;
+	rd_kafka_resp_err_t err;
+
+	if (!rk)
+		return 0;
+	err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+	if (err)
+		return error("cannot reach Kafka at '%s': %s%s",
+			     b->conf->brokers, rd_kafka_err2str(err), hint(b));
+	rd_kafka_metadata_destroy(md);
+	return 0;
+}
+
+/* Number of partitions of a topic, or -1 after printing why. */
+static int partition_count(struct bus *b, const char *topic)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(b->cons, topic, NULL);
+	rd_kafka_resp_err_t err;
+	int n = -1;
+
+	err = rd_kafka_metadata(b->cons, 0, rkt, &md, BUS_OP_TIMEOUT_MS);
+	rd_kafka_topic_destroy(rkt);
+	if (err)
+		return error("cannot reach Kafka at '%s': %s%s",
+			     b->conf->brokers, rd_kafka_err2str(err), hint(b));
+	if (md->topic_cnt == 1 && !md->topics[0].err)
+		n = md->topics[0].partition_cnt;
+	else if (md->topic_cnt == 1)
+		error("cannot use topic '%s': %s (run 'evc topics create')",
+		      topic, rd_kafka_err2str(md->topics[0].err));
+	rd_kafka_metadata_destroy(md);
+	return n;
+}
+
+/* The offset to start at: the end, or the first message at from_ms. */
+static int start_offset(struct bus *b, const char *topic, int32_t p,
+			int64_t from_ms, int64_t *off)
+{
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_resp_err_t err;
+	int64_t lo, hi;
+
+	err = rd_kafka_query_watermark_offsets(b->cons, topic, p, &lo, &hi,
+					       BUS_OP_TIMEOUT_MS);
+	if (err)
+		return error("cannot read offsets of '%s': %s", topic,
+			     rd_kafka_err2str(err));
+	*off = hi;
+	if (from_ms <= 0)
+		return 0;
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, p)->offset = from_ms;
+	err = rd_kafka_offsets_for_times(b->cons, l, BUS_OP_TIMEOUT_MS);
+	if (!err && !l->elems[0].err && l->elems[0].offset >= 0)
+		*off = l->elems[0].offset;
+	rd_kafka_topic_partition_list_destroy(l);
+	return 0;
+}
+
+static int assign_one(struct bus *b, const char *topic, int32_t p,
+		      int64_t off)
+{
+	rd_kafka_topic_partition_t *e;
+	rd_kafka_resp_err_t err;
+
+	e = rd_kafka_topic_partition_list_find(b->assigned, topic, p);
+	if (!e)
+		e = rd_kafka_topic_partition_list_add(b->assigned, topic, p);
+	e->offset = off;
+	err = rd_kafka_assign(b->cons, b->assigned);
+	if (err)
+		return error("cannot follow '%s': %s", topic,
+			     rd_kafka_err2str(err));
+	return 0;
+}
+
+int bus_follow(struct bus *b, enum topic t, const char *key, int64_t from_ms)
+{
+	const char *topic = b->conf->topics[t];
+	int32_t p;
+	int64_t off = RD_KAFKA_OFFSET_END;
+	int n;
+
+	if (!b->cons)
+		return error("cannot follow '%s': no consumer", topic);
+	if ((n = partition_count(b, topic)) < 0)
+		return -1;
+	p = rd_kafka_msg_partitioner_consistent(NULL, key, strlen(key), n,
+						NULL, NULL);
+	if (start_offset(b, topic, p, from_ms, &off))
+		return -1;
+	debug("following '%s' [%d] from offset %lld", topic, (int)p,
+	      (long long)off);
+	return assign_one(b, topic, p, off);
+}
+
+int bus_follow_all(struct bus *b, enum topic t)
+{
+	const char *topic = b->conf->topics[t];
+	rd_kafka_resp_err_t err;
+	int64_t lo, hi;
+	int n;
+
+	if (!b->cons)
+		return error("cannot follow '%s': no consumer", topic);
+	if ((n = partition_count(b, topic)) < 0)
+		return -1;
+	b->ends = realloc(b->ends, sizeof(*b->ends) * (size_t)(b->nends + n));
+	if (!b->ends)
+		die(EXIT_FAIL, "out of memory");
+	for (int32_t p = 0; p < n; p++) {
+		err = rd_kafka_query_watermark_offsets(b->cons, topic, p, &lo,
+						       &hi, BUS_OP_TIMEOUT_MS);
+		if (err)
+			return error("cannot read offsets of '%s': %s", topic,
+				     rd_kafka_err2str(err));
+		struct follow_end *e = &b->ends[b->nends++];
+		e->topic = strdup(topic);
+		e->partition = p;
+		e->end = hi;
+		e->done = hi <= lo;
+		b->pending_ends += !e->done;
+		if (assign_one(b, topic, p, RD_KAFKA_OFFSET_BEGINNING))
+			return -1;
+	}
+	return 0;
+}
+
+int bus_caught_up(struct bus *b)
+{
+	return b->pending_ends == 0;
+}
+
+/* Marks a followed partition read to its end once offset reaches it. */
+static void mark_end(struct bus *b, const char *topic, int32_t p,
+		     int64_t next)
+{
+	for (int i = 0; i < b->nends; i++) {
+		struct follow_end *e = &b->ends[i];
+
+		if (!e->done && e->partition == p && next >= e->end &&
+		    !strcmp(e->topic, topic)) {
+			e->done = 1;
+			b->pending_ends--;
+		}
+	}
+}
+
+int bus_subscribe(struct bus *b, const enum topic *ts, int n)
+{
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_resp_err_t err;
+
+	if (!b->cons || !(b->flags & BUS_GROUP))
+		return error("cannot subscribe: no consumer group");
+	l = rd_kafka_topic_partition_list_new(n);
+	for (int i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_add(l, b->conf->topics[ts[i]],
+						  RD_KAFKA_PARTITION_UA);
+	err = rd_kafka_subscribe(b->cons, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err)
+		return error("cannot subscribe: %s", rd_kafka_err2str(err));
+	return 0;
+}
+
+/* Group consumers: a message is committed only once it was handled. */
+static void store(struct bus *b, const rd_kafka_message_t *rkm)
+{
+	rd_kafka_topic_partition_list_t *l;
+
+	if (!(b->flags & BUS_GROUP) || rkm->err)
+		return;
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(rkm->rkt),
+					  rkm->partition)->offset =
+		rkm->offset + 1;
+	rd_kafka_offsets_store(b->cons, l);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void release_last(struct bus *b)
+{
+	if (!b->last)
+		return;
+	store(b, b->last);
+	rd_kafka_message_destroy(b->last);
+	b->last = NULL;
+}
+
+static void reject(struct bus *b, const rd_kafka_message_t *rkm,
+		   const char *why)
+{
+	b->st.rejected++;
+	warn_limited(&b->rl_reject,
+		     "rejected message on '%s' [%d] at offset %lld: %s",
+		     rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
+		     (long long)rkm->offset, why);
+}
+
+/* Decodes one fetched message; 1 when it is for the caller. */
+static int take(struct bus *b, const rd_kafka_message_t *rkm,
+		struct msg *m, enum topic *tp)
+{
+	char why[160];
+	const char *name;
+	int t;
+
+	if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		mark_end(b, rd_kafka_topic_name(rkm->rkt), rkm->partition,
+			 rkm->offset);
+		return 0;
+	}
+	if (rkm->err) {
+		warn_limited(&b->rl_error, "cannot consume: %s",
+			     rd_kafka_message_errstr(rkm));
+		return 0;
+	}
+	name = rd_kafka_topic_name(rkm->rkt);
+	mark_end(b, name, rkm->partition, rkm->offset + 1);
+	if ((t = topic_of(b, name)) < 0)
+		return 0;
+	if (!rkm->payload && t == T_CP_STATE)
+		return 0;	/* a tombstone: the CP was removed */
+	if (msg_decode(rkm->payload ? rkm->payload : "", rkm->len, m, why,
+		       sizeof(why))) {
+		reject(b, rkm, why);
+		return 0;
+	}
+	if (!(topic_types[t] & (1u << m->type))) {
+		snprintf(why, sizeof(why), "type '%s' does not belong here",
+			 msg_type_name(m->type));
+		reject(b, rkm, why);
+		return 0;
+	}
+	b->st.received++;
+	*tp = (enum topic)t;
+	return 1;
+}
+
+int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
+{
+	long long deadline = mono_ms() + timeout_ms;
+	rd_kafka_message_t *rkm;
+	long long left;
+
+	release_last(b);
+	if (!b->cons)
+		return error("cannot receive: no consumer");
+	for (;;) {
+		if (b->fatal)
+			return -1;
+		if (b->prod)
+			rd_kafka_poll(b->prod, 0);
+		left = deadline - mono_ms();
+		rkm = rd_kafka_consumer_poll(b->cons, left > 0 ? (int)left : 0);
+		if (!rkm)
+			return 0;
+		if (take(b, rkm, m, t)) {
+			b->last = rkm;
+			return 1;
+		}
+		store(b, rkm);
+		rd_kafka_message_destroy(rkm);
+		if (bus_stop || mono_ms() >= deadline)
+			return 0;
+	}
+}
+
+int bus_commit(struct bus *b)
+{
+	rd_kafka_resp_err_t err;
+
+	if (!b->cons || !(b->flags & BUS_GROUP))
+		return 0;
+	release_last(b);
+	err = rd_kafka_commit(b->cons, NULL, 0);
+	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		return error("cannot commit offsets: %s",
+			     rd_kafka_err2str(err));
+	return 0;
+}
+
+int bus_close(struct bus *b, int timeout_ms)
+{
+	int ret = 0;
+
+	if (!b)
+		return 0;
+	if (b->cons) {
+		release_last(b);
+		if (b->flags & BUS_GROUP) {
+			bus_commit(b);
+			rd_kafka_consumer_close(b->cons);
+		}
+		rd_kafka_destroy(b->cons);
+	}
+	if (b->prod) {
+		ret = bus_flush(b, timeout_ms);
+		rd_kafka_destroy(b->prod);
+	}
+	if (b->assigned)
+		rd_kafka_topic_partition_list_destroy(b->assigned);
+	for (int i = 0; i < b->nends; i++)
+		free(b->ends[i].topic);
+	free(b->ends);
+	free(b);
+	return ret;
+}

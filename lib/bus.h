@@ -1,0 +1,102 @@
+/* bus.h: evc's messages over Kafka: producing, consuming, administration. */
+#ifndef EVC_BUS_H
+#define EVC_BUS_H
+
+#include <stdint.h>
+#include <librdkafka/rdkafka.h>
+
+#include "conf.h"
+#include "msg.h"
+
+enum {
+	BUS_PRODUCER = 1 << 0,	/* can send */
+	BUS_CONSUMER = 1 << 1,	/* can follow partitions (no group) */
+	BUS_GROUP = 1 << 2,	/* consumer in a group: bus_subscribe() */
+};
+
+struct bus_stats {
+	long received;		/* messages decoded and returned */
+	long rejected;		/* malformed messages counted and skipped */
+	long sent;		/* messages delivered */
+	long failed;		/* messages Kafka did not take */
+};
+
+struct bus;
+
+/*
+ * Opens the handles flags asks for, configured from c (brokers and the
+ * librdkafka properties of evc.yaml and -X). group names the consumer
+ * group for BUS_GROUP. Returns NULL after printing why.
+ */
+struct bus *bus_open(const struct conf *c, int flags, const char *group);
+
+/*
+ * Flushes what is queued (up to timeout_ms), commits offsets, leaves the
+ * group and frees everything. Returns -1 if any message was not delivered.
+ */
+int bus_close(struct bus *b, int timeout_ms);
+
+/*
+ * Checks that a broker answers within timeout_ms. On failure prints
+ * "cannot reach Kafka at 'BROKERS'" (with a hint) and returns -1.
+ */
+int bus_check(struct bus *b, int timeout_ms);
+
+/*
+ * Encodes m and queues it on topic t, keyed by the driver id for the
+ * messages sent to a driver and by the CP id for every other one.
+ * Returns -1 when m cannot be encoded or queued; delivery failures
+ * are counted and reported by bus_poll() and bus_flush().
+ */
+int bus_send(struct bus *b, enum topic t, const struct msg *m);
+
+/* Waits until every queued message is delivered; -1 if any failed. */
+int bus_flush(struct bus *b, int timeout_ms);
+
+/*
+ * Adds to the consumer's assignment the partition of topic t that key
+ * hashes to, positioned at its end, or at the first message at or after
+ * from_ms when from_ms > 0. Returns once the position is fixed, so a
+ * message produced after this call returns is never missed.
+ */
+int bus_follow(struct bus *b, enum topic t, const char *key, int64_t from_ms);
+
+/* Follows every partition of t from the beginning (cp-state readers). */
+int bus_follow_all(struct bus *b, enum topic t);
+
+/* Joins the group on the n topics ts; messages then come from bus_recv(). */
+int bus_subscribe(struct bus *b, const enum topic *ts, int n);
+
+/*
+ * Waits up to timeout_ms for the next well-formed evc message on any
+ * topic consumed. Returns 1 with *m and *t filled, 0 on timeout, -1 on a
+ * fatal error. Malformed messages are counted, logged (rate-limited) and
+ * skipped; a message on a topic that cannot carry its type is too.
+ */
+int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms);
+
+/* True once bus_follow_all()'s partitions have all been read to their end. */
+int bus_caught_up(struct bus *b);
+
+/* Serves delivery reports and errors without consuming. */
+void bus_poll(struct bus *b, int timeout_ms);
+
+/* Commits the offsets of the messages returned so far (group only). */
+int bus_commit(struct bus *b);
+
+const struct bus_stats *bus_stats(const struct bus *b);
+
+/* The topic name of t, and the topic t of a name (-1 if none). */
+const char *bus_topic_name(const struct bus *b, enum topic t);
+
+/*
+ * A fresh librdkafka configuration from c, for callers that need their
+ * own handle (admin tools). Prints and returns NULL on a bad property.
+ */
+rd_kafka_conf_t *bus_kafka_conf(const struct conf *c);
+
+/* Set by a SIGINT/SIGTERM handler installed by bus_signals(). */
+extern volatile int bus_stop;
+void bus_signals(void);
+
+#endif

@@ -1,0 +1,132 @@
+/* conf.h: evc.yaml, environment and command-line settings, merged once. */
+#ifndef EVC_CONF_H
+#define EVC_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The topics evc uses; their names are configurable. */
+enum topic {
+	T_CP_REGISTER,		/* CP engine -> Central */
+	T_CP_REGISTER_ACK,	/* Central -> CP engine */
+	T_AUTH_REQUEST,		/* driver -> Central */
+	T_AUTH_RESPONSE,	/* Central -> driver */
+	T_CP_COMMANDS,		/* Central -> CP engine */
+	T_TELEMETRY,		/* CP engine -> Central */
+	T_HEALTH,		/* CP monitor -> Central */
+	T_CONTROL,		/* operator tools -> Central (stop/resume) */
+	T_CP_STATE,		/* Central -> anyone (compacted: last state per CP) */
+	T_COUNT
+};
+
+/* Default names: the seed's seven topics, then the two evc adds. */
+extern const char *const topic_default_names[T_COUNT];
+/* Keys of the topics: section of evc.yaml ("cp_register", ...). */
+extern const char *const topic_keys[T_COUNT];
+
+struct conf_prop {
+	char *name;
+	char *value;
+};
+
+struct conf_central {
+	char *catalogue;	/* YAML file of known CPs; NULL: none */
+	bool allow_unknown;	/* accept CPs missing from the catalogue */
+	double default_price;	/* EUR/kWh for unknown CPs */
+	char *default_location;
+	unsigned health_timeout_ms;	/* monitor silent this long: DISCONNECTED */
+	unsigned auth_timeout_ms;	/* requests older than this are not granted */
+	char *group;		/* consumer group id */
+};
+
+struct conf_cp {
+	unsigned tick_ms;	/* telemetry period */
+	double power_kw;	/* power delivered while supplying */
+	double default_kwh;	/* target when the request names none */
+	unsigned default_seconds;
+	unsigned health_ms;	/* monitor check and heartbeat period */
+	char *location;		/* reported at registration */
+	char *state_dir;	/* where the engine keeps an interrupted session */
+};
+
+struct conf_driver {
+	unsigned wait_ms;	/* pause between services of --file */
+	unsigned timeout_ms;	/* how long to wait for Central's answer */
+	unsigned lookback_s;	/* how far back a restarted driver looks */
+};
+
+struct conf {
+	char *file;		/* the file loaded, NULL when none */
+	char *brokers;		/* comma-separated host:port list */
+	const char *brokers_from;	/* "--brokers", "EVC_BROKERS", file, ... */
+	struct conf_prop *props;	/* librdkafka properties, in order */
+	unsigned nprops;
+	char *topics[T_COUNT];
+	unsigned partitions;
+	unsigned replication;
+	struct conf_central central;
+	struct conf_cp cp;
+	struct conf_driver driver;
+};
+
+/*
+ * What the command line said; roles fill it from the shared options
+ * (-c/--config, -b/--brokers, -X name=value, -v) with conf_opt().
+ */
+struct conf_args {
+	const char *config;
+	const char *brokers;
+	struct conf_prop *props;
+	unsigned nprops;
+};
+
+/* The shared options, for a role's getopt_long tables. */
+#define CONF_SHORTOPTS "b:c:vX:"
+#define CONF_LONGOPTS \
+	{ "brokers", required_argument, NULL, 'b' }, \
+	{ "config", required_argument, NULL, 'c' }, \
+	{ "verbose", no_argument, NULL, 'v' }
+
+/*
+ * Handles one of the shared options. Returns 1 when opt was one of them,
+ * 0 when it was not, -1 (message printed) when its argument is bad.
+ */
+int conf_opt(struct conf_args *a, int opt, const char *arg);
+void conf_args_free(struct conf_args *a);
+
+/*
+ * Loads the configuration: the file (--config, $EVC_CONFIG, then
+ * /etc/evc/evc.yaml if it exists), then $EVC_BROKERS and the command line
+ * on top; with no broker anywhere, the address `evc broker` left in the
+ * runtime file. Returns 0, or -1 after printing "FILE:LINE: what".
+ */
+int conf_load(struct conf *c, const struct conf_args *a);
+void conf_free(struct conf *c);
+
+/* Sets defaults only; conf_load() calls it first. */
+void conf_defaults(struct conf *c);
+
+/* One entry of Central's catalogue of known CPs. */
+struct cp_entry {
+	char *id;
+	char *location;
+	double price;		/* EUR/kWh */
+};
+
+struct catalogue {
+	struct cp_entry *cps;
+	unsigned ncps;
+};
+
+/*
+ * Loads the catalogue file ("cps:" list of id, location, price).
+ * Returns 0, or -1 after printing "FILE:LINE: what" (bad id, duplicate
+ * id, negative price, unknown key...).
+ */
+int catalogue_load(struct catalogue *cat, const char *path);
+void catalogue_free(struct catalogue *cat);
+
+/* The per-user file where `evc broker` writes its address. */
+int conf_broker_file(char *buf, size_t len);
+
+#endif

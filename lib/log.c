@@ -1,0 +1,151 @@
+/* log.c: error, warning and log lines in one style, "evc ROLE: ...". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define RL_INTERVAL_MS 10000
+#define RL_BURST 5
+
+static char prog[64] = "evc";
+int log_verbose;
+
+void log_init(const char *role)
+{
+	if (role && *role)
+		snprintf(prog, sizeof(prog), "evc %s", role);
+	else
+		snprintf(prog, sizeof(prog), "evc");
+	if (getenv("EVC_DEBUG"))
+		log_verbose = 1;
+}
+
+const char *log_prog(void)
+{
+	return prog;
+}
+
+/*
+ * Under systemd the journal stamps each line itself; elsewhere a daemon's
+ * log lines carry the time so that a terminal or a file can be read later.
+ */
+static void stamp(FILE *f)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[32];
+
+	if (getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID"))
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
+	fprintf(f, "%s.%03ld ", buf, ts.tv_nsec / 1000000);
+}
+
+static void vreport(const char *kind, const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "%s: %s%s\n", prog, kind, msg);
+}
+
+void die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("", fmt, ap);
+	va_end(ap);
+	exit(status);
+}
+
+int error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("", fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+static void vlog(const char *fmt, va_list ap)
+{
+	char msg[1024];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	stamp(stderr);
+	fprintf(stderr, "%s: %s\n", prog, msg);
+}
+
+void info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!log_verbose)
+		return;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void warn_limited(struct ratelimit *rl, const char *fmt, ...)
+{
+	long long now = mono_ms();
+	va_list ap;
+
+	if (now - rl->window_start_ms >= RL_INTERVAL_MS) {
+		if (rl->suppressed)
+			warn("%ld similar messages suppressed", rl->suppressed);
+		rl->window_start_ms = now;
+		rl->printed = 0;
+		rl->suppressed = 0;
+	}
+	if (rl->printed >= RL_BURST) {
+		rl->suppressed++;
+		return;
+	}
+	rl->printed++;
+	va_start(ap, fmt);
+	vreport("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,50 @@
+/* log.h: the error vocabulary and logging every role shares. */
+#ifndef EVC_LOG_H
+#define EVC_LOG_H
+
+#include <stdarg.h>
+
+/* The exit-code contract, documented in evc(1). */
+enum {
+	EXIT_OK = 0,		/* success */
+	EXIT_FAIL = 1,		/* refused or failed at run time */
+	EXIT_USAGE = 2,		/* bad usage or configuration */
+	EXIT_UNREACHABLE = 3,	/* timeout, or Kafka cannot be reached */
+};
+
+/* Sets the prefix of every message: "evc ROLE". */
+void log_init(const char *role);
+const char *log_prog(void);
+
+/* Debug output is printed only when verbose is set (-v, EVC_DEBUG). */
+extern int log_verbose;
+
+__attribute__((noreturn, format(printf, 2, 3)))
+void die(int status, const char *fmt, ...);
+__attribute__((format(printf, 1, 2)))
+int error(const char *fmt, ...);		/* always returns -1 */
+__attribute__((format(printf, 1, 2)))
+void warn(const char *fmt, ...);
+__attribute__((format(printf, 1, 2)))
+void info(const char *fmt, ...);
+__attribute__((format(printf, 1, 2)))
+void debug(const char *fmt, ...);
+
+/*
+ * A rate limit for messages that hostile input could repeat without end:
+ * at most burst messages per interval, then one line saying how many
+ * were suppressed.
+ */
+struct ratelimit {
+	long long window_start_ms;
+	int printed;
+	long suppressed;
+};
+__attribute__((format(printf, 2, 3)))
+void warn_limited(struct ratelimit *rl, const char *fmt, ...);
+
+/* Milliseconds: wall clock (for messages) and monotonic (for timers). */
+long long now_ms(void);
+long long mono_ms(void);
+
+#endif
