@@ -74,6 +74,28 @@ int error(const char *fmt, ...)
 	return -1;
 }
 
+int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport("", fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s: run '%s -h' for usage\n", prog, prog);
+	return EXIT_USAGE;
+}
+
+int opt_error(char **argv, int optind_, int optopt_)
+{
+	const char *arg = argv[optind_ - 1];
+
+	if (optopt_ && arg && arg[0] == '-' && arg[1] != '-')
+		return usage_error("unknown option or missing argument: '-%c'",
+				   optopt_);
+	return usage_error("unknown option or missing argument: '%s'",
+			   arg ? arg : "?");
+}
+
 void warn(const char *fmt, ...)
 {
 	va_list ap;

@@ -31,6 +31,14 @@ __attribute__((format(printf, 1, 2)))
 void debug(const char *fmt, ...);
 
 /*
+ * Usage errors: the message, a pointer to -h, and EXIT_USAGE to return.
+ * opt_error() reports what getopt_long() rejected (it runs with opterr 0).
+ */
+__attribute__((format(printf, 1, 2)))
+int usage_error(const char *fmt, ...);
+int opt_error(char **argv, int optind_, int optopt_);
+
+/*
  * A rate limit for messages that hostile input could repeat without end:
  * at most burst messages per interval, then one line saying how many
  * were suppressed.
