@@ -18,6 +18,11 @@
 #define MSG_NAME_MAX 32		/* CP and driver ids: [A-Za-z0-9_.-]{1,32} */
 #define MSG_UUID_LEN 32		/* message and session ids: 32 lowercase hex */
 #define MSG_TEXT_MAX 128	/* free text: locations, reasons, detail */
+/* Bounds of the figures, so that no product or sum of them can overflow. */
+#define MSG_WH_MAX 1000000000LL		/* 1 GWh */
+#define MSG_CENTS_MAX 100000000000LL	/* MSG_WH_MAX at MSG_PRICE_MAX */
+#define MSG_PRICE_MAX 1000.0		/* EUR/kWh */
+#define MSG_KW_MAX 100000.0
 
 enum msg_type {
 	MSG_REGISTER,		/* cp-register: an engine announces itself */
@@ -202,6 +207,7 @@ const char *cp_state_name(enum cp_state s);
 int msg_type_parse(const char *s);
 int msg_deny_parse(const char *s);
 int msg_end_parse(const char *s);
+int msg_cmd_parse(const char *s);
 int cp_state_parse(const char *s);
 
 /* A human sentence for a denial ("the CP is out of order"). */
