@@ -331,20 +331,25 @@ static bool text_ok(const unsigned char *s, size_t len)
 
 /*
  * Error subjects come from untrusted bytes: quote() keeps printable
- * ASCII, writes any other byte as \xHH and cuts long subjects short, so
- * a reason can go to a log or a terminal as it is.
+ * ASCII, doubles backslashes, writes any other byte as \xHH and cuts
+ * long subjects short, so a reason can go to a log or a terminal as it
+ * is. The parser's own messages may be longer than a subject.
  */
 #define QUOTE_MAX 40
 #define QUOTE_BUF (QUOTE_MAX * 4 + 4)
+#define JSON_TEXT_MAX 100
 
-static const char *quote(char *out, const char *s, size_t len)
+static const char *quote_max(char *out, const char *s, size_t len, size_t max)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
-	for (size_t i = 0; i < len && i < QUOTE_MAX; i++) {
+	for (size_t i = 0; i < len && i < max; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f && c != '\\') {
+
+		if (c >= 0x20 && c < 0x7f) {
+			if (c == '\\')
+				out[o++] = '\\';
 			out[o++] = (char)c;
 			continue;
 		}
@@ -353,10 +358,15 @@ static const char *quote(char *out, const char *s, size_t len)
 		out[o++] = hex[c >> 4];
 		out[o++] = hex[c & 15];
 	}
-	if (len > QUOTE_MAX)
+	if (len > max)
 		o += (size_t)sprintf(out + o, "...");
 	out[o] = '\0';
 	return out;
+}
+
+static const char *quote(char *out, const char *s, size_t len)
+{
+	return quote_max(out, s, len, QUOTE_MAX);
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -796,7 +806,7 @@ static int decode_msg(json_t *o, struct msg *m, char *err, size_t n)
 int msg_decode(const void *buf, size_t len, struct msg *m,
 	       char *err, size_t errlen)
 {
-	char q[QUOTE_BUF];
+	char q[JSON_TEXT_MAX * 4 + 4];
 	json_error_t je;
 	json_t *o;
 	int rc = -1;
@@ -809,7 +819,7 @@ int msg_decode(const void *buf, size_t len, struct msg *m,
 	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!o)
 		return fail(err, errlen, "bad json at byte %d: %s", je.position,
-			    quote(q, je.text, strlen(je.text)));
+			    quote_max(q, je.text, strlen(je.text), JSON_TEXT_MAX));
 	if (!json_is_object(o))
 		fail(err, errlen, "not an object");
 	else
