@@ -83,6 +83,8 @@ static rd_kafka_mock_cluster_t *start_cluster(rd_kafka_t **rkp)
 	rd_kafka_mock_cluster_t *mc;
 	char err[256];
 
+	/* This handle only hosts the cluster: it connects nowhere. */
+	rd_kafka_conf_set(kc, "log_level", "0", err, sizeof(err));
 	if (!(*rkp = rd_kafka_new(RD_KAFKA_PRODUCER, kc, err, sizeof(err)))) {
 		rd_kafka_conf_destroy(kc);
 		error("cannot start the mock cluster: %s", err);

@@ -96,7 +96,7 @@ static int report_created(const rd_kafka_CreateTopics_result_t *res,
 	return failed;
 }
 
-/* True when every topic exists: evc broker has no CreateTopics. */
+/* True (and reported) when every evc topic exists already. */
 static int all_exist(rd_kafka_t *rk, const struct conf *c);
 
 static int topics_create(rd_kafka_t *rk, const struct conf *c)
@@ -107,6 +107,11 @@ static int topics_create(rd_kafka_t *rk, const struct conf *c)
 	rd_kafka_event_t *ev;
 	int ret = EXIT_OK;
 
+	/* Nothing to ask for: also what makes create work on evc broker. */
+	if (all_exist(rk, c)) {
+		rd_kafka_queue_destroy(q);
+		return EXIT_OK;
+	}
 	for (int t = 0; t < T_COUNT; t++)
 		nts[t] = new_topic(c, (enum topic)t);
 	opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -118,13 +123,9 @@ static int topics_create(rd_kafka_t *rk, const struct conf *c)
 		error("cannot create topics: no answer from '%s'", c->brokers);
 		ret = EXIT_UNREACHABLE;
 	} else if (rd_kafka_event_error(ev)) {
-		if (all_exist(rk, c))
-			ret = EXIT_OK;
-		else {
-			error("cannot create topics: %s",
-			      rd_kafka_event_error_string(ev));
-			ret = EXIT_FAIL;
-		}
+		error("cannot create topics: %s",
+		      rd_kafka_event_error_string(ev));
+		ret = EXIT_FAIL;
 	} else if (report_created(rd_kafka_event_CreateTopics_result(ev), c))
 		ret = EXIT_FAIL;
 	if (ev)
