@@ -556,6 +556,35 @@ static void test_catalogue(void)
 	      "catalogue: a missing file");
 }
 
+/* The examples shipped in etc/ load; run from the top or from test/unit. */
+static void test_examples(void)
+{
+	const char *top = access("etc/evc.yaml", R_OK) == 0 ? "." : "../..";
+	char path[256], cps[256];
+	struct conf_args a = { .config = path };
+	struct catalogue cat;
+	struct conf c;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/etc/evc.yaml", top);
+	snprintf(cps, sizeof(cps), "%s/etc/cps.yaml", top);
+	r = load_captured(&c, &a);
+	check(r == 0 && c.replication == 3 && c.partitions == 3 &&
+	      !strcmp(c.brokers, "192.168.1.100:9092,192.168.1.101:9092,"
+			"192.168.1.102:9092") &&
+	      !strcmp(c.central.catalogue, cps), "etc/evc.yaml loads");
+	if (r)
+		fprintf(stderr, "# %s", err);
+	if (r == 0)
+		conf_free(&c);
+	r = cat_captured(&cat, cps);
+	check(r == 0 && cat.ncps >= 5 && !strcmp(cat.cps[0].id, "CP001"),
+	      "etc/cps.yaml loads");
+	if (r)
+		fprintf(stderr, "# %s", err);
+	catalogue_free(&cat);
+}
+
 static void test_free_after_failure(void)
 {
 	struct conf c;
@@ -594,6 +623,7 @@ int main(void)
 	test_precedence();
 	test_opts();
 	test_catalogue();
+	test_examples();
 	test_free_after_failure();
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		unlink(tmp_path(files[i]));
