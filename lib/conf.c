@@ -290,11 +290,13 @@ static int read_file(const char *path, char **bufp, size_t *lenp)
 /*
  * What a first pass over a YAML file learns, beside checking its syntax:
  * the line of every key and sequence entry (libcyaml reports the line of
- * the enclosing mapping only) and, in evc.yaml, the parts libcyaml cannot
- * type (kafka.brokers, a list or a string; kafka.properties, free-form).
+ * the enclosing mapping only), the text of scalar values (libcyaml reads
+ * "100abc" as 100 and "0,30" as 0), and, in evc.yaml, the parts libcyaml
+ * cannot type (kafka.brokers, a list or a string; kafka.properties).
  */
 struct ykey {
 	char *path;		/* "cp.tick_ms", "cps.2.id" (from 1) */
+	char *value;		/* the scalar's text; NULL for other nodes */
 	unsigned line;
 };
 
@@ -313,8 +315,10 @@ struct ydoc {
 
 static void doc_free(struct ydoc *d)
 {
-	for (unsigned i = 0; i < d->nkeys; i++)
+	for (unsigned i = 0; i < d->nkeys; i++) {
 		free(d->keys[i].path);
+		free(d->keys[i].value);
+	}
 	free(d->keys);
 	free(d->buf);
 	free(d->brokers);
@@ -346,8 +350,18 @@ static void key_add(struct ydoc *d, const char *path, unsigned line)
 {
 	d->keys = xrealloc(d->keys, (d->nkeys + 1) * sizeof(*d->keys));
 	d->keys[d->nkeys].path = xstrdup(path);
+	d->keys[d->nkeys].value = NULL;
 	d->keys[d->nkeys].line = line;
 	d->nkeys++;
+}
+
+/* The text of the scalar at path; NULL when there is none. */
+static const char *key_value(const struct ydoc *d, const char *path)
+{
+	for (unsigned i = 0; i < d->nkeys; i++)
+		if (!strcmp(d->keys[i].path, path))
+			return d->keys[i].value;
+	return NULL;
 }
 
 /* The line of the nth (from 1) key or entry at path; 0 when absent. */
@@ -543,6 +557,8 @@ static int walk_pair(struct ydoc *d, const yaml_event_t *key, char *path,
 				 "key too long or nested too deeply");
 	key_add(d, path, ev_line(key));
 	if ((r = next_event(d, &val)) == 0) {
+		if (val.type == YAML_SCALAR_EVENT)
+			d->keys[d->nkeys - 1].value = xstrdup(ev_text(&val));
 		if (d->conf && !strcmp(path, "kafka.brokers"))
 			r = walk_brokers(d, &val);
 		else if (d->conf && !strcmp(path, "kafka.properties"))
@@ -994,29 +1010,72 @@ static int path_error(const struct ydoc *d, const char *path,
 	return -1;
 }
 
+/* Decimal digits only, as the text of the file has them. */
+static bool uint_text(const char *s, unsigned *out)
+{
+	unsigned long long v = 0;
+
+	if (!s || !*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		v = v * 10 + (unsigned)(*s - '0');
+		if (v > UINT_MAX)
+			return false;
+	}
+	*out = (unsigned)v;
+	return true;
+}
+
+static bool double_text(const char *s, double *out)
+{
+	char *end;
+
+	if (!s || !*s || !strchr("+-.0123456789", *s))
+		return false;
+	*out = strtod(s, &end);
+	return !*end;
+}
+
+/*
+ * libcyaml checked the type; the value is read again from the text,
+ * strictly, and then its range is checked.
+ */
 static int set_uint(const struct ydoc *d, const char *path, const unsigned *v,
 		    unsigned min, unsigned max, unsigned *out)
 {
+	unsigned u;
+
 	if (!v)
 		return 0;
-	if (*v < min || *v > max)
+	if (!uint_text(key_value(d, path), &u))
+		return path_error(d, path,
+				  "expected an unsigned integer for '%s'",
+				  leaf(path));
+	if (u < min || u > max)
 		return path_error(d, path,
 				  "expected an integer from %u to %u for '%s'",
 				  min, max, leaf(path));
-	*out = *v;
+	*out = u;
 	return 0;
 }
 
 static int set_double(const struct ydoc *d, const char *path, const double *v,
 		      bool positive, double *out)
 {
+	double x;
+
 	if (!v)
 		return 0;
-	if (!isfinite(*v) || *v < 0 || (positive && *v == 0))
+	if (!double_text(key_value(d, path), &x))
+		return path_error(d, path, "expected a number for '%s'",
+				  leaf(path));
+	if (!isfinite(x) || x < 0 || (positive && x == 0))
 		return path_error(d, path, "expected a number %s for '%s'",
 				  positive ? "above 0" : "of at least 0",
 				  leaf(path));
-	*out = *v;
+	*out = x;
 	return 0;
 }
 
@@ -1356,6 +1415,7 @@ static const cyaml_schema_value_t y_cat = {
 static int cat_entry(struct catalogue *cat, const struct ydoc *d,
 		     const struct ycat_entry *e, unsigned n)
 {
+	struct cp_entry *o = &cat->cps[cat->ncps];
 	char path[64];
 
 	snprintf(path, sizeof(path), "cps.%u.id", n);
@@ -1369,12 +1429,10 @@ static int cat_entry(struct catalogue *cat, const struct ydoc *d,
 	if (!text_ok(e->location))
 		return path_error(d, path, "control character in 'location'");
 	snprintf(path, sizeof(path), "cps.%u.price", n);
-	if (!isfinite(e->price) || e->price < 0)
-		return path_error(d, path,
-				  "expected a number of at least 0 for 'price'");
-	cat->cps[cat->ncps].id = xstrdup(e->id);
-	cat->cps[cat->ncps].location = xstrdup(e->location);
-	cat->cps[cat->ncps].price = e->price;
+	if (set_double(d, path, &e->price, false, &o->price))
+		return -1;
+	o->id = xstrdup(e->id);
+	o->location = xstrdup(e->location);
 	cat->ncps++;
 	return 0;
 }

@@ -351,6 +351,18 @@ static const struct bad_case {
 	{ "out of range: an integer beyond 32 bits",
 	  "driver:\n  lookback_s: 99999999999\n",
 	  "2: expected an unsigned integer for 'lookback_s'" },
+	{ "trailing text after an integer",
+	  "cp:\n  tick_ms: 100abc\n",
+	  "2: expected an unsigned integer for 'tick_ms'" },
+	{ "an exponent for an integer",
+	  "cp:\n  tick_ms: 1e3\n",
+	  "2: expected an unsigned integer for 'tick_ms'" },
+	{ "a decimal comma",
+	  "central:\n  default_price: 0,30\n",
+	  "2: expected a number for 'default_price'" },
+	{ "a unit after a number",
+	  "cp:\n  power_kw: 7.4kW\n",
+	  "2: expected a number for 'power_kw'" },
 	{ "an empty group",
 	  "central:\n  group: ''\n",
 	  "2: empty value for 'group'" },
@@ -548,6 +560,10 @@ static void test_catalogue(void)
 	check(cat_captured(&cat, p) == -1 &&
 	      strstr(err, "cps.yaml:2: expected a mapping for entry 1 of 'cps'"),
 	      "catalogue: an entry that is not a mapping");
+	p = write_file("cps.yaml", "cps:\n  - id: CP001\n    location: a\n    price: 0,35\n");
+	check(cat_captured(&cat, p) == -1 &&
+	      strstr(err, "cps.yaml:4: expected a number for 'price'"),
+	      "catalogue: a decimal comma in a price");
 	p = write_file("cps.yaml", "cps: []\n");
 	check(cat_captured(&cat, p) == 0 && cat.ncps == 0, "catalogue: an empty list");
 	catalogue_free(&cat);
