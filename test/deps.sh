@@ -1,0 +1,81 @@
+#!/bin/sh
+# deps.sh: checks for what evc and its test bed need; installs it on Debian as root.
+#
+# Quiet when everything is there. As root, installs the missing Debian
+# packages (one apt-get update, then apt-get install); otherwise prints the
+# command to run and exits 2.
+
+missing=
+
+# want PACKAGE: adds a Debian package to the list once.
+want()
+{
+	case " $missing " in
+	*" $1 "*) ;;
+	*) missing="${missing:+$missing }$1" ;;
+	esac
+}
+
+# The major version of the java on PATH (8 for "1.8.0_x"), or 0.
+java_major()
+{
+	v=$(java -version 2>&1 | sed -n 's/.* version "\([^"]*\)".*/\1/p' | head -n 1)
+	case $v in
+	1.*) v=${v#1.} ;;
+	esac
+	v=${v%%[!0-9]*}
+	echo "${v:-0}"
+}
+
+check()
+{
+	missing=
+	if command -v pkg-config >/dev/null 2>&1; then
+		pkg-config --exists rdkafka || want librdkafka-dev
+		pkg-config --exists jansson || want libjansson-dev
+		pkg-config --exists libcyaml || want libcyaml-dev
+		pkg-config --exists yaml-0.1 || want libyaml-dev
+	else
+		want pkg-config
+		want librdkafka-dev
+		want libjansson-dev
+		want libcyaml-dev
+		want libyaml-dev
+	fi
+	command -v kcat >/dev/null 2>&1 || want kcat
+	if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then
+		want default-jdk-headless
+	fi
+	command -v mvn >/dev/null 2>&1 || want maven
+	command -v cc >/dev/null 2>&1 || want gcc
+	command -v make >/dev/null 2>&1 || want make
+	command -v tmux >/dev/null 2>&1 || want tmux
+	command -v ss >/dev/null 2>&1 || want iproute2
+	command -v ps >/dev/null 2>&1 || want procps
+}
+
+check
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+	echo "deps: missing packages: $missing" >&2
+	echo "deps: install them (as root, on Debian 12):" >&2
+	echo "    apt-get install -y --no-install-recommends $missing" >&2
+	exit 2
+fi
+
+echo "deps: installing: $missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+# shellcheck disable=SC2086 # the list is meant to split into words
+apt-get update -q >&2 &&
+	apt-get install -y -q --no-install-recommends $missing >&2 || {
+	echo "deps: apt-get failed: $missing" >&2
+	exit 2
+}
+
+check
+if [ -n "$missing" ]; then
+	echo "deps: still missing after installation: $missing" >&2
+	exit 2
+fi
+exit 0

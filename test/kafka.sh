@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# kafka.sh: fetches, starts and stops the Apache Kafka 3.9.1 (KRaft) the test bed runs on loopback.
+#
+#   test/kafka.sh fetch        copy the broker jars into the cache (once)
+#   test/kafka.sh start DIR    run one broker+controller node, data and logs in DIR;
+#                              DIR/brokers holds its bootstrap address, DIR/kafka.pid its PID
+#   test/kafka.sh stop DIR     stop it (SIGTERM, SIGKILL after 10 s)
+#
+# EVC_KAFKA_JARS overrides the jar directory (then nothing is fetched).
+
+set -u
+
+KAFKA_VERSION=3.9.1
+here=$(cd "$(dirname "$0")" && pwd)
+cache=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}
+jars=${EVC_KAFKA_JARS:-$cache/evc/kafka-$KAFKA_VERSION}
+start_timeout=${EVC_KAFKA_TIMEOUT:-60}
+# Two cores are shared with the tests: a small heap, serial GC and only
+# the quick JIT tier keep the broker from crowding them out.
+jvm_opts=(-Xmx512m -Xms128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
+	-Djava.awt.headless=true)
+
+say() { echo "kafka.sh: $*" >&2; }
+
+fetched() { [ -f "$jars/.complete" ]; }
+
+# Copies the jars of test/kafka/pom.xml into a fresh directory, then
+# renames it into place, so an interrupted fetch never looks complete.
+fetch()
+{
+	local tmp mvn_args
+
+	fetched && return 0
+	command -v mvn >/dev/null || { say "mvn not found (run test/deps.sh)"; return 1; }
+	mkdir -p "$(dirname "$jars")" || return 1
+	tmp=$(mktemp -d "$jars.tmp.XXXXXX") || return 1
+	mvn_args=(-q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies
+		"-DoutputDirectory=$tmp")
+	# Offline first: a warm ~/.m2 needs no network at all.
+	if ! mvn -o "${mvn_args[@]}" >/dev/null 2>&1; then
+		say "fetching Kafka $KAFKA_VERSION jars with mvn into $jars"
+		if ! mvn "${mvn_args[@]}" >&2; then
+			say "mvn could not fetch the Kafka jars"
+			rm -rf "$tmp"
+			return 1
+		fi
+	fi
+	if ! ls "$tmp"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1; then
+		say "mvn finished but kafka_2.13-$KAFKA_VERSION.jar is missing"
+		rm -rf "$tmp"
+		return 1
+	fi
+	touch "$tmp/.complete"
+	rm -rf "$jars" && mv "$tmp" "$jars"
+}
+
+# Is TCP port $1 free on loopback (nothing listening or connected on it)?
+port_free()
+{
+	if command -v ss >/dev/null; then
+		[ -z "$(ss -Htan "( sport = :$1 )" 2>/dev/null)" ]
+	else
+		! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	fi
+}
+
+# Prints a free port below the usual ephemeral range, other than $1.
+free_port()
+{
+	local p i
+
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + RANDOM % 12000))
+		[ "$p" != "${1:-}" ] && port_free "$p" && { echo "$p"; return 0; }
+	done
+	say "no free port found"
+	return 1
+}
+
+# A random KRaft cluster id: 16 bytes, URL-safe base64 without padding.
+cluster_id()
+{
+	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c 1-22
+}
+
+write_config()
+{
+	local dir=$1 port=$2 cport=$3
+
+	cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$cport
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+num.partitions=3
+auto.create.topics.enable=false
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=5
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=5
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+log.cleaner.dedupe.buffer.size=16777216
+EOF
+	cat >"$dir/log4j.properties" <<EOF
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$dir/kafka.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.state.change.logger=WARN
+EOF
+}
+
+# Runs a Kafka main class with the broker's JVM options and logging.
+kjava()
+{
+	exec java "${jvm_opts[@]}" \
+		"-Dlog4j.configuration=file:$dir/log4j.properties" \
+		-cp "$jars/*" "$@"
+}
+
+# Is the process $1 alive (a zombie counts as gone)?
+alive()
+{
+	local state
+
+	kill -0 "$1" 2>/dev/null || return 1
+	state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ "$state" != Z ]
+}
+
+# Is $1 the broker started for $dir (so a recycled PID is never killed)?
+ours()
+{
+	[ -r "/proc/$1/cmdline" ] || { alive "$1"; return; }
+	tr '\0' ' ' <"/proc/$1/cmdline" | grep -qF "$dir/server.properties"
+}
+
+fail_start()
+{
+	say "$1"
+	if [ -s "$dir/kafka.log" ]; then
+		say "last lines of $dir/kafka.log:"
+		tail -n 30 "$dir/kafka.log" >&2
+	fi
+	if [ -s "$dir/kafka.out" ]; then
+		say "last lines of $dir/kafka.out:"
+		tail -n 30 "$dir/kafka.out" >&2
+	fi
+	stop
+	return 1
+}
+
+# One attempt: fresh config, storage formatted, broker launched and
+# answering metadata requests. Returns 2 when the ports were taken
+# meanwhile, so the caller can try others.
+launch()
+{
+	local port cport pid deadline
+
+	port=$(free_port) && cport=$(free_port "$port") || return 1
+	rm -rf "$dir/data" "$dir/kafka.log" "$dir/kafka.out"
+	write_config "$dir" "$port" "$cport"
+	if ! (kjava kafka.tools.StorageTool format -t "$(cluster_id)" \
+		-c "$dir/server.properties") >"$dir/format.out" 2>&1; then
+		cat "$dir/format.out" >&2
+		fail_start "cannot format the storage in $dir/data"
+		return 1
+	fi
+	(cd "$dir" && kjava kafka.Kafka "$dir/server.properties") \
+		>"$dir/kafka.out" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$dir/kafka.pid"
+	echo "127.0.0.1:$port" >"$dir/brokers"
+	deadline=$((SECONDS + start_timeout))
+	while ((SECONDS < deadline)); do
+		if ! alive "$pid"; then
+			grep -q 'Address already in use' "$dir/kafka.log" \
+				"$dir/kafka.out" 2>/dev/null && return 2
+			fail_start "Kafka exited while starting"
+			return 1
+		fi
+		kcat -b "127.0.0.1:$port" -L -m 2 2>/dev/null |
+			grep -q '1 brokers' && return 0
+		sleep 0.5
+	done
+	fail_start "Kafka did not answer on 127.0.0.1:$port within ${start_timeout}s"
+	return 1
+}
+
+start()
+{
+	local try rc
+
+	command -v java >/dev/null || { say "java not found (run test/deps.sh)"; return 1; }
+	command -v kcat >/dev/null || { say "kcat not found (run test/deps.sh)"; return 1; }
+	mkdir -p "$dir" || return 1
+	if [ -s "$dir/kafka.pid" ] && ours "$(cat "$dir/kafka.pid")"; then
+		say "already running in $dir (PID $(cat "$dir/kafka.pid"))"
+		return 1
+	fi
+	if [ -z "${EVC_KAFKA_JARS:-}" ]; then
+		fetch || return 1
+	fi
+	for try in 1 2 3; do
+		launch
+		rc=$?
+		[ $rc = 2 ] || return $rc
+		say "port taken while starting, trying others ($try)"
+		stop
+	done
+	fail_start "could not bind free ports"
+}
+
+stop()
+{
+	local pid i
+
+	[ -s "$dir/kafka.pid" ] || return 0
+	pid=$(cat "$dir/kafka.pid")
+	if ! ours "$pid"; then
+		rm -f "$dir/kafka.pid"
+		return 0
+	fi
+	kill -TERM "$pid" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		alive "$pid" || break
+		sleep 0.1
+	done
+	if alive "$pid"; then
+		say "Kafka (PID $pid) still running after 10s: SIGKILL"
+		kill -KILL "$pid" 2>/dev/null
+		for ((i = 0; i < 50; i++)); do
+			alive "$pid" || break
+			sleep 0.1
+		done
+	fi
+	rm -f "$dir/kafka.pid"
+}
+
+usage()
+{
+	echo "usage: test/kafka.sh fetch | start DIR | stop DIR" >&2
+	exit 2
+}
+
+case ${1:-} in
+fetch)
+	[ $# = 1 ] || usage
+	fetch
+	;;
+start | stop)
+	[ $# = 2 ] || usage
+	mkdir -p "$2" && dir=$(cd "$2" && pwd) || exit 1
+	"$1"
+	;;
+*)
+	usage
+	;;
+esac
