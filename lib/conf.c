@@ -296,7 +296,7 @@ static int read_file(const char *path, char **bufp, size_t *lenp)
  */
 struct ykey {
 	char *path;		/* "cp.tick_ms", "cps.2.id" (from 1) */
-	char *value;		/* the scalar's text; NULL for other nodes */
+	char *value;		/* a scalar value's text, else NULL */
 	unsigned line;
 };
 
