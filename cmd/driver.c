@@ -1,0 +1,751 @@
+/* driver.c: the driver role: asks to charge, at a prompt or from a file. */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd/cmds.h"
+#include "lib/bus.h"
+#include "lib/conf.h"
+#include "lib/log.h"
+#include "lib/session.h"
+
+#define TICK_MS 100		/* longest wait before stdin is looked at */
+#define REPLAY_QUIET_MS 500	/* history is read once this passes quietly */
+#define CLOSE_MS 2000
+#define LINE_MAX_BYTES 1024
+#define ARGS_MAX 4
+
+static const char usage[] =
+	"usage: evc driver [-qv] [-b BROKERS] [-c FILE] [-f FILE] [-k KWH | -s SECONDS] [-t SECONDS] [-w SECONDS] [-X NAME=VALUE]... DRIVER\n"
+	"\n"
+	"  -b, --brokers BROKERS  Kafka bootstrap servers, host:port,...\n"
+	"  -c, --config FILE      configuration file (default /etc/evc/evc.yaml)\n"
+	"  -f, --file FILE        serve the CPs listed in FILE (- for stdin), then exit\n"
+	"  -h, --help             show this help\n"
+	"  -k, --kwh KWH          ask for this much energy (decimals allowed)\n"
+	"  -q, --quiet            with --file, print only one line per service\n"
+	"  -s, --seconds SECONDS  ask to charge for this long\n"
+	"  -t, --timeout SECONDS  wait this long for Central (driver.timeout_ms)\n"
+	"  -v, --verbose          print debugging output\n"
+	"  -w, --wait SECONDS     pause between services (driver.wait_ms)\n"
+	"  -X NAME=VALUE          set a librdkafka property\n";
+
+/* One line of --file: a CP, and the energy asked there if it says. */
+struct service {
+	char cp[MSG_NAME_MAX + 1];
+	int64_t wh;			/* 0: the driver's target */
+	unsigned line;
+};
+
+struct driver {
+	const struct conf *conf;
+	struct bus *b;
+	struct session s;
+	struct session_target target;
+	unsigned timeout_ms;		/* 0 until set by -t or the config */
+	int wait_ms;			/* -1 until set by -w or the config */
+	const char *file;
+	bool quiet;
+	bool tty;			/* a person at a terminal: prompt */
+	bool asked;			/* a request was made by this process */
+	bool quit;
+	bool eof;
+	char in[LINE_MAX_BYTES];	/* stdin not yet split into lines */
+	size_t inlen;
+	struct msg held;		/* a live message met while replaying */
+	bool have_held;
+};
+
+/* Events may come while a person types: the prompt is drawn again. */
+static void out_begin(struct driver *d)
+{
+	if (d->tty)
+		fputs("\r\033[K", stdout);
+}
+
+static void out_end(struct driver *d)
+{
+	if (d->tty && !d->quit)
+		printf("evc %s> ", d->s.driver);
+	fflush(stdout);
+}
+
+__attribute__((format(printf, 2, 3)))
+static void show(struct driver *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	out_begin(d);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	out_end(d);
+}
+
+static void show_event(struct driver *d, enum session_event ev)
+{
+	char line[512];
+
+	if (ev == EV_NONE || (d->quiet && d->file))
+		return;
+	session_describe(&d->s, ev, line, sizeof(line));
+	show(d, "%s", line);
+}
+
+/* error() between prompts, so that the prompt stays readable. */
+__attribute__((format(printf, 2, 3)))
+static void complain(struct driver *d, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	out_begin(d);
+	fflush(stdout);
+	error("%s", msg);
+	out_end(d);
+}
+
+/* "charging at CP001: 22 kW, ..." or a line saying no figures came yet. */
+static void live_text(const struct driver *d, char *buf, size_t len)
+{
+	if (d->s.have_live)
+		session_describe(&d->s, EV_PROGRESS, buf, len);
+	else
+		snprintf(buf, len, "charging at %s: no figures yet", d->s.cp);
+}
+
+/* What a restarted driver finds of its latest session. */
+static void show_last(struct driver *d)
+{
+	char text[512];
+
+	if (d->s.state == SESS_DONE) {
+		session_ticket_text(&d->s.ticket, text, sizeof(text));
+		show(d, "last session at %s: ticket %s", d->s.cp, text);
+	} else if (d->s.state == SESS_CHARGING) {
+		live_text(d, text, sizeof(text));
+		show(d, "session in progress at %s (%s)", d->s.cp, text);
+	}
+}
+
+/*
+ * Reads, without a word, what Central told this driver before it
+ * started: the history ends where the partition falls quiet or where a
+ * message newer than our start appears (kept for the live loop).
+ */
+static int replay(struct driver *d, long long started)
+{
+	enum topic t;
+	struct msg m;
+	int r;
+
+	d->s.adopt = true;
+	while ((r = bus_recv(d->b, &m, &t, REPLAY_QUIET_MS)) > 0 && !bus_stop) {
+		if (t != T_AUTH_RESPONSE)
+			continue;
+		if (m.ts >= started) {
+			d->held = m;
+			d->have_held = true;
+			break;
+		}
+		session_feed(&d->s, &m);
+	}
+	d->s.adopt = false;
+	if (r < 0)
+		return error("cannot read from Kafka");
+	show_last(d);
+	return 0;
+}
+
+/* The next event, the held message first; as session_wait() returns. */
+static int next_event(struct driver *d, int timeout_ms,
+		      enum session_event *ev)
+{
+	if (d->have_held) {
+		d->have_held = false;
+		if ((*ev = session_feed(&d->s, &d->held)) != EV_NONE)
+			return 1;
+	}
+	return session_wait(d->b, &d->s, timeout_ms, ev);
+}
+
+/* "CP [KWH]": 1 with *sv filled, 0 for a blank line, -1 (printed). */
+static int parse_service(const char *path, unsigned no, char *line,
+			 struct service *sv)
+{
+	char *cp, *kwh, *save;
+
+	line[strcspn(line, "#")] = '\0';
+	if (!(cp = strtok_r(line, " \t\r\n", &save)))
+		return 0;
+	kwh = strtok_r(NULL, " \t\r\n", &save);
+	if (strtok_r(NULL, " \t\r\n", &save))
+		return error("%s:%u: expected a CP id and maybe kWh", path, no);
+	if (!msg_name_ok(cp))
+		return error("%s:%u: bad CP id: '%s'", path, no, cp);
+	memset(sv, 0, sizeof(*sv));
+	snprintf(sv->cp, sizeof(sv->cp), "%s", cp);
+	sv->line = no;
+	if (kwh && session_parse_kwh(kwh, &sv->wh))
+		return error("%s:%u: bad line", path, no);
+	return 1;
+}
+
+static void add_service(struct service **svs, int *n, int *cap,
+			const struct service *sv)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		if (!(*svs = realloc(*svs, sizeof(**svs) * (size_t)*cap)))
+			die(EXIT_FAIL, "out of memory");
+	}
+	(*svs)[(*n)++] = *sv;
+}
+
+/* Reads every line of path first, so a bad line stops the run early. */
+static int read_services(const char *path, struct service **svs)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	char line[LINE_MAX_BYTES];
+	int n = 0, cap = 0, r = 0;
+	struct service sv;
+	unsigned no = 0;
+
+	*svs = NULL;
+	if (!f)
+		return error("cannot read '%s': %s", path, strerror(errno));
+	while (r >= 0 && fgets(line, sizeof(line), f)) {
+		if (++no, !strchr(line, '\n') && !feof(f))
+			r = error("%s:%u: line too long", path, no);
+		else if ((r = parse_service(path, no, line, &sv)) > 0)
+			add_service(svs, &n, &cap, &sv);
+	}
+	if (r >= 0 && ferror(f))
+		r = error("cannot read '%s': %s", path, strerror(errno));
+	if (f != stdin)
+		fclose(f);
+	if (r >= 0 && !n)
+		r = error("no CP ids in '%s'", path);
+	if (r < 0) {
+		free(*svs);
+		*svs = NULL;
+		return -1;
+	}
+	return n;
+}
+
+/* Central's decision on the request just sent; as session_wait(). */
+static int await_decision(struct driver *d, enum session_event *ev)
+{
+	long long deadline = d->s.asked_ms + d->timeout_ms;
+	int r;
+
+	do {
+		r = next_event(d, (int)(deadline - mono_ms()), ev);
+		if (r > 0)
+			show_event(d, *ev);
+	} while (r > 0 && *ev != EV_GRANTED && *ev != EV_DENIED &&
+		 *ev != EV_UNSENT);
+	return r;
+}
+
+/* Follows the session to its ticket; 0 when it went quiet too long. */
+static int await_ticket(struct driver *d)
+{
+	enum session_event ev;
+	int r;
+
+	while ((r = next_event(d, (int)d->timeout_ms, &ev)) > 0) {
+		show_event(d, ev);
+		if (ev == EV_TICKET)
+			return 1;
+	}
+	return r;
+}
+
+/* Shows what comes in while the driver pauses between services. */
+static int pause_for(struct driver *d, int ms)
+{
+	long long deadline = mono_ms() + ms;
+	enum session_event ev;
+	int r;
+
+	while ((r = next_event(d, (int)(deadline - mono_ms()), &ev)) > 0)
+		show_event(d, ev);
+	return r;
+}
+
+enum outcome { SERVED, DENIED, FAILED, BROKEN_BUS };
+
+static const char *const outcome_names[] = { "served", "denied", "failed",
+					     "failed" };
+
+/* Why a wait ended without what it waited for. */
+static void wait_text(const struct driver *d, int r, const char *what,
+		      char *buf, size_t len)
+{
+	if (r < 0)
+		snprintf(buf, len, "lost Kafka");
+	else if (bus_stop)
+		snprintf(buf, len, "interrupted");
+	else
+		snprintf(buf, len, "%s within %g s", what, d->timeout_ms / 1000.0);
+}
+
+/* One line of --file: request, decision, ticket, and its report. */
+static enum outcome serve_one(struct driver *d, const struct service *sv,
+			      int i, int n)
+{
+	struct session_target t = d->target;
+	enum session_event ev = EV_NONE;
+	enum outcome o = FAILED;
+	char text[512];
+	int r;
+
+	if (sv->wh) {
+		t.wh = sv->wh;
+		t.s = 0;
+	}
+	if (session_request(d->b, &d->s, sv->cp, &t, d->timeout_ms)) {
+		r = -1;
+		snprintf(text, sizeof(text), "cannot send the request");
+	} else if ((r = await_decision(d, &ev)) <= 0) {
+		wait_text(d, r, "no answer from Central", text, sizeof(text));
+	} else if (ev == EV_UNSENT) {
+		snprintf(text, sizeof(text), "cannot send the request");
+	} else if (ev == EV_DENIED) {
+		o = DENIED;
+		session_deny_text(&d->s, text, sizeof(text));
+	} else if ((r = await_ticket(d)) <= 0) {
+		wait_text(d, r, "no news of the session", text, sizeof(text));
+	} else {
+		o = session_served(d->s.ticket.reason) ? SERVED : FAILED;
+		session_ticket_text(&d->s.ticket, text, sizeof(text));
+	}
+	show(d, "service %d/%d at %s: %s, %s", i + 1, n, sv->cp,
+	     outcome_names[o], text);
+	return r < 0 ? BROKEN_BUS : o;
+}
+
+/* A restarted driver first sees its session in progress to the end. */
+static int finish_previous(struct driver *d)
+{
+	int r;
+
+	if (d->s.state != SESS_CHARGING)
+		return 0;
+	show(d, "waiting for the session at %s to end", d->s.cp);
+	if ((r = await_ticket(d)) > 0 && d->quiet)
+		show_last(d);
+	else if (r == 0 && !bus_stop)
+		show(d, "no news of the session at %s within %g s: going on",
+		     d->s.cp, d->timeout_ms / 1000.0);
+	return r;
+}
+
+static int serve_file(struct driver *d, const struct service *svs, int n)
+{
+	int count[4] = { 0 }, i, ret;
+
+	if (finish_previous(d) < 0)
+		return EXIT_UNREACHABLE;
+	for (i = 0; i < n && !bus_stop; i++) {
+		enum outcome o;
+
+		if (i && pause_for(d, d->wait_ms) < 0)
+			break;
+		if (bus_stop)
+			break;
+		count[o = serve_one(d, &svs[i], i, n)]++;
+		if (o == BROKEN_BUS) {
+			i++;
+			break;
+		}
+	}
+	printf("%d served, %d denied, %d failed", count[SERVED],
+	       count[DENIED], count[FAILED] + count[BROKEN_BUS]);
+	if (i < n)
+		printf(" (%d not tried: %s)", n - i,
+		       count[BROKEN_BUS] ? "lost Kafka" : "interrupted");
+	printf("\n");
+	fflush(stdout);
+	ret = count[SERVED] == n ? EXIT_OK : EXIT_FAIL;
+	return count[BROKEN_BUS] ? EXIT_UNREACHABLE : ret;
+}
+
+/* The prompt's commands; each gets the words of its line. */
+struct command {
+	const char *name;
+	void (*fn)(struct driver *d, int argc, char **argv);
+	const char *args;
+	const char *help;		/* NULL: an alias, not listed */
+};
+
+static void do_charge(struct driver *d, int argc, char **argv)
+{
+	struct session_target t = d->target;
+
+	if (argc < 2 || argc > 3) {
+		complain(d, "usage: charge CP [KWH]");
+		return;
+	}
+	if (!msg_name_ok(argv[1])) {
+		complain(d, "bad CP id: '%s'", argv[1]);
+		return;
+	}
+	if (argc == 3) {
+		out_begin(d);
+		fflush(stdout);
+		if (session_parse_kwh(argv[2], &t.wh)) {
+			out_end(d);
+			return;
+		}
+		t.s = 0;
+	}
+	if (d->s.pending) {
+		complain(d, "still waiting for Central's answer for '%s'",
+			 d->s.asked_cp);
+		return;
+	}
+	if (session_request(d->b, &d->s, argv[1], &t, d->timeout_ms)) {
+		out_end(d);
+		return;
+	}
+	d->asked = true;
+	show(d, "asking Central to charge at %s", argv[1]);
+}
+
+static void do_stop(struct driver *d, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (d->s.state != SESS_CHARGING) {
+		show(d, "no session in progress");
+		return;
+	}
+	if (session_cancel(d->b, &d->s)) {
+		out_end(d);
+		return;
+	}
+	show(d, "asking Central to stop the charge at %s", d->s.cp);
+}
+
+static void do_status(struct driver *d, int argc, char **argv)
+{
+	char text[512];
+
+	(void)argc;
+	(void)argv;
+	if (d->s.pending)
+		show(d, "waiting for Central's answer for %s (%g s)",
+		     d->s.asked_cp, (mono_ms() - d->s.asked_ms) / 1000.0);
+	if (d->s.state == SESS_CHARGING) {
+		live_text(d, text, sizeof(text));
+		show(d, "session %s: %s", d->s.id, text);
+	} else if (d->s.state == SESS_DONE) {
+		session_ticket_text(&d->s.ticket, text, sizeof(text));
+		show(d, "last session at %s: ticket %s", d->s.cp, text);
+	} else if (!d->s.pending) {
+		show(d, "no session");
+	}
+}
+
+static void do_list(struct driver *d, int argc, char **argv)
+{
+	struct session_cp *cps;
+	int n;
+
+	(void)argc;
+	(void)argv;
+	out_begin(d);
+	fflush(stdout);
+	if ((n = session_list(d->conf, d->timeout_ms, &cps)) >= 0)
+		session_print_list(stdout, cps, n);
+	free(cps);
+	out_end(d);
+}
+
+static void do_quit(struct driver *d, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	d->quit = true;
+}
+
+static void do_help(struct driver *d, int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "charge", do_charge, "CP [KWH]", "ask to charge at CP (alias: auth)" },
+	{ "auth", do_charge, NULL, NULL },
+	{ "stop", do_stop, "", "stop the charge in progress" },
+	{ "status", do_status, "", "the session in progress and its figures" },
+	{ "list", do_list, "", "the CPs and their state" },
+	{ "help", do_help, "", "this list" },
+	{ "quit", do_quit, "", "leave (a charge in progress goes on)" },
+	{ "exit", do_quit, NULL, NULL },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void do_help(struct driver *d, int argc, char **argv)
+{
+	char left[32];
+
+	(void)argc;
+	(void)argv;
+	out_begin(d);
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if (!commands[i].help)
+			continue;
+		snprintf(left, sizeof(left), "%s %s", commands[i].name,
+			 commands[i].args);
+		printf("  %-16s %s\n", left, commands[i].help);
+	}
+	out_end(d);
+}
+
+/* One line typed or piped: words, then the command they name. */
+static void run_line(struct driver *d, char *line)
+{
+	char *argv[ARGS_MAX + 1], *save, *w;
+	int argc = 0;
+
+	line[strcspn(line, "#")] = '\0';
+	for (w = strtok_r(line, " \t\r", &save); w && argc <= ARGS_MAX;
+	     w = strtok_r(NULL, " \t\r", &save))
+		argv[argc++] = w;
+	if (!argc) {
+		out_end(d);
+		return;
+	}
+	if (argc > ARGS_MAX) {
+		complain(d, "too many words: '%s ...'", argv[0]);
+		return;
+	}
+	argv[argc] = NULL;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		if (!strcmp(commands[i].name, argv[0])) {
+			commands[i].fn(d, argc, argv);
+			return;
+		}
+	}
+	complain(d, "unknown command: '%s' (try 'help')", argv[0]);
+}
+
+/* Runs the complete lines of what stdin gave so far. */
+static void take_lines(struct driver *d)
+{
+	char *nl;
+
+	while (!d->quit && (nl = memchr(d->in, '\n', d->inlen))) {
+		size_t used = (size_t)(nl - d->in) + 1;
+
+		*nl = '\0';
+		run_line(d, d->in);
+		memmove(d->in, d->in + used, d->inlen - used);
+		d->inlen -= used;
+	}
+	if (d->inlen == sizeof(d->in) - 1) {	/* no newline in sight */
+		d->inlen = 0;
+		complain(d, "line too long");
+	}
+}
+
+/* Reads what stdin has, without waiting; at its end, runs the rest. */
+static void read_input(struct driver *d)
+{
+	struct pollfd p = { .fd = STDIN_FILENO, .events = POLLIN };
+	ssize_t r;
+
+	if (poll(&p, 1, 0) <= 0)
+		return;
+	r = read(STDIN_FILENO, d->in + d->inlen, sizeof(d->in) - 1 - d->inlen);
+	if (r < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (r > 0) {
+		d->inlen += (size_t)r;
+		take_lines(d);
+		return;
+	}
+	d->eof = true;
+	if (d->inlen) {
+		d->in[d->inlen] = '\0';
+		d->inlen = 0;
+		run_line(d, d->in);
+	}
+	if (d->tty)
+		d->quit = true;
+}
+
+/* Piped commands end the run once their charges and answers are done. */
+static bool busy(const struct driver *d)
+{
+	return d->s.pending || (d->asked && d->s.state == SESS_CHARGING);
+}
+
+static void check_answer_time(struct driver *d)
+{
+	if (!d->s.pending || mono_ms() - d->s.asked_ms < d->timeout_ms)
+		return;
+	d->s.pending = false;	/* a late answer is still shown */
+	complain(d, "no answer from Central for %s within %g s", d->s.asked_cp,
+		 d->timeout_ms / 1000.0);
+}
+
+static int prompt_loop(struct driver *d)
+{
+	enum session_event ev;
+	int r;
+
+	if (d->tty)
+		show(d, "driver %s: type 'help' for the commands", d->s.driver);
+	while (!d->quit && !bus_stop) {
+		if (!d->eof)
+			read_input(d);
+		if (d->quit || (d->eof && !busy(d)))
+			break;
+		if ((r = next_event(d, TICK_MS, &ev)) < 0)
+			return EXIT_UNREACHABLE;
+		if (r > 0)
+			show_event(d, ev);
+		check_answer_time(d);
+	}
+	if (d->tty)
+		printf("\n");
+	return EXIT_OK;
+}
+
+static int run(struct driver *d, const struct service *svs, int n)
+{
+	int64_t from = 0;
+	long long started = now_ms();
+	int ret;
+
+	if (d->conf->driver.lookback_s)
+		from = started - (int64_t)d->conf->driver.lookback_s * 1000;
+	bus_signals();
+	if ((ret = session_open(d->conf, d->s.driver, from, d->timeout_ms,
+				&d->b)))
+		return ret;
+	if (from && replay(d, started) < 0)
+		ret = EXIT_UNREACHABLE;
+	else if (svs)
+		ret = serve_file(d, svs, n);
+	else
+		ret = prompt_loop(d);
+	bus_close(d->b, CLOSE_MS);
+	return ret;
+}
+
+/* One option of the role: 1 taken, 0 not ours, -1 bad (printed). */
+static int driver_opt(struct driver *d, int opt, const char *arg)
+{
+	unsigned ms;
+
+	switch (opt) {
+	case 'f':
+		d->file = arg;
+		return 1;
+	case 'k':
+		return session_parse_kwh(arg, &d->target.wh) ? -1 : 1;
+	case 'q':
+		d->quiet = true;
+		return 1;
+	case 's':
+		return session_parse_seconds(arg, &d->target.s) ? -1 : 1;
+	case 't':
+		if (session_parse_duration("timeout", arg, &d->timeout_ms))
+			return -1;
+		if (!d->timeout_ms)
+			return error("bad timeout: '%s' (more than 0 s)", arg);
+		return 1;
+	case 'w':
+		if (session_parse_duration("pause", arg, &ms))
+			return -1;
+		d->wait_ms = (int)ms;
+		return 1;
+	}
+	return 0;
+}
+
+static int parse_args(struct driver *d, struct conf_args *ca, int argc,
+		      char **argv)
+{
+	static const struct option opts[] = {
+		CONF_LONGOPTS,
+		{ "file", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "kwh", required_argument, NULL, 'k' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "seconds", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "wait", required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	int opt, r;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "+" CONF_SHORTOPTS "f:hk:qs:t:w:",
+				  opts, NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			return -1;
+		}
+		if ((r = conf_opt(ca, opt, optarg)) == 0)
+			r = driver_opt(d, opt, optarg);
+		if (r <= 0)
+			return r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
+	}
+	if (d->target.wh && d->target.s)
+		return usage_error("--kwh and --seconds exclude each other");
+	if (argc - optind != 1)
+		return usage_error("expected one driver id");
+	if (!msg_name_ok(argv[optind]))
+		return usage_error("bad driver id: '%s'", argv[optind]);
+	session_init(&d->s, argv[optind]);
+	return EXIT_OK;
+}
+
+int cmd_driver(int argc, char **argv)
+{
+	struct conf_args ca = { 0 };
+	struct driver d = { .wait_ms = -1 };
+	struct service *svs = NULL;
+	struct conf c;
+	int n = 0, ret;
+
+	if ((ret = parse_args(&d, &ca, argc, argv))) {
+		conf_args_free(&ca);
+		return ret < 0 ? EXIT_OK : ret;
+	}
+	if (d.file && (n = read_services(d.file, &svs)) < 0) {
+		conf_args_free(&ca);
+		return EXIT_USAGE;
+	}
+	if (conf_load(&c, &ca)) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	d.conf = &c;
+	if (!d.timeout_ms)
+		d.timeout_ms = c.driver.timeout_ms;
+	if (d.wait_ms < 0)
+		d.wait_ms = (int)c.driver.wait_ms;
+	d.tty = !d.file && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	ret = run(&d, svs, n);
+	conf_free(&c);
+out:
+	free(svs);
+	conf_args_free(&ca);
+	return ret;
+}
