@@ -404,9 +404,10 @@ static int check_fields(const struct field *fs, unsigned nf, const char *base,
 			const char *prefix, char *err, size_t n);
 
 /*
- * The rules of one field of a decoded or about-to-be-encoded struct;
- * the decoder has already checked what the JSON type implies (string
- * lengths, integer ranges of uint32_t, enum names).
+ * The rules of one field of a decoded or about-to-be-encoded struct.
+ * The decoder has already checked what the JSON type implies (string
+ * lengths, integer ranges of uint32_t, enum names) and calls this only
+ * for the rest.
  */
 static int check_field(const struct field *f, const char *base,
 		       const char *prefix, char *err, size_t n)
@@ -439,6 +440,14 @@ static int check_field(const struct field *f, const char *base,
 	case K_LIVE:
 		return check_fields(progress_fields, NFIELDS(progress_fields),
 				    p, "live.", err, n);
+	case K_DENY:
+	case K_END:
+	case K_CMD:
+	case K_STATE:	/* only a struct to encode can hold a bad one */
+		if (*(const unsigned *)p >= enums[f->kind - K_DENY].count)
+			return fail(err, n, "bad %s%s %u", prefix, f->name,
+				    *(const unsigned *)p);
+		return 0;
 	default:
 		return 0;	/* booleans and uint32_t: any value */
 	}
@@ -450,23 +459,6 @@ static int check_fields(const struct field *fs, unsigned nf, const char *base,
 	for (unsigned i = 0; i < nf; i++)
 		if (check_field(&fs[i], base, prefix, err, n))
 			return -1;
-	return 0;
-}
-
-/* Enum values of a struct to encode: decoding only yields valid ones. */
-static int check_enums(const struct field *fs, unsigned nf, const char *base,
-		       char *err, size_t n)
-{
-	for (unsigned i = 0; i < nf; i++) {
-		const struct field *f = &fs[i];
-		unsigned v;
-
-		if (f->kind < K_DENY || f->kind > K_STATE)
-			continue;
-		v = *(const unsigned *)(base + f->off);
-		if (v >= enums[f->kind - K_DENY].count)
-			return fail(err, n, "bad %s %u", f->name, v);
-	}
 	return 0;
 }
 
@@ -550,8 +542,7 @@ static int check_msg(const struct msg *m, char *err, size_t n)
 	    check_ref(t->driver, "driver", m->driver, sizeof(m->driver), false, err, n) ||
 	    check_ref(t->session, "session", m->session, sizeof(m->session), true, err, n))
 		return -1;
-	if (check_enums(t->fields, t->nfields, base, err, n) ||
-	    check_fields(t->fields, t->nfields, base, "", err, n))
+	if (check_fields(t->fields, t->nfields, base, "", err, n))
 		return -1;
 	return check_rules(m, err, n);
 }

@@ -269,7 +269,7 @@ static void refuse(const struct msg *m, const char *what)
 }
 
 /* Each mutation makes a valid sample invalid: the encoder must refuse it. */
-static void test_encode_rejects(void)
+static void test_encode_rejects_values(void)
 {
 	struct msg m;
 
@@ -321,6 +321,12 @@ static void test_encode_rejects(void)
 	refuse(&m, "truncated UTF-8");
 	sample(&m, MSG_NOTICE), memset(m.u.notice.text, 'x', sizeof(m.u.notice.text));
 	refuse(&m, "an unterminated text");
+}
+
+static void test_encode_rejects_rules(void)
+{
+	struct msg m;
+
 	sample(&m, MSG_CP_STATE), m.u.state.live.wh = -5;
 	refuse(&m, "negative live energy");
 	sample(&m, MSG_CP_STATE), m.u.state.live.kw = NAN;
@@ -914,7 +920,8 @@ int main(void)
 	test_round_trip_values();
 	test_golden();
 	test_encode_limits();
-	test_encode_rejects();
+	test_encode_rejects_values();
+	test_encode_rejects_rules();
 	test_fields();
 	test_envelope();
 	test_ids();
