@@ -21,6 +21,7 @@
 #define RETRY_MAX_MS 30000	/* longest pause between two attempts */
 #define FLUSH_MS 10000
 #define MAX_CPS 200000		/* catalogue plus unknown CPs accepted */
+#define RESTORE_MS 10000	/* longest read of cp-state at start */
 
 static const char usage[] =
 	"usage: evc central [-nv] [-b BROKERS] [-c FILE] [-X NAME=VALUE]...\n"
@@ -540,9 +541,10 @@ static void answer(struct central *c, const struct cp *p,
 	memcpy(m.u.resp.request, req->id, sizeof(m.u.resp.request));
 	m.u.resp.authorized = why == DENY_NONE;
 	m.u.resp.reason = why;
-	m.u.resp.price = p ? p->price : 0;
-	if (why == DENY_NONE)
+	if (why == DENY_NONE) {
+		m.u.resp.price = p->price;
 		memcpy(m.session, p->s.id, sizeof(m.session));
+	}
 	post(c, T_AUTH_RESPONSE, &m);
 }
 
@@ -590,13 +592,17 @@ static void grant(struct central *c, struct cp *p, const struct msg *m)
 	update(c, p, true);
 }
 
-/* The driver ends its charge: the CP is told, its supply_end follows. */
+/*
+ * The driver ends its charge: the CP is told, its supply_end and the
+ * ticket follow. A cancel naming no session of the driver is refused.
+ */
 static void on_cancel(struct central *c, struct cp *p, const struct msg *m)
 {
 	if (!p || !p->busy || strcmp(p->s.id, m->session) ||
 	    strcmp(p->s.driver, m->driver)) {
-		ignore(c, m, "no session %.8s of '%s' in progress", m->session,
-		       m->driver);
+		answer(c, p, m, DENY_BAD_REQUEST);
+		event(c, "%s cannot cancel session %.8s at %s: no such session",
+		      m->driver, m->session, m->cp);
 		return;
 	}
 	send_command(c, p, CMD_END, NULL);
@@ -676,8 +682,13 @@ static void on_telemetry(struct central *c, const struct msg *m)
 	s->live = m->u.prog;
 	s->live.cents = msg_cents(s->live.wh, p->price);
 	s->live_dirty = true;
-	/* Telemetry after a second register: that was no restart. */
-	if (p->state == CP_SUPPLYING && s->grace_reason == END_BROKEN)
+	/*
+	 * Telemetry clears a doubt (a second register that was no restart,
+	 * a session restored after Central's own restart), never an end
+	 * that was asked for.
+	 */
+	if (p->state == CP_SUPPLYING && (s->grace_reason == END_BROKEN ||
+					 s->grace_reason == END_DISCONNECTED))
 		s->grace = 0;
 	if (first) {
 		notify(c, p, "supply started at %s", p->id);
@@ -795,6 +806,7 @@ static void panel_row_of(void *ctx, size_t i, struct panel_row *r)
 	r->location = p->location;
 	r->price = p->price;
 	r->state = p->state;
+	r->stopped = p->stopped;
 	r->driver = p->busy ? p->s.driver : "";
 	if (p->busy) {
 		r->kw = p->s.live.kw;
@@ -809,7 +821,7 @@ static void draw(struct central *c)
 	const struct bus_stats *st = bus_stats(c->bus);
 
 	snprintf(title, sizeof(title),
-		 " evc central   %u CPs: %ld active, %ld supplying, %ld stopped, %ld broken, %ld disconnected   messages %ld, rejected %ld, ignored %ld",
+		 " evc central  %u CPs: %ld active %ld supplying %ld stopped %ld broken %ld disconnected  msgs %ld rejected %ld ignored %ld",
 		 c->ncps, c->count[CP_ACTIVE], c->count[CP_SUPPLYING],
 		 c->count[CP_STOPPED], c->count[CP_BROKEN],
 		 c->count[CP_DISCONNECTED], st->received, st->rejected,
@@ -917,6 +929,88 @@ static int check_defaults(const struct conf_central *cc)
 	return 0;
 }
 
+/* A session Central had open when it stopped, as cp-state kept it. */
+static void restore_session(struct central *c, struct cp *p,
+			    const struct msg *m)
+{
+	struct charge *s = &p->s;
+	const struct msg_progress *live = &m->u.state.live;
+
+	if (find_driver(c, m->driver))
+		return;		/* a driver has one session: keep the first */
+	memset(s, 0, sizeof(*s));
+	memcpy(s->id, m->session, sizeof(s->id));
+	memcpy(s->driver, m->driver, sizeof(s->driver));
+	s->started = m->u.state.since;
+	s->granted = mono_ms();
+	s->last_seq = live->seq || live->wh ? (int64_t)live->seq : -1;
+	s->live = *live;
+	/* The CP may have gone meanwhile: without news, the session ends. */
+	s->grace = mono_ms() + c->conf->central.auth_timeout_ms;
+	s->grace_reason = END_DISCONNECTED;
+	p->busy = true;
+	index_put(&c->by_driver, c->cps, (uint32_t)(p - c->cps));
+}
+
+/* One cp-state record: later ones replace what earlier ones said. */
+static void restore_one(struct central *c, const struct msg *m)
+{
+	const struct msg_cp_state *st = &m->u.state;
+	struct cp *p = find(c, m->cp);
+
+	if (!p && c->conf->central.allow_unknown)
+		p = add_cp(c, m->cp, st->location, st->price);
+	if (!p)
+		return;
+	if (p->busy) {
+		index_del(&c->by_driver, c->cps, p->s.driver);
+		p->busy = false;
+	}
+	p->stopped = st->state == CP_STOPPED;
+	p->s.last_seq = -1;
+	if (m->session[0] && m->driver[0])
+		restore_session(c, p, m);
+}
+
+/*
+ * After a restart, Central takes back from cp-state the sessions in
+ * progress (so that their tickets still reach the drivers) and the CPs
+ * it had stopped. Every CP still shows DISCONNECTED until it is heard.
+ */
+static void restore(struct central *c)
+{
+	struct bus *b;
+	long long end = mono_ms() + RESTORE_MS;
+	long n = 0;
+	struct msg m;
+	enum topic t;
+	char group[256];
+	int r;
+
+	/* librdkafka 2.0 assigns partitions only to a consumer with a group. */
+	snprintf(group, sizeof(group), "%s.restore", c->conf->central.group);
+	b = bus_open(c->conf, BUS_CONSUMER | BUS_GROUP, group);
+	if (!b || bus_follow_all(b, T_CP_STATE)) {
+		warn("cannot read '%s': starting afresh",
+		     c->conf->topics[T_CP_STATE]);
+		bus_close(b, 0);
+		return;
+	}
+	while (!bus_caught_up(b) && !bus_stop && mono_ms() < end) {
+		if ((r = bus_recv(b, &m, &t, 100)) < 0)
+			break;
+		if (r > 0) {
+			restore_one(c, &m);
+			n++;
+		}
+	}
+	if (!bus_caught_up(b))
+		warn("cannot read '%s' to its end: some state may be lost",
+		     c->conf->topics[T_CP_STATE]);
+	bus_close(b, 0);
+	debug("restored %ld cp-state records", n);
+}
+
 /* Sleeps ms, or less when a signal asks to stop; false when it did. */
 static bool pause_ms(long long ms)
 {
@@ -954,11 +1048,14 @@ static bool start(struct central *c, int *status)
 	*status = EXIT_OK;	/* a signal before Kafka answered */
 	if (!wait_for_kafka(c))
 		return false;
+	restore(c);
 	*status = EXIT_FAIL;
 	if (bus_subscribe(c->bus, topics, sizeof(topics) / sizeof(topics[0])))
 		return false;
+	/* A stopped CP keeps its record: the flag survives restarts. */
 	for (uint32_t i = 0; i < c->ncps; i++)
-		publish_state(c, &c->cps[i]);
+		if (!c->cps[i].stopped)
+			publish_state(c, &c->cps[i]);
 	info("serving %u CPs from '%s' (group '%s')", c->ncps, c->conf->brokers,
 	     c->conf->central.group);
 	return true;

@@ -401,7 +401,7 @@ static void row_text(const struct panel_row *r, const struct widths *w,
 			 (long long)(r->wh / 1000), (long long)(r->wh % 1000),
 			 (long long)(r->cents / 100),
 			 (long long)(r->cents % 100), r->driver);
-	else if (r->state == CP_STOPPED)
+	else if (r->stopped)
 		snprintf(buf + n, len - (size_t)n, " Out of Order");
 }
 
@@ -481,17 +481,23 @@ static void draw_keys(struct panel *p, size_t n)
 	puts_(p, "\033[K");
 }
 
+/* The title, cut if need be so that the clock stays on the right. */
 static void draw_title(struct panel *p, const char *title)
 {
 	char buf[PANEL_LINE], clock[16];
 	time_t t = time(NULL);
+	int room, len;
 	struct tm tm;
-	int pad;
 
 	localtime_r(&t, &tm);
-	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
-	pad = p->cols - (int)strlen(title) - (int)strlen(clock);
-	snprintf(buf, sizeof(buf), "%s%*s%s", title, pad > 1 ? pad : 1, "", clock);
+	strftime(clock, sizeof(clock), "%H:%M:%S ", &tm);
+	room = p->cols - (int)strlen(clock) - 1;
+	len = (int)strlen(title);
+	if (len > room)
+		len = room > 0 ? room : 0;
+	room = p->cols - len - (int)strlen(clock);
+	snprintf(buf, sizeof(buf), "%.*s%*s%s", len, title, room > 0 ? room : 0,
+		 "", clock);
 	line(p, "7", buf);
 }
 

@@ -14,6 +14,7 @@ struct panel_row {
 	const char *location;
 	double price;			/* EUR/kWh */
 	enum cp_state state;
+	bool stopped;			/* out of order, whatever the state */
 	const char *driver;		/* while supplying, else "" */
 	double kw;
 	int64_t wh;
