@@ -39,11 +39,13 @@ fetch()
 	# Offline first: a warm ~/.m2 needs no network at all.
 	if ! mvn -o "${mvn_args[@]}" >/dev/null 2>&1; then
 		say "fetching Kafka $KAFKA_VERSION jars with mvn into $jars"
-		if ! mvn "${mvn_args[@]}" >&2; then
+		if ! mvn "${mvn_args[@]}" >"$tmp.log" 2>&1; then
+			cat "$tmp.log" >&2
 			say "mvn could not fetch the Kafka jars"
-			rm -rf "$tmp"
+			rm -rf "$tmp" "$tmp.log"
 			return 1
 		fi
+		rm -f "$tmp.log"
 	fi
 	if ! ls "$tmp"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1; then
 		say "mvn finished but kafka_2.13-$KAFKA_VERSION.jar is missing"

@@ -42,10 +42,13 @@ mkdir -p "$TEST_DIR/.bg" "$TEST_DIR/.log" "$TEST_DIR/.run" "$TEST_DIR/.state"
 chmod 700 "$TEST_DIR/.run"
 export TEST_DIR XDG_RUNTIME_DIR=$TEST_DIR/.run XDG_STATE_HOME=$TEST_DIR/.state
 cd "$TEST_DIR" || exit 1
-exec </dev/null
+# stdin is never a terminal; 7 and 8 keep the file's stdout and stderr
+# for the report when a signal ends it in the middle of a test.
+exec </dev/null 7>&1 8>&2
 
 _n=0 _passed=0 _failed=0 _skipped=0
 _failed_list= _skip_all= _in_body= _body_skip= _topic_suffix=
+_cur_title= _cur_body=
 _verbose=${EVC_TEST_VERBOSE:-0}
 
 # --- reporting -----------------------------------------------------------
@@ -131,7 +134,7 @@ test_expect_success()
 		return 0
 	fi
 	log=$TEST_DIR/.log/$_n
-	_in_body=1 _body_skip=
+	_in_body=1 _body_skip= _cur_title=$title _cur_body=$body
 	if [ "$_verbose" = 1 ]; then
 		_say "# expecting success of $_n - $title:"
 		printf '%s\n' "$body" | sed '/^[[:space:]]*$/d' | _indent
@@ -384,6 +387,7 @@ bg()
 	# A background job of a script ignores SIGINT; the processes under
 	# test must get it like from a terminal, so it is reset.
 	(
+		exec 7>&- 8>&-
 		trap - INT QUIT
 		[ "$(type -t "$1")" = function ] && { "$@"; exit; }
 		exec "$@"
@@ -479,9 +483,14 @@ _test_end()
 	local rc=$1
 
 	trap - EXIT INT TERM
+	exec 1>&7 2>&8
 	cd "$TEST_TOP" || :
 	_bg_kill_all
-	if [ "$rc" != 0 ] && [ "$rc" != 130 ] && [ "$rc" != 143 ]; then
+	if [ -n "$_in_body" ]; then
+		# Stopped in the middle of a test: what it had done so far.
+		_fail "$_cur_title (cut short, status $rc)" "$_cur_body" \
+			"$TEST_DIR/.log/$_n"
+	elif [ "$rc" != 0 ]; then
 		_n=$((_n + 1))
 		_failed=$((_failed + 1))
 		_failed_list="${_failed_list:+$_failed_list }$_n"

@@ -120,7 +120,7 @@ kafka_fail()
 	cat <<EOF
 
 ######################################################################
-##  $why
+##  ${why^^}
 ##  EVERY TEST THAT NEEDS KAFKA IS SKIPPED (see the messages above).
 ##  Try: test/kafka.sh start /tmp/k  (and test/kafka.sh stop /tmp/k)
 ######################################################################
@@ -149,7 +149,7 @@ start_kafka()
 	echo "# starting Kafka 3.9.1 in $run/kafka"
 	kafka_dir=$run/kafka
 	if ! test/kafka.sh start "$kafka_dir"; then
-		kafka_fail "KAFKA COULD NOT BE STARTED"
+		kafka_fail "Kafka could not be started"
 		return
 	fi
 	EVC_TEST_BROKERS=$(cat "$kafka_dir/brokers")
@@ -201,7 +201,10 @@ run_file()
 	name=$(basename "$f" .sh)
 	res=$run/$name.results
 	echo "# $f"
-	EVC_TEST_RESULTS=$res timeout --foreground -k 15 \
+	# timeout runs the file in a process group of its own, and passes a
+	# signal on to the whole group: a test blocked in a long command
+	# still ends at once when the run is interrupted.
+	EVC_TEST_RESULTS=$res timeout -k 15 \
 		"${EVC_TEST_TIMEOUT:-600}" bash "$f" </dev/null &
 	child=$!
 	wait "$child"
@@ -210,6 +213,11 @@ run_file()
 	sweep
 	if [ -s "$res" ]; then
 		read -r p fl s list <"$res"
+		if [ "$rc" = 124 ]; then
+			echo "not ok - $f timed out after ${EVC_TEST_TIMEOUT:-600}s"
+			list="$list (timed out)"
+		fi
+		[ "$rc" != 0 ] && [ "$fl" = 0 ] && fl=1 list="(exit status $rc)"
 	else
 		fl=1
 		list="(no results)"
