@@ -22,6 +22,8 @@
 #define FLUSH_MS 10000
 #define MAX_CPS 200000		/* catalogue plus unknown CPs accepted */
 #define RESTORE_MS 10000	/* longest read of cp-state at start */
+#define PROBE_CP ".probe"	/* the CP id of Central's own probes */
+#define PROBE_MS 500		/* between probes, until one comes back */
 
 static const char usage[] =
 	"usage: evc central [-nv] [-b BROKERS] [-c FILE] [-X NAME=VALUE]...\n"
@@ -91,6 +93,9 @@ struct central {
 	bool quit;
 	long ignored;
 	struct ratelimit rl_ignored;
+	bool ready;			/* a probe came back: Central reads its topics */
+	int64_t started;		/* ms since epoch; older probes are stale */
+	long long probe_sent;
 	long long last_tick, last_commit;
 };
 
@@ -732,9 +737,42 @@ static void control_all(struct central *c, enum msg_cmd cmd)
 		control(c, &c->cps[i], cmd, true);
 }
 
+/*
+ * Central knows it reads its topics once a message it sent itself comes
+ * back: a control message for the reserved CP id PROBE_CP, resent until
+ * one arrives (the group may not have its partitions yet). Tests and
+ * scripts wait for the "ready" line this prints.
+ */
+static void probe(struct central *c, long long now)
+{
+	struct msg m;
+
+	if (c->ready || now - c->probe_sent < PROBE_MS)
+		return;
+	msg_init(&m, MSG_CONTROL);
+	snprintf(m.cp, sizeof(m.cp), "%s", PROBE_CP);
+	m.u.ctl.cmd = CMD_RESUME;
+	post(c, T_CONTROL, &m);
+	c->probe_sent = now;
+}
+
+static void on_probe(struct central *c, const struct msg *m)
+{
+	if (c->ready || m->ts < c->started)
+		return;
+	c->ready = true;
+	event(c, "ready: %u CPs, Kafka at '%s', group '%s'", c->ncps,
+	      c->conf->brokers, c->conf->central.group);
+}
+
 static void on_control(struct central *c, const struct msg *m)
 {
 	struct cp *p;
+
+	if (!strcmp(m->cp, PROBE_CP)) {
+		on_probe(c, m);
+		return;
+	}
 
 	if (m->u.ctl.all) {
 		control_all(c, m->u.ctl.cmd);
@@ -821,8 +859,9 @@ static void draw(struct central *c)
 	const struct bus_stats *st = bus_stats(c->bus);
 
 	snprintf(title, sizeof(title),
-		 " evc central  %u CPs: %ld active %ld supplying %ld stopped %ld broken %ld disconnected  msgs %ld rejected %ld ignored %ld",
-		 c->ncps, c->count[CP_ACTIVE], c->count[CP_SUPPLYING],
+		 " evc central%s  %u CPs: %ld active %ld supplying %ld stopped %ld broken %ld disconnected  msgs %ld rejected %ld ignored %ld",
+		 c->ready ? "" : " (joining)", c->ncps,
+		 c->count[CP_ACTIVE], c->count[CP_SUPPLYING],
 		 c->count[CP_STOPPED], c->count[CP_BROKEN],
 		 c->count[CP_DISCONNECTED], st->received, st->rejected,
 		 c->ignored);
@@ -852,6 +891,7 @@ static void housekeeping(struct central *c)
 	struct panel_cmd cmd;
 
 	if (now - c->last_tick >= TICK_MS) {
+		probe(c, now);
 		tick(c, now);
 		c->last_tick = now;
 	}
@@ -890,7 +930,7 @@ static int load_catalogue(struct central *c)
 	struct catalogue cat;
 	int ret = 0;
 
-	if (!cc->catalogue) {
+	if (!cc->catalogue || !*cc->catalogue) {
 		if (!cc->allow_unknown)
 			warn("no catalogue (central.catalogue) and no unknown CPs allowed: every CP will be refused");
 		return 0;
@@ -1056,8 +1096,7 @@ static bool start(struct central *c, int *status)
 	for (uint32_t i = 0; i < c->ncps; i++)
 		if (!c->cps[i].stopped)
 			publish_state(c, &c->cps[i]);
-	info("serving %u CPs from '%s' (group '%s')", c->ncps, c->conf->brokers,
-	     c->conf->central.group);
+	c->started = now_ms();
 	return true;
 }
 
