@@ -40,7 +40,6 @@ static const char usage[] =
 struct service {
 	char cp[MSG_NAME_MAX + 1];
 	int64_t wh;			/* 0: the driver's target */
-	unsigned line;
 };
 
 struct driver {
@@ -115,15 +114,6 @@ static void complain(struct driver *d, const char *fmt, ...)
 	out_end(d);
 }
 
-/* "charging at CP001: 22 kW, ..." or a line saying no figures came yet. */
-static void live_text(const struct driver *d, char *buf, size_t len)
-{
-	if (d->s.have_live)
-		session_describe(&d->s, EV_PROGRESS, buf, len);
-	else
-		snprintf(buf, len, "charging at %s: no figures yet", d->s.cp);
-}
-
 /* What a restarted driver finds of its latest session. */
 static void show_last(struct driver *d)
 {
@@ -133,8 +123,8 @@ static void show_last(struct driver *d)
 		session_ticket_text(&d->s.ticket, text, sizeof(text));
 		show(d, "last session at %s: ticket %s", d->s.cp, text);
 	} else if (d->s.state == SESS_CHARGING) {
-		live_text(d, text, sizeof(text));
-		show(d, "session in progress at %s (%s)", d->s.cp, text);
+		session_figures(&d->s, text, sizeof(text));
+		show(d, "session in progress at %s: %s", d->s.cp, text);
 	}
 }
 
@@ -195,7 +185,6 @@ static int parse_service(const char *path, unsigned no, char *line,
 		return error("%s:%u: bad CP id: '%s'", path, no, cp);
 	memset(sv, 0, sizeof(*sv));
 	snprintf(sv->cp, sizeof(sv->cp), "%s", cp);
-	sv->line = no;
 	if (kwh && session_parse_kwh(kwh, &sv->wh))
 		return error("%s:%u: bad line", path, no);
 	return 1;
@@ -225,7 +214,8 @@ static int read_services(const char *path, struct service **svs)
 	if (!f)
 		return error("cannot read '%s': %s", path, strerror(errno));
 	while (r >= 0 && fgets(line, sizeof(line), f)) {
-		if (++no, !strchr(line, '\n') && !feof(f))
+		no++;
+		if (!strchr(line, '\n') && !feof(f))
 			r = error("%s:%u: line too long", path, no);
 		else if ((r = parse_service(path, no, line, &sv)) > 0)
 			add_service(svs, &n, &cap, &sv);
@@ -285,10 +275,9 @@ static int pause_for(struct driver *d, int ms)
 	return r;
 }
 
-enum outcome { SERVED, DENIED, FAILED, BROKEN_BUS };
+enum outcome { SERVED, DENIED, FAILED };
 
-static const char *const outcome_names[] = { "served", "denied", "failed",
-					     "failed" };
+static const char *const outcome_names[] = { "served", "denied", "failed" };
 
 /* Why a wait ended without what it waited for. */
 static void wait_text(const struct driver *d, int r, const char *what,
@@ -302,9 +291,12 @@ static void wait_text(const struct driver *d, int r, const char *what,
 		snprintf(buf, len, "%s within %g s", what, d->timeout_ms / 1000.0);
 }
 
-/* One line of --file: request, decision, ticket, and its report. */
+/*
+ * One line of --file: request, decision, ticket, and the line that
+ * reports them. *lost is set when Kafka failed under it.
+ */
 static enum outcome serve_one(struct driver *d, const struct service *sv,
-			      int i, int n)
+			      int i, int n, bool *lost)
 {
 	struct session_target t = d->target;
 	enum session_event ev = EV_NONE;
@@ -334,7 +326,8 @@ static enum outcome serve_one(struct driver *d, const struct service *sv,
 	}
 	show(d, "service %d/%d at %s: %s, %s", i + 1, n, sv->cp,
 	     outcome_names[o], text);
-	return r < 0 ? BROKEN_BUS : o;
+	*lost = r < 0;
+	return o;
 }
 
 /* A restarted driver first sees its session in progress to the end. */
@@ -353,34 +346,31 @@ static int finish_previous(struct driver *d)
 	return r;
 }
 
+/* Exit 0 only when every line was served; 3 when Kafka failed. */
 static int serve_file(struct driver *d, const struct service *svs, int n)
 {
-	int count[4] = { 0 }, i, ret;
+	int count[3] = { 0 }, i = 0;
+	bool lost = finish_previous(d) < 0;
 
-	if (finish_previous(d) < 0)
-		return EXIT_UNREACHABLE;
-	for (i = 0; i < n && !bus_stop; i++) {
-		enum outcome o;
-
-		if (i && pause_for(d, d->wait_ms) < 0)
-			break;
-		if (bus_stop)
-			break;
-		count[o = serve_one(d, &svs[i], i, n)]++;
-		if (o == BROKEN_BUS) {
-			i++;
+	for (; i < n && !lost && !bus_stop; i++) {
+		if (i && pause_for(d, d->wait_ms) < 0) {
+			lost = true;
 			break;
 		}
+		if (bus_stop)
+			break;
+		count[serve_one(d, &svs[i], i, n, &lost)]++;
 	}
 	printf("%d served, %d denied, %d failed", count[SERVED],
-	       count[DENIED], count[FAILED] + count[BROKEN_BUS]);
+	       count[DENIED], count[FAILED]);
 	if (i < n)
 		printf(" (%d not tried: %s)", n - i,
-		       count[BROKEN_BUS] ? "lost Kafka" : "interrupted");
+		       lost ? "lost Kafka" : "interrupted");
 	printf("\n");
 	fflush(stdout);
-	ret = count[SERVED] == n ? EXIT_OK : EXIT_FAIL;
-	return count[BROKEN_BUS] ? EXIT_UNREACHABLE : ret;
+	if (lost)
+		return EXIT_UNREACHABLE;
+	return count[SERVED] == n ? EXIT_OK : EXIT_FAIL;
 }
 
 /* The prompt's commands; each gets the words of its line. */
@@ -450,8 +440,8 @@ static void do_status(struct driver *d, int argc, char **argv)
 		show(d, "waiting for Central's answer for %s (%g s)",
 		     d->s.asked_cp, (mono_ms() - d->s.asked_ms) / 1000.0);
 	if (d->s.state == SESS_CHARGING) {
-		live_text(d, text, sizeof(text));
-		show(d, "session %s: %s", d->s.id, text);
+		session_figures(&d->s, text, sizeof(text));
+		show(d, "charging at %s, session %s: %s", d->s.cp, d->s.id, text);
 	} else if (d->s.state == SESS_DONE) {
 		session_ticket_text(&d->s.ticket, text, sizeof(text));
 		show(d, "last session at %s: ticket %s", d->s.cp, text);

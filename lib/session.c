@@ -10,6 +10,13 @@
 
 #define WAIT_SLICE_MS 200	/* how often a wait looks at bus_stop */
 #define DURATION_MAX_S 1000000.0
+/*
+ * The consumer reading cp-state is polled at least this long before it
+ * is closed: librdkafka 2.0.2 can abort (rd_kafka_assignment_partition_
+ * stopped: rktp_started) when a handle whose assignment bus_follow_all()
+ * changed once per partition is destroyed before the changes settle.
+ */
+#define SETTLE_MS 100
 
 void session_init(struct session *s, const char *driver)
 {
@@ -361,15 +368,18 @@ void session_deny_text(const struct session *s, char *buf, size_t len)
 	}
 }
 
-static void progress_text(const struct session *s, char *buf, size_t len)
+void session_figures(const struct session *s, char *buf, size_t len)
 {
 	char kw[32], kwh[32], eur[32];
 
+	if (!s->have_live) {
+		snprintf(buf, len, "no figures yet");
+		return;
+	}
 	kw_text(s->live.kw, kw, sizeof(kw));
 	session_kwh(s->live.wh, kwh, sizeof(kwh));
 	session_eur(s->live.cents, eur, sizeof(eur));
-	snprintf(buf, len, "charging at %s: %s kW, %s kWh, %s EUR", s->cp, kw,
-		 kwh, eur);
+	snprintf(buf, len, "%s kW, %s kWh, %s EUR", kw, kwh, eur);
 }
 
 void session_describe(const struct session *s, enum session_event ev,
@@ -391,7 +401,8 @@ void session_describe(const struct session *s, enum session_event ev,
 		snprintf(buf, len, "charging started at %s", s->cp);
 		break;
 	case EV_PROGRESS:
-		progress_text(s, buf, len);
+		session_figures(s, text, sizeof(text));
+		snprintf(buf, len, "charging at %s: %s", s->cp, text);
 		break;
 	case EV_NOTICE:
 		snprintf(buf, len, "notice from %s (%s): %s", s->cp,
@@ -454,12 +465,12 @@ int session_list(const struct conf *c, unsigned timeout_ms,
 		bus_close(b, 0);
 		return -1;
 	}
-	while (!bus_caught_up(b) && !bus_stop && mono_ms() < deadline) {
-		if ((r = bus_recv(b, &m, &t, WAIT_SLICE_MS)) < 0)
+	do {
+		if ((r = bus_recv(b, &m, &t, SETTLE_MS)) < 0)
 			break;
 		if (r > 0 && t == T_CP_STATE)
 			n = keep_state(cps, n, &cap, &m);
-	}
+	} while (!bus_caught_up(b) && !bus_stop && mono_ms() < deadline);
 	if (r >= 0 && !bus_caught_up(b))
 		r = error("cannot read '%s' to its end within %u ms",
 			  bus_topic_name(b, T_CP_STATE), timeout_ms);

@@ -104,6 +104,8 @@ bool session_served(enum msg_end reason);
 /* The line that reports ev ("authorised: ...", "ticket at CP001: ..."). */
 void session_describe(const struct session *s, enum session_event ev,
 		      char *buf, size_t len);
+/* "22 kW, 1.2 kWh, 0.42 EUR" so far, or "no figures yet" */
+void session_figures(const struct session *s, char *buf, size_t len);
 /* "3.2 kWh, 1.12 EUR at 0.35 EUR/kWh (finished)" */
 void session_ticket_text(const struct msg_ticket *t, char *buf, size_t len);
 /* "CP002 is busy": why Central refused, for people. */
