@@ -274,6 +274,21 @@ _yaml_merge()
 	}' "$1" "$2"
 }
 
+# Do all nine topics with suffix $1 exist, each partition with a leader?
+_topics_ready()
+{
+	kc -L -m 2 2>/dev/null | awk -v suf="-$1" '
+	/^  topic "/ {
+		t = $2; gsub(/"/, "", t)
+		mine = length(t) > length(suf) &&
+			substr(t, length(t) - length(suf) + 1) == suf
+		if (mine) { n++; if ($0 ~ /error/) bad++ }
+		next
+	}
+	mine && /^    partition / { if ($4 !~ /^[0-9]+,$/) bad++ }
+	END { exit !(n == 9 && !bad) }'
+}
+
 # test_config [NAME] [<<EOF extra YAML EOF]: writes $TEST_DIR/NAME.yaml
 # (default evc.yaml) for the test's Kafka with topic names unique to this
 # file (and NAME), fast timings and the YAML given on stdin merged in;
@@ -292,7 +307,11 @@ test_config()
 	export EVC_CONFIG=$file
 	[ -n "${EVC_TEST_BROKERS:-}" ] || { need_kafka; return 1; }
 	out=$TEST_DIR/.log/topics-create-$name
-	"$EVC" topics create >"$out" 2>&1 && return 0
+	if "$EVC" topics create >"$out" 2>&1; then
+		# A topic just created may have no leader yet for a moment:
+		# clients would then see "not leader" errors, not the test's.
+		wait_for 15 "_topics_ready $_topic_suffix" 2>>"$out" && return 0
+	fi
 	if [ -n "$_in_body" ]; then
 		echo "test_config: '$EVC topics create' failed:" >&2
 		cat "$out" >&2
