@@ -243,8 +243,8 @@ _config_defaults()
 	_say "  wait_ms: 500"
 }
 
-# Merges two YAML documents made of top-level sections of "key:" blocks
-# (indented two spaces): a key the additions ($2) set replaces the same
+# Merges two YAML documents made of block-style top-level sections of
+# "key:" blocks (indented two spaces): a key the additions ($2) set replaces the same
 # key of the defaults ($1), whole block with it; new keys and sections
 # follow. Enough for evc.yaml, without a YAML library in the shell.
 _yaml_merge()
@@ -254,6 +254,11 @@ _yaml_merge()
 	FNR == 1 { flush_key(); file++; sec = "" }
 	/^[[:space:]]*(#.*)?$/ { next }
 	/^[^ ]/ {
+		if ($0 !~ /^[a-z_]+:[[:space:]]*(#.*)?$/) {
+			print "test_config: write sections in block style: " \
+				FILENAME ": " $0 > "/dev/stderr"
+			err = 1; exit 2
+		}
 		flush_key(); sec = $0; sub(/:.*/, "", sec)
 		if (!(sec in seen)) { seen[sec] = 1; order[++nsec] = sec }
 		next
@@ -265,6 +270,8 @@ _yaml_merge()
 	}
 	{ text = text $0 "\n" }
 	END {
+		if (err)
+			exit 2
 		flush_key()
 		for (i = 1; i <= nsec; i++) {
 			s = order[i]; print s ":"
@@ -302,7 +309,7 @@ test_config()
 	[ "$name" = evc ] || _topic_suffix=$_topic_suffix-$name
 	_config_defaults >"$file.defaults"
 	cat >"$file.extra"
-	_yaml_merge "$file.defaults" "$file.extra" >"$file"
+	_yaml_merge "$file.defaults" "$file.extra" >"$file" || return 1
 	rm -f "$file.defaults" "$file.extra"
 	export EVC_CONFIG=$file
 	[ -n "${EVC_TEST_BROKERS:-}" ] || { need_kafka; return 1; }
