@@ -498,7 +498,7 @@ void session_print_list(FILE *out, const struct session_cp *cps, int n)
 		const struct msg_cp_state *st = &cps[i].st;
 
 		session_price(st->price, price, sizeof(price));
-		fprintf(out, "%-12s %-12s %8s EUR/kWh  %s\n", cps[i].id,
+		fprintf(out, "%-12s %-12s %6s EUR/kWh  %s\n", cps[i].id,
 			cp_state_name(st->state), price, st->location);
 		avail += st->state == CP_ACTIVE;
 	}

@@ -38,11 +38,13 @@ json_field()
 	printf '%s\n' "$2" | sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p"
 }
 
-# requests DRIVER: "KEY JSON" for each auth_request of DRIVER so far.
+# requests DRIVER: "KEY JSON" for each auth_request of DRIVER so far,
+# oldest first (kcat gives them partition by partition).
 requests()
 {
 	kc -C -q -e -t "$(topic auth_request)" -f '%k %s\n' 2>/dev/null |
-		grep -F "\"driver\":\"$1\""
+		grep -F "\"driver\":\"$1\"" |
+		sed 's/^\(.*"ts":\([0-9]*\).*\)$/\2 \1/' | sort -n | cut -d ' ' -f 2-
 }
 
 # await_request DRIVER [N]: waits (10 s) for the Nth request of DRIVER
