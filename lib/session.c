@@ -153,7 +153,10 @@ int session_cancel(struct bus *b, struct session *s)
 	memcpy(m.session, s->id, sizeof(m.session));
 	m.u.req.cancel = true;
 	s->failed_base = bus_stats(b)->failed;
-	return bus_send(b, T_AUTH_REQUEST, &m);
+	if (bus_send(b, T_AUTH_REQUEST, &m))
+		return -1;
+	memcpy(s->cancel, m.id, sizeof(s->cancel));
+	return 0;
 }
 
 /* Other drivers share the partition: their messages are expected. */
@@ -169,6 +172,11 @@ static enum session_event feed_response(struct session *s,
 	const struct msg_auth_response *r = &m->u.resp;
 	bool ours = s->request[0] && !strcmp(r->request, s->request);
 
+	if (s->cancel[0] && !strcmp(r->request, s->cancel)) {
+		s->cancel[0] = '\0';
+		s->reason = r->reason;
+		return r->authorized ? EV_NONE : EV_CANCEL_DENIED;
+	}
 	if (!ours && !(s->adopt && r->authorized))
 		return ignore(m, "not the answer to our request");
 	if (r->authorized && s->state != SESS_NONE && !strcmp(s->id, m->session))
@@ -405,8 +413,12 @@ void session_describe(const struct session *s, enum session_event ev,
 		snprintf(buf, len, "charging at %s: %s", s->cp, text);
 		break;
 	case EV_NOTICE:
-		snprintf(buf, len, "notice from %s (%s): %s", s->cp,
-			 cp_state_name(s->notice_state), s->notice);
+		snprintf(buf, len, "notice: %s (%s)", s->notice,
+			 cp_state_name(s->notice_state));
+		break;
+	case EV_CANCEL_DENIED:
+		snprintf(buf, len, "cannot stop the charge at %s: %s", s->cp,
+			 msg_deny_text(s->reason));
 		break;
 	case EV_TICKET:
 		session_ticket_text(&s->ticket, text, sizeof(text));

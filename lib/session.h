@@ -33,6 +33,7 @@ enum session_event {
 	EV_NOTICE,		/* news of the session (CP broken...) */
 	EV_TICKET,		/* the session ended */
 	EV_UNSENT,		/* Kafka did not take our last message */
+	EV_CANCEL_DENIED,	/* Central refused to end the session */
 };
 
 /*
@@ -58,6 +59,7 @@ struct session {
 	struct msg_ticket ticket;	/* when SESS_DONE */
 	char notice[MSG_TEXT_MAX + 1];	/* the latest notice */
 	enum cp_state notice_state;
+	char cancel[MSG_UUID_LEN + 1];	/* our last cancel, until answered */
 	long failed_base;		/* delivery failures before the request */
 	bool adopt;			/* take any grant (replaying history) */
 };

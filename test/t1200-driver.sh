@@ -2,6 +2,14 @@
 # t1200-driver.sh: evc driver: --file services and summary, prompt commands, a restarted driver's missed session.
 . "$(dirname "$0")/lib.sh"
 
+test_expect_success 'usage text is the SYNOPSIS of evc-driver(1)' '
+	"$EVC" driver -h >out &&
+	sed -n "/^usage:/,/^\$/p" out | sed "s/^usage: //; s/^ *//; /^\$/d" >usage &&
+	sed -n "/^\\.SH SYNOPSIS/,/^\\.SH/p" "$TEST_TOP/man/evc-driver.1" |
+		grep "^evc driver" >synopsis &&
+	cmp usage synopsis
+'
+
 test_expect_success 'no driver id: usage error (2)' '
 	test_expect_code 2 "$EVC" driver >out 2>err &&
 	test ! -s out &&
@@ -174,6 +182,21 @@ test_expect_success 'prompt: auth is charge, an unknown command is reported' '
 	test "$(json_field target_wh "$REQ")" = 1500 &&
 	deny driver_busy &&
 	wait_for 5 "grep -qxF \"denied: D6 is already charging elsewhere\" d.out" &&
+	echo quit >&9 &&
+	bg_wait d 5 &&
+	exec 9>&-
+'
+
+test_expect_success 'prompt: a stop that Central refuses is reported' '
+	exec 9<>in &&
+	bg d drive D14 &&
+	echo "charge CP003" >&9 &&
+	await_request D14 &&
+	grant &&
+	echo "stop" >&9 &&
+	await_request D14 2 &&
+	deny bad_request &&
+	wait_for 5 "grep -qxF \"cannot stop the charge at CP003: the request is invalid\" d.out" &&
 	echo quit >&9 &&
 	bg_wait d 5 &&
 	exec 9>&-

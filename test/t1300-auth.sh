@@ -2,6 +2,14 @@
 # t1300-auth.sh: evc auth: the request it sends, Central's decision, exit codes, --json and --wait.
 . "$(dirname "$0")/lib.sh"
 
+test_expect_success 'usage text is the SYNOPSIS of evc-auth(1)' '
+	"$EVC" auth -h >out &&
+	sed -n "/^usage:/,/^\$/p" out | sed "s/^usage: //; s/^ *//; /^\$/d" >usage &&
+	sed -n "/^\\.SH SYNOPSIS/,/^\\.SH/p" "$TEST_TOP/man/evc-auth.1" |
+		grep "^evc auth" >synopsis &&
+	cmp usage synopsis
+'
+
 test_expect_success 'no arguments: usage error (2)' '
 	test_expect_code 2 "$EVC" auth >out 2>err &&
 	test ! -s out &&
@@ -166,7 +174,7 @@ test_expect_success '--wait prints the live figures and the ticket, exit 0' '
 	authorised: D11 at CP001, session $SESSION, price 0.35 EUR/kWh
 	charging started at CP001
 	charging at CP001: 22 kW, 1.5 kWh, 0.53 EUR
-	notice from CP001 (ACTIVE): plugged in
+	notice: plugged in (ACTIVE)
 	ticket at CP001: 3.2 kWh, 1.12 EUR at 0.35 EUR/kWh (finished)
 	EOF
 	diff -u expect a.out
