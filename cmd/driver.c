@@ -249,7 +249,11 @@ static int await_decision(struct driver *d, enum session_event *ev)
 	return r;
 }
 
-/* Follows the session to its ticket; 0 when it went quiet too long. */
+/*
+ * Follows the session to its ticket; 0 when it went quiet too long. A
+ * session given up that way is cancelled, so that Central does not hold
+ * the driver busy with it (and refuse the next request: driver_busy).
+ */
 static int await_ticket(struct driver *d)
 {
 	enum session_event ev;
@@ -260,6 +264,8 @@ static int await_ticket(struct driver *d)
 		if (ev == EV_TICKET)
 			return 1;
 	}
+	if (r == 0 && !bus_stop)
+		session_cancel(d->b, &d->s);
 	return r;
 }
 
@@ -341,7 +347,7 @@ static int finish_previous(struct driver *d)
 	if ((r = await_ticket(d)) > 0 && d->quiet)
 		show_last(d);
 	else if (r == 0 && !bus_stop)
-		show(d, "no news of the session at %s within %g s: going on",
+		show(d, "no news of the session at %s within %g s: cancelled",
 		     d->s.cp, d->timeout_ms / 1000.0);
 	return r;
 }

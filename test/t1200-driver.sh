@@ -126,6 +126,25 @@ test_expect_success '--file: a charge cut short by a fault counts as failed' '
 	! grep -q notice d.out
 '
 
+test_expect_success '--file: a session without news is cancelled, then the next line' '
+	printf "CP001\nCP002\n" >route &&
+	bg d "$EVC" driver -q -t 3 -w 0.2 -f route D15 &&
+	await_request D15 &&
+	grant &&
+	await_request D15 2 &&
+	test "$(json_field cancel "$REQ")" = true &&
+	test "$(json_field session "$REQ")" = "$SESSION" &&
+	test "$REQ_CP" = CP001 &&
+	ticket 0 0 cancelled &&
+	await_request D15 3 &&
+	test "$REQ_CP" = CP002 &&
+	grant &&
+	ticket 100 4 finished &&
+	test_expect_code 1 bg_wait d 10 &&
+	grep -qxF "service 1/2 at CP001: failed, no news of the session within 3 s" d.out &&
+	test "$(tail -n 1 d.out)" = "1 served, 0 denied, 1 failed"
+'
+
 test_expect_success '--file waits driver.wait_ms (or -w) between services' '
 	printf "CP001\nCP002\n" >route &&
 	bg d "$EVC" driver -q -w 1.5 -f route D4 &&
