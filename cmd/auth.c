@@ -196,7 +196,7 @@ static int run(const struct conf *c, struct auth *a)
 	}
 	if (ret == EXIT_OK && a->wait)
 		ret = follow(b, a, &s);
-	if (bus_close(b, CLOSE_MS) && ret == EXIT_OK)
+	if (session_close(b, CLOSE_MS) && ret == EXIT_OK)
 		ret = EXIT_UNREACHABLE;
 out:
 	if (a->json && ret != EXIT_USAGE)

@@ -639,7 +639,7 @@ static int run(struct driver *d, const struct service *svs, int n)
 		ret = serve_file(d, svs, n);
 	else
 		ret = prompt_loop(d);
-	bus_close(d->b, CLOSE_MS);
+	session_close(d->b, CLOSE_MS);
 	return ret;
 }
 

@@ -118,6 +118,15 @@ int session_open(const struct conf *c, const char *driver, int64_t from_ms,
 	return EXIT_OK;
 }
 
+int session_close(struct bus *b, int timeout_ms)
+{
+	const struct bus_stats *st = bus_stats(b);
+
+	debug("stats: received %ld, rejected %ld, sent %ld, failed %ld",
+	      st->received, st->rejected, st->sent, st->failed);
+	return bus_close(b, timeout_ms);
+}
+
 int session_request(struct bus *b, struct session *s, const char *cp,
 		    const struct session_target *t, unsigned timeout_ms)
 {

@@ -82,6 +82,12 @@ int session_parse_duration(const char *what, const char *arg, unsigned *ms);
 int session_open(const struct conf *c, const char *driver, int64_t from_ms,
 		 unsigned timeout_ms, struct bus **bp);
 
+/*
+ * Delivers what is queued (up to timeout_ms) and closes b; with -v, says
+ * how many messages were received and rejected. -1 if any was not sent.
+ */
+int session_close(struct bus *b, int timeout_ms);
+
 /* Sends an auth_request for cp; -1 after printing why. */
 int session_request(struct bus *b, struct session *s, const char *cp,
 		    const struct session_target *t, unsigned timeout_ms);
