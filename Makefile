@@ -16,7 +16,8 @@ PKGS = rdkafka jansson libcyaml yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
-CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. $(PKG_CFLAGS) \
+# Kept apart from CFLAGS so that `make CFLAGS=...` (asan, fuzz) keeps them.
+EVC_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. $(PKG_CFLAGS) \
 	-DEVC_VERSION='"$(VERSION)"'
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
@@ -35,16 +36,16 @@ UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/*.c))
 all: evc $(LINKS)
 
 evc: $(OBJ)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+	$(CC) $(EVC_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
 
 %.o: %.c $(HDR)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(EVC_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LINKS): evc
 	ln -sf evc $@
 
 test/unit/%: test/unit/%.c $(LIB_OBJ) $(HDR)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+	$(CC) $(EVC_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 units: $(UNIT_TESTS)
 

@@ -218,7 +218,12 @@ static int open_consumer(struct bus *b, const char *group)
 
 	if (!kc)
 		return -1;
-	if (group && set(kc, "group.id", group)) {
+	/*
+	 * librdkafka wants a group.id even to assign() partitions; a consumer
+	 * that never subscribes joins no group, and commits nothing.
+	 */
+	if (set(kc, "group.id", group ? group : "evc-unjoined") ||
+	    (!group && set(kc, "enable.auto.commit", "false"))) {
 		rd_kafka_conf_destroy(kc);
 		return -1;
 	}
@@ -385,6 +390,30 @@ static int partition_count(struct bus *b, const char *topic)
 	return n;
 }
 
+/*
+ * A topic created a moment ago may not have its leaders yet: the first
+ * look-ups then fail with a retriable error, so try a few times.
+ */
+static int watermarks(struct bus *b, const char *topic, int32_t p,
+		      int64_t *lo, int64_t *hi)
+{
+	rd_kafka_resp_err_t err;
+
+	for (int i = 0; i < 20; i++) {
+		err = rd_kafka_query_watermark_offsets(b->cons, topic, p, lo,
+						       hi, BUS_OP_TIMEOUT_MS);
+		if (err != RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION &&
+		    err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE &&
+		    err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+			break;
+		rd_kafka_poll(b->cons, 100);
+	}
+	if (err)
+		return error("cannot read offsets of '%s': %s", topic,
+			     rd_kafka_err2str(err));
+	return 0;
+}
+
 /* The offset to start at: the end, or the first message at from_ms. */
 static int start_offset(struct bus *b, const char *topic, int32_t p,
 			int64_t from_ms, int64_t *off)
@@ -393,11 +422,8 @@ static int start_offset(struct bus *b, const char *topic, int32_t p,
 	rd_kafka_resp_err_t err;
 	int64_t lo, hi;
 
-	err = rd_kafka_query_watermark_offsets(b->cons, topic, p, &lo, &hi,
-					       BUS_OP_TIMEOUT_MS);
-	if (err)
-		return error("cannot read offsets of '%s': %s", topic,
-			     rd_kafka_err2str(err));
+	if (watermarks(b, topic, p, &lo, &hi))
+		return -1;
 	*off = hi;
 	if (from_ms <= 0)
 		return 0;
@@ -462,20 +488,21 @@ int bus_follow_all(struct bus *b, enum topic t)
 	if (!b->ends)
 		die(EXIT_FAIL, "out of memory");
 	for (int32_t p = 0; p < n; p++) {
-		err = rd_kafka_query_watermark_offsets(b->cons, topic, p, &lo,
-						       &hi, BUS_OP_TIMEOUT_MS);
-		if (err)
-			return error("cannot read offsets of '%s': %s", topic,
-				     rd_kafka_err2str(err));
+		if (watermarks(b, topic, p, &lo, &hi))
+			return -1;
 		struct follow_end *e = &b->ends[b->nends++];
 		e->topic = strdup(topic);
 		e->partition = p;
 		e->end = hi;
 		e->done = hi <= lo;
 		b->pending_ends += !e->done;
-		if (assign_one(b, topic, p, RD_KAFKA_OFFSET_BEGINNING))
-			return -1;
+		rd_kafka_topic_partition_list_add(b->assigned, topic, p)
+			->offset = RD_KAFKA_OFFSET_BEGINNING;
 	}
+	/* One assignment for all: each assign() replaces the previous one. */
+	if ((err = rd_kafka_assign(b->cons, b->assigned)))
+		return error("cannot follow '%s': %s", topic,
+			     rd_kafka_err2str(err));
 	return 0;
 }
 
