@@ -261,7 +261,7 @@ int cmd_auth(int argc, char **argv)
 	int opt, r, ret = EXIT_USAGE;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+" CONF_SHORTOPTS "hjk:s:t:w",
+	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "hjk:s:t:w",
 				  opts, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(usage, stdout);

@@ -1215,7 +1215,7 @@ int cmd_central(int argc, char **argv)
 	int opt, r, ret;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+" CONF_SHORTOPTS "hn", opts,
+	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "hn", opts,
 				  NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(usage, stdout);

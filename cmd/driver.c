@@ -691,7 +691,7 @@ static int parse_args(struct driver *d, struct conf_args *ca, int argc,
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+" CONF_SHORTOPTS "f:hk:qs:t:w:",
+	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "f:hk:qs:t:w:",
 				  opts, NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(usage, stdout);

@@ -241,7 +241,7 @@ int cmd_topics(int argc, char **argv)
 	int opt, r, ret;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+" CONF_SHORTOPTS "h", opts,
+	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "h", opts,
 				  NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(usage, stdout);

@@ -71,42 +71,12 @@ int session_parse_duration(const char *what, const char *arg, unsigned *ms)
 	return 0;
 }
 
-/*
- * librdkafka 2.0 refuses assign() to a consumer without a group.id
- * ("Local: Unknown group"), and bus_open() sets none for BUS_CONSUMER.
- * The driver's handles get one ahead of the user's properties: assign()
- * joins no group, and since no offset is ever stored none is committed.
- * The copy lives as long as the process, as bus_open() keeps c.
- */
-static const struct conf *with_group(const struct conf *c)
-{
-	static struct conf copy;
-	static struct conf_prop *props;
-	static const struct conf *orig;
-
-	if (orig == c)
-		return &copy;
-	free(props);
-	if (!(props = malloc(sizeof(*props) * (c->nprops + 1))))
-		die(EXIT_FAIL, "out of memory");
-	props[0].name = (char *)"group.id";
-	props[0].value = (char *)"evc-driver";
-	if (c->nprops)
-		memcpy(props + 1, c->props, sizeof(*props) * c->nprops);
-	copy = *c;
-	copy.props = props;
-	copy.nprops = c->nprops + 1;
-	orig = c;
-	return &copy;
-}
-
 int session_open(const struct conf *c, const char *driver, int64_t from_ms,
 		 unsigned timeout_ms, struct bus **bp)
 {
 	struct bus *b;
 
 	*bp = NULL;
-	c = with_group(c);
 	if (!(b = bus_open(c, BUS_PRODUCER | BUS_CONSUMER, NULL)))
 		return EXIT_USAGE;
 	if (bus_check(b, (int)timeout_ms) ||
@@ -476,7 +446,7 @@ int session_list(const struct conf *c, unsigned timeout_ms,
 		 struct session_cp **cps)
 {
 	long long deadline = mono_ms() + timeout_ms;
-	struct bus *b = bus_open(with_group(c), BUS_CONSUMER, NULL);
+	struct bus *b = bus_open(c, BUS_CONSUMER, NULL);
 	int n = 0, cap = 0, r = 0;
 	enum topic t;
 	struct msg m;
