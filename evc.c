@@ -31,6 +31,7 @@ static const struct cmd commands[] = {
 	{ "auth", cmd_auth, "request one authorisation (for scripts)" },
 	{ "topics", cmd_topics, "create, list and describe the evc topics" },
 	{ "broker", cmd_broker, "run an in-memory Kafka for demos on one machine" },
+	{ "status", cmd_status, "show every CP's state, from any machine" },
 };
 
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))

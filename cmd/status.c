@@ -1,0 +1,556 @@
+/* status.c: the status role: every CP's state, read from Central's cp-state topic. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cmd/cmds.h"
+#include "lib/bus.h"
+#include "lib/conf.h"
+#include "lib/log.h"
+#include "lib/msg.h"
+#include "lib/panel.h"
+
+#define CHECK_MS 5000		/* for a broker to answer at all */
+#define CATCH_UP_MS 15000	/* to read cp-state to its end */
+#define POLL_MS 200		/* --watch: longest wait for a message */
+#define REDRAW_MS 1000		/* --watch on a terminal: ages move on */
+#define MIN_REDRAW_MS 100	/* and no faster, however busy the topic */
+#define LOCATION_MAX 40		/* wider locations are cut in the table */
+
+static const char usage[] =
+	"usage: evc status [-jvw] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... [CP...]\n"
+	"\n"
+	"  -b, --brokers BROKERS  Kafka bootstrap servers, host:port,...\n"
+	"  -c, --config FILE      configuration file (default /etc/evc/evc.yaml)\n"
+	"  -h, --help             show this help\n"
+	"  -j, --json             print JSON instead of a table\n"
+	"  -v, --verbose          print debugging output\n"
+	"  -w, --watch            keep following the changes until interrupted\n"
+	"  -X NAME=VALUE          set a librdkafka property\n";
+
+/* The last cp_state Central published for one CP. */
+struct row {
+	char id[MSG_NAME_MAX + 1];
+	char driver[MSG_NAME_MAX + 1];	/* "" when no session runs */
+	char session[MSG_UUID_LEN + 1];
+	struct msg_cp_state st;
+	int64_t updated;		/* ts of that message */
+};
+
+struct status {
+	struct row *rows;		/* sorted by id */
+	size_t n, cap;
+	int64_t newest;			/* ts of the newest message; 0: none */
+	char **only;			/* the CP ids asked for; NULL: all */
+	int nonly;
+	bool json;
+	bool watch;
+	bool redraw;			/* --watch on a terminal: whole screens */
+	bool colour;
+	const char *orange;
+};
+
+/* Binary search: the index of id, or where it would go (*found false). */
+static size_t row_index(const struct status *s, const char *id, bool *found)
+{
+	size_t lo = 0, hi = s->n;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(s->rows[mid].id, id);
+
+		if (!c) {
+			*found = true;
+			return mid;
+		}
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static struct row *row_find(const struct status *s, const char *id)
+{
+	bool found;
+	size_t i = row_index(s, id, &found);
+
+	return found ? &s->rows[i] : NULL;
+}
+
+static struct row *row_add(struct status *s, const char *id)
+{
+	bool found;
+	size_t i = row_index(s, id, &found);
+
+	if (found)
+		return &s->rows[i];
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 32;
+		s->rows = realloc(s->rows, s->cap * sizeof(*s->rows));
+		if (!s->rows)
+			die(EXIT_FAIL, "out of memory");
+	}
+	memmove(&s->rows[i + 1], &s->rows[i], (s->n - i) * sizeof(*s->rows));
+	s->n++;
+	memset(&s->rows[i], 0, sizeof(*s->rows));
+	memcpy(s->rows[i].id, id, sizeof(s->rows[i].id));
+	return &s->rows[i];
+}
+
+static bool wanted(const struct status *s, const char *id)
+{
+	if (!s->only)
+		return true;
+	for (int i = 0; i < s->nonly; i++)
+		if (!strcmp(s->only[i], id))
+			return true;
+	return false;
+}
+
+/*
+ * Keeps m as the state of its CP; NULL when the CP is not one asked for.
+ * Every message counts for the footer's time, whatever CP it is about:
+ * it says when Central last published anything.
+ */
+static struct row *keep(struct status *s, const struct msg *m)
+{
+	struct row *r;
+
+	if (m->ts > s->newest)
+		s->newest = m->ts;
+	if (!wanted(s, m->cp))
+		return NULL;
+	r = row_add(s, m->cp);
+	memcpy(r->driver, m->driver, sizeof(r->driver));
+	memcpy(r->session, m->session, sizeof(r->session));
+	r->st = m->u.state;
+	r->updated = m->ts;
+	return r;
+}
+
+/* "12s", "5m07s", "2h03m", "3d04h": how long ago, for people. */
+static void fmt_age(int64_t ms, char *buf, size_t len)
+{
+	long long t = ms > 0 ? ms / 1000 : 0;
+
+	if (t < 60)
+		snprintf(buf, len, "%llds", t);
+	else if (t < 3600)
+		snprintf(buf, len, "%lldm%02llds", t / 60, t % 60);
+	else if (t < 86400)
+		snprintf(buf, len, "%lldh%02lldm", t / 3600, t % 3600 / 60);
+	else
+		snprintf(buf, len, "%lldd%02lldh", t / 86400, t % 86400 / 3600);
+}
+
+/* Local wall-clock time of ms; with the date when it is not today. */
+static void fmt_clock(int64_t ms, int64_t now, char *buf, size_t len)
+{
+	time_t t = (time_t)(ms / 1000), n = (time_t)(now / 1000);
+	struct tm tm, tn;
+
+	localtime_r(&t, &tm);
+	localtime_r(&n, &tn);
+	if (tm.tm_year == tn.tm_year && tm.tm_yday == tn.tm_yday)
+		strftime(buf, len, "%H:%M:%S", &tm);
+	else
+		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+/* Driver and live figures of a session, "Out of Order" when stopped. */
+static void fmt_detail(const struct row *r, char *buf, size_t len)
+{
+	const struct msg_progress *l = &r->st.live;
+
+	if (r->driver[0])
+		snprintf(buf, len, "%s %.1f kW %lld.%03lld kWh %lld.%02lld EUR session %.8s",
+			 r->driver, l->kw, (long long)(l->wh / 1000),
+			 (long long)(l->wh % 1000), (long long)(l->cents / 100),
+			 (long long)(l->cents % 100), r->session);
+	else if (r->st.state == CP_STOPPED)
+		snprintf(buf, len, "Out of Order");
+	else
+		buf[0] = '\0';
+}
+
+static const char *state_sgr(const struct status *s, enum cp_state st)
+{
+	switch (st) {
+	case CP_ACTIVE: return "32";
+	case CP_SUPPLYING: return "1;32";
+	case CP_STOPPED: return s->orange;
+	case CP_BROKEN: return "31";
+	default: return "90";
+	}
+}
+
+/* Columns are counted in characters: locations may be UTF-8. */
+static int text_width(const char *t)
+{
+	int w = 0;
+
+	for (; *t; t++)
+		w += ((unsigned char)*t & 0xc0) != 0x80;
+	return w;
+}
+
+/* t cut to width characters, then spaces up to width. */
+static void put_cell(FILE *out, const char *t, int width)
+{
+	int w = 0;
+
+	for (; *t; t++) {
+		bool starts = ((unsigned char)*t & 0xc0) != 0x80;
+
+		if (starts && w == width)
+			break;
+		w += starts;
+		fputc(*t, out);
+	}
+	fprintf(out, "%*s", width - w, "");
+}
+
+struct widths {
+	int id, loc;
+};
+
+static void measure(const struct status *s, struct widths *w)
+{
+	w->id = 2;
+	w->loc = 8;
+	for (size_t i = 0; i < s->n; i++) {
+		int id = text_width(s->rows[i].id);
+		int loc = text_width(s->rows[i].st.location);
+
+		w->id = id > w->id ? id : w->id;
+		w->loc = loc > w->loc ? loc : w->loc;
+	}
+	if (w->loc > LOCATION_MAX)
+		w->loc = LOCATION_MAX;
+}
+
+static void print_row(FILE *out, const struct status *s, const struct row *r,
+		      const struct widths *w, int64_t now)
+{
+	const char *name = cp_state_name(r->st.state);
+	char price[32], since[32], updated[48], detail[192];
+
+	panel_price(r->st.price, price, sizeof(price));
+	fmt_age(now - r->st.since, since, sizeof(since));
+	fmt_age(now - r->updated, updated, sizeof(updated));
+	strcat(updated, " ago");
+	fmt_detail(r, detail, sizeof(detail));
+	fprintf(out, "%-*s  ", w->id, r->id);
+	if (s->colour)
+		fprintf(out, "\033[%sm%s\033[0m%*s  ", state_sgr(s, r->st.state),
+			name, 12 - (int)strlen(name), "");
+	else
+		fprintf(out, "%-12s  ", name);
+	fprintf(out, "%-6s  ", since);
+	put_cell(out, r->st.location, w->loc);
+	fprintf(out, "  %7s  ", price);
+	if (detail[0])
+		fprintf(out, "%-10s  %s\n", updated, detail);
+	else
+		fprintf(out, "%s\n", updated);
+}
+
+/* The footer says how old the newest news is: Central may be down. */
+static void print_footer(FILE *out, const struct status *s, int64_t now)
+{
+	char clock[32], age[32];
+	int avail = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		avail += s->rows[i].st.state == CP_ACTIVE;
+	fmt_clock(s->newest, now, clock, sizeof(clock));
+	fmt_age(now - s->newest, age, sizeof(age));
+	fprintf(out, "%zu CP%s, %d available; state as of %s, %s ago\n", s->n,
+		s->n == 1 ? "" : "s", avail, clock, age);
+}
+
+static void print_table(FILE *out, const struct status *s)
+{
+	int64_t now = now_ms();
+	struct widths w;
+
+	if (!s->newest) {
+		fprintf(out, "no CP has reported yet\n");
+		return;
+	}
+	measure(s, &w);
+	if (s->n) {
+		fprintf(out, "%-*s  %-12s  %-6s  %-*s  %7s  %-10s  %s\n", w.id,
+			"CP", "STATE", "FOR", w.loc, "LOCATION", "EUR/KWH",
+			"UPDATED", "DETAIL");
+		for (size_t i = 0; i < s->n; i++)
+			print_row(out, s, &s->rows[i], &w, now);
+	}
+	print_footer(out, s, now);
+}
+
+static json_t *text_or_null(const char *t)
+{
+	return t[0] ? json_string(t) : json_null();
+}
+
+static json_t *live_json(const struct row *r)
+{
+	const struct msg_progress *l = &r->st.live;
+
+	if (!r->driver[0])
+		return json_null();
+	return json_pack("{s:I, s:f, s:I, s:f, s:I, s:f}", "seq",
+			 (json_int_t)l->seq, "kw", l->kw, "wh", (json_int_t)l->wh,
+			 "kwh", (double)l->wh / 1000, "cents",
+			 (json_int_t)l->cents, "eur", (double)l->cents / 100);
+}
+
+static json_t *row_json(const struct row *r)
+{
+	return json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:o, s:o, s:o}",
+			 "cp", r->id, "state", cp_state_name(r->st.state),
+			 "location", r->st.location, "price", r->st.price,
+			 "since", (json_int_t)r->st.since,
+			 "updated", (json_int_t)r->updated,
+			 "driver", text_or_null(r->driver),
+			 "session", text_or_null(r->session),
+			 "live", live_json(r));
+}
+
+static void put_json(FILE *out, json_t *o)
+{
+	char *text;
+
+	if (!o || !(text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15))))
+		die(EXIT_FAIL, "out of memory");
+	fprintf(out, "%s\n", text);
+	free(text);
+	json_decref(o);
+}
+
+/* {"cps":[...], "updated": ms of the newest message, or null}. */
+static void print_json(FILE *out, const struct status *s)
+{
+	json_t *cps = json_array(), *o;
+
+	for (size_t i = 0; cps && i < s->n; i++)
+		json_array_append_new(cps, row_json(&s->rows[i]));
+	o = json_pack("{s:o, s:o}", "cps", cps, "updated", s->newest ?
+		      json_integer((json_int_t)s->newest) : json_null());
+	put_json(out, o);
+}
+
+/* --watch, not on a terminal: one line per message, as it comes. */
+static void print_change(FILE *out, const struct status *s, const struct row *r)
+{
+	char clock[32], price[32], detail[192];
+
+	if (s->json) {
+		put_json(out, row_json(r));
+	} else {
+		fmt_clock(r->updated, now_ms(), clock, sizeof(clock));
+		panel_price(r->st.price, price, sizeof(price));
+		fmt_detail(r, detail, sizeof(detail));
+		fprintf(out, "%s %s %s %s EUR/kWh%s%s\n", clock, r->id,
+			cp_state_name(r->st.state), price, detail[0] ? " " : "",
+			detail);
+	}
+	fflush(out);
+}
+
+/* Home, clear, the table: a whole screen at a time. */
+static void redraw(const struct status *s)
+{
+	fputs("\033[H\033[2J", stdout);
+	print_table(stdout, s);
+	fflush(stdout);
+}
+
+/* The CPs asked for by name that Central never reported: each warned. */
+static int missing(const struct status *s)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->nonly; i++)
+		if (!row_find(s, s->only[i])) {
+			warn("no state for CP '%s'", s->only[i]);
+			n++;
+		}
+	return n;
+}
+
+/* Reads cp-state from its beginning to its end as it was at the start. */
+static int catch_up(struct bus *b, struct status *s)
+{
+	long long deadline = mono_ms() + CATCH_UP_MS;
+	enum topic t;
+	struct msg m;
+	int r;
+
+	while (!bus_caught_up(b)) {
+		if (bus_stop)
+			return EXIT_FAIL;
+		if (mono_ms() >= deadline) {
+			error("cannot read '%s' to its end within %d s",
+			      bus_topic_name(b, T_CP_STATE), CATCH_UP_MS / 1000);
+			return EXIT_UNREACHABLE;
+		}
+		if ((r = bus_recv(b, &m, &t, POLL_MS)) < 0)
+			return EXIT_UNREACHABLE;
+		if (r > 0 && t == T_CP_STATE)
+			keep(s, &m);
+	}
+	return EXIT_OK;
+}
+
+static void show(const struct status *s)
+{
+	if (s->redraw)
+		redraw(s);
+	else if (s->json && s->watch)
+		for (size_t i = 0; i < s->n; i++)
+			put_json(stdout, row_json(&s->rows[i]));
+	else if (s->json)
+		print_json(stdout, s);
+	else
+		print_table(stdout, s);
+	fflush(stdout);
+}
+
+/* Follows cp-state until a signal; exit 0 then, as asked. */
+static int watch(struct bus *b, struct status *s)
+{
+	long long last = mono_ms(), now;
+	bool dirty = false;
+	struct row *row;
+	enum topic t;
+	struct msg m;
+	int r;
+
+	while (!bus_stop) {
+		if ((r = bus_recv(b, &m, &t, POLL_MS)) < 0)
+			return EXIT_UNREACHABLE;
+		if (r > 0 && t == T_CP_STATE && (row = keep(s, &m))) {
+			if (!s->redraw)
+				print_change(stdout, s, row);
+			dirty = true;
+		}
+		now = mono_ms();
+		if (s->redraw && ((dirty && now - last >= MIN_REDRAW_MS) ||
+				  now - last >= REDRAW_MS)) {
+			redraw(s);
+			last = now;
+			dirty = false;
+		}
+	}
+	return EXIT_OK;
+}
+
+static int run(const struct conf *c, struct status *s)
+{
+	struct bus *b;
+	int ret;
+
+	bus_signals();
+	if (!(b = bus_open(c, BUS_CONSUMER, NULL)))
+		return EXIT_USAGE;
+	if (bus_check(b, CHECK_MS))
+		ret = EXIT_UNREACHABLE;
+	else if (bus_follow_all(b, T_CP_STATE))
+		ret = EXIT_FAIL;
+	else
+		ret = catch_up(b, s);
+	if (ret == EXIT_OK) {
+		show(s);
+		if (missing(s) && !s->watch)
+			ret = EXIT_FAIL;
+		else if (s->watch)
+			ret = watch(b, s);
+	}
+	bus_close(b, 0);
+	return ret;
+}
+
+/* Colours as Central's panel has them, on a terminal, unless NO_COLOR. */
+static void set_output(struct status *s)
+{
+	const char *term = getenv("TERM"), *nc = getenv("NO_COLOR");
+	const char *ct = getenv("COLORTERM");
+	bool tty = isatty(STDOUT_FILENO) && !(term && !strcmp(term, "dumb"));
+
+	s->redraw = tty && s->watch && !s->json;
+	s->colour = tty && !s->json && !(nc && *nc);
+	if ((ct && *ct) || (term && strstr(term, "256")))
+		s->orange = "38;5;208";
+	else
+		s->orange = "33";
+}
+
+/* The CP ids on the command line; a bad one is a usage error. */
+static int check_args(struct status *s, int argc, char **argv)
+{
+	for (int i = optind; i < argc; i++)
+		if (!msg_name_ok(argv[i]))
+			return usage_error("bad CP id: '%s'", argv[i]);
+	if (optind < argc) {
+		s->only = argv + optind;
+		s->nonly = argc - optind;
+	}
+	return EXIT_OK;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CONF_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", no_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct conf_args ca = { 0 };
+	struct status s = { 0 };
+	struct conf c;
+	int opt, r, ret = EXIT_USAGE;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "hjw", opts,
+				  NULL)) != -1) {
+		if (opt == 'h') {
+			fputs(usage, stdout);
+			ret = EXIT_OK;
+			goto out;
+		}
+		if (opt == 'j' || opt == 'w') {
+			*(opt == 'j' ? &s.json : &s.watch) = true;
+			continue;
+		}
+		if ((r = conf_opt(&ca, opt, optarg)) <= 0) {
+			ret = r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
+			goto out;
+		}
+	}
+	if ((ret = check_args(&s, argc, argv)))
+		goto out;
+	if (conf_load(&c, &ca)) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	set_output(&s);
+	ret = run(&c, &s);
+	conf_free(&c);
+out:
+	free(s.rows);
+	conf_args_free(&ca);
+	return ret;
+}
