@@ -235,6 +235,7 @@ _config_defaults()
 		_say "    $k: $(topic "$k")"
 	done
 	_say "central:"
+	_say "  group: evc-central-$_topic_suffix"
 	_say "  health_timeout_ms: 1500"
 	_say "cp:"
 	_say "  tick_ms: 200"
