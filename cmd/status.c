@@ -383,7 +383,7 @@ static int missing(const struct status *s)
 
 	for (int i = 0; i < s->nonly; i++)
 		if (!row_find(s, s->only[i])) {
-			warn("no state for CP '%s'", s->only[i]);
+			error("no state for CP '%s'", s->only[i]);
 			n++;
 		}
 	return n;
