@@ -306,7 +306,9 @@ struct ydoc {
 	size_t len;
 	yaml_parser_t parser;
 	struct ykey *keys;
-	unsigned nkeys;
+	unsigned nkeys, capkeys;
+	unsigned *index;	/* hash of paths -> first key + 1; 0 empty */
+	unsigned nindex;	/* a power of two, over twice nkeys */
 	bool conf;		/* evc.yaml rather than a catalogue */
 	char *brokers;		/* kafka.brokers, joined with commas */
 	struct conf_prop *props;	/* kafka.properties, in order */
@@ -320,6 +322,7 @@ static void doc_free(struct ydoc *d)
 		free(d->keys[i].value);
 	}
 	free(d->keys);
+	free(d->index);
 	free(d->buf);
 	free(d->brokers);
 	props_free(d->props, d->nprops);
@@ -346,27 +349,84 @@ static int doc_error(const struct ydoc *d, unsigned line, const char *fmt, ...)
 	return -1;
 }
 
+static unsigned path_hash(const char *p)
+{
+	unsigned h = 2166136261u;	/* FNV-1a */
+
+	while (*p)
+		h = (h ^ (unsigned char)*p++) * 16777619u;
+	return h;
+}
+
+/* The slot of path in the index: where it is, or where it would go. */
+static unsigned *index_slot(const struct ydoc *d, const char *path)
+{
+	unsigned mask = d->nindex - 1, i = path_hash(path) & mask;
+
+	while (d->index[i] && strcmp(d->keys[d->index[i] - 1].path, path))
+		i = (i + 1) & mask;
+	return &d->index[i];
+}
+
+/*
+ * Paths are looked up once per key: a catalogue of 50,000 CPs has
+ * 150,000 of them, so they are hashed rather than scanned.
+ */
+static void index_grow(struct ydoc *d)
+{
+	unsigned *slot;
+
+	free(d->index);
+	d->nindex = d->nindex ? d->nindex * 2 : 64;
+	d->index = xrealloc(NULL, d->nindex * sizeof(*d->index));
+	memset(d->index, 0, d->nindex * sizeof(*d->index));
+	for (unsigned i = 0; i < d->nkeys; i++)
+		if (!*(slot = index_slot(d, d->keys[i].path)))
+			*slot = i + 1;
+}
+
 static void key_add(struct ydoc *d, const char *path, unsigned line)
 {
-	d->keys = xrealloc(d->keys, (d->nkeys + 1) * sizeof(*d->keys));
+	unsigned *slot;
+
+	if (d->nkeys == d->capkeys) {
+		d->capkeys = d->capkeys ? d->capkeys * 2 : 32;
+		d->keys = xrealloc(d->keys, d->capkeys * sizeof(*d->keys));
+	}
 	d->keys[d->nkeys].path = xstrdup(path);
 	d->keys[d->nkeys].value = NULL;
 	d->keys[d->nkeys].line = line;
 	d->nkeys++;
+	if (d->nkeys * 2 >= d->nindex)
+		index_grow(d);
+	else if (!*(slot = index_slot(d, path)))
+		*slot = d->nkeys;
+}
+
+static const struct ykey *key_find(const struct ydoc *d, const char *path)
+{
+	unsigned k;
+
+	if (!d->nindex || !(k = *index_slot(d, path)))
+		return NULL;
+	return &d->keys[k - 1];
 }
 
 /* The text of the scalar at path; NULL when there is none. */
 static const char *key_value(const struct ydoc *d, const char *path)
 {
-	for (unsigned i = 0; i < d->nkeys; i++)
-		if (!strcmp(d->keys[i].path, path))
-			return d->keys[i].value;
-	return NULL;
+	const struct ykey *k = key_find(d, path);
+
+	return k ? k->value : NULL;
 }
 
-/* The line of the nth (from 1) key or entry at path; 0 when absent. */
+/* The line of the nth key at path (duplicates are errors: rare). */
 static unsigned key_line(const struct ydoc *d, const char *path, int nth)
 {
+	const struct ykey *k = key_find(d, path);
+
+	if (nth == 1)
+		return k ? k->line : 0;
 	for (unsigned i = 0; i < d->nkeys; i++)
 		if (!strcmp(d->keys[i].path, path) && --nth == 0)
 			return d->keys[i].line;
@@ -1421,10 +1481,6 @@ static int cat_entry(struct catalogue *cat, const struct ydoc *d,
 	snprintf(path, sizeof(path), "cps.%u.id", n);
 	if (!msg_name_ok(e->id))
 		return path_error(d, path, "invalid CP id: '%s'", e->id);
-	for (unsigned i = 0; i < cat->ncps; i++)
-		if (!strcmp(cat->cps[i].id, e->id))
-			return path_error(d, path, "duplicate CP id: '%s'",
-					  e->id);
 	snprintf(path, sizeof(path), "cps.%u.location", n);
 	if (!text_ok(e->location))
 		return path_error(d, path, "control character in 'location'");
@@ -1435,6 +1491,41 @@ static int cat_entry(struct catalogue *cat, const struct ydoc *d,
 	o->location = xstrdup(e->location);
 	cat->ncps++;
 	return 0;
+}
+
+static const struct catalogue *sort_cat;
+
+static int by_id(const void *a, const void *b)
+{
+	unsigned i = *(const unsigned *)a, j = *(const unsigned *)b;
+	int c = strcmp(sort_cat->cps[i].id, sort_cat->cps[j].id);
+
+	return c ? c : (i > j) - (i < j);
+}
+
+/*
+ * Duplicate ids, found by sorting (a catalogue may list 50,000 CPs):
+ * the second occurrence in the file is the one reported.
+ */
+static int cat_unique(const struct catalogue *cat, const struct ydoc *d)
+{
+	unsigned *idx = xrealloc(NULL, (cat->ncps + 1) * sizeof(*idx));
+	char path[64];
+	int r = 0;
+
+	for (unsigned i = 0; i < cat->ncps; i++)
+		idx[i] = i;
+	sort_cat = cat;
+	qsort(idx, cat->ncps, sizeof(*idx), by_id);
+	for (unsigned i = 1; i < cat->ncps && !r; i++) {
+		if (strcmp(cat->cps[idx[i - 1]].id, cat->cps[idx[i]].id))
+			continue;
+		snprintf(path, sizeof(path), "cps.%u.id", idx[i] + 1);
+		r = path_error(d, path, "duplicate CP id: '%s'",
+			       cat->cps[idx[i]].id);
+	}
+	free(idx);
+	return r;
 }
 
 int catalogue_load(struct catalogue *cat, const char *path)
@@ -1453,6 +1544,8 @@ int catalogue_load(struct catalogue *cat, const char *path)
 	for (unsigned i = 0; y && i < y->ncps; i++)
 		if (cat_entry(cat, &d, &y->cps[i], i + 1))
 			goto out;
+	if (cat_unique(cat, &d))
+		goto out;
 	r = 0;
 out:
 	if (r)
