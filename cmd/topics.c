@@ -15,10 +15,13 @@ static const char usage[] =
 	"usage: evc topics [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... create\n"
 	"       evc topics [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... list\n"
 	"       evc topics [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... describe\n"
+	"       evc topics [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... lag [GROUP...]\n"
 	"\n"
 	"  create     create every evc topic (existing ones are reported)\n"
 	"  list       one line per evc topic: name, partitions, replicas\n"
 	"  describe   every partition: leader, replicas, in-sync replicas\n"
+	"  lag        consumer groups (or the GROUPs named): committed offsets,\n"
+	"             end offsets and lag per partition, a summary per group\n"
 	"\n"
 	"  -b, --brokers BROKERS  Kafka bootstrap servers, host:port,...\n"
 	"  -c, --config FILE      configuration file (default /etc/evc/evc.yaml)\n"
@@ -211,18 +214,336 @@ static int topics_show(rd_kafka_t *rk, const struct conf *c, int describe)
 	return missing ? EXIT_FAIL : EXIT_OK;
 }
 
-static int run(const struct conf *c, const char *what)
+/*
+ * lag: for each consumer group, the offsets it committed, the end of
+ * each partition and the difference, as kafka-consumer-groups.sh
+ * --describe shows them.
+ */
+struct lag_group {
+	const char *name;	/* owned by the ListConsumerGroups event */
+	const rd_kafka_ConsumerGroupDescription_t *desc;	/* NULL: none */
+	rd_kafka_topic_partition_list_t *parts;	/* offset: committed */
+	int64_t lag;		/* the sum of the lags known */
+	int unknown;		/* partitions without a committed offset */
+};
+
+static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk,
+					      rd_kafka_admin_op_t op)
+{
+	rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, op);
+
+	rd_kafka_AdminOptions_set_request_timeout(opt, ADMIN_TIMEOUT_MS, NULL, 0);
+	return opt;
+}
+
+/* The answer to the request queued on q, or NULL after a message. */
+static rd_kafka_event_t *admin_result(rd_kafka_queue_t *q, const char *what)
+{
+	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, ADMIN_TIMEOUT_MS + 5000);
+
+	if (!ev) {
+		error("cannot %s: no answer from Kafka", what);
+		return NULL;
+	}
+	if (rd_kafka_event_error(ev)) {
+		error("cannot %s: %s", what, rd_kafka_event_error_string(ev));
+		rd_kafka_event_destroy(ev);
+		return NULL;
+	}
+	return ev;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every group of the cluster, sorted; the event keeps the names. */
+static rd_kafka_event_t *list_groups(rd_kafka_t *rk, const char ***names,
+				     size_t *n)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *opt =
+		admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS);
+	const rd_kafka_ListConsumerGroups_result_t *res;
+	const rd_kafka_ConsumerGroupListing_t **gl;
+	const rd_kafka_error_t **errs;
+	rd_kafka_event_t *ev;
+	size_t nerr;
+
+	rd_kafka_ListConsumerGroups(rk, opt, q);
+	ev = admin_result(q, "list consumer groups");
+	rd_kafka_AdminOptions_destroy(opt);
+	rd_kafka_queue_destroy(q);
+	if (!ev)
+		return NULL;
+	res = rd_kafka_event_ListConsumerGroups_result(ev);
+	/* A broker that did not answer: its groups are missing. */
+	errs = rd_kafka_ListConsumerGroups_result_errors(res, &nerr);
+	for (size_t i = 0; i < nerr; i++)
+		warn("some consumer groups may be missing: %s",
+		     rd_kafka_error_string(errs[i]));
+	gl = rd_kafka_ListConsumerGroups_result_valid(res, n);
+	if (!(*names = calloc(*n + 1, sizeof(**names))))
+		die(EXIT_FAIL, "out of memory");
+	for (size_t i = 0; i < *n; i++)
+		(*names)[i] = rd_kafka_ConsumerGroupListing_group_id(gl[i]);
+	qsort(*names, *n, sizeof(**names), by_name);
+	return ev;
+}
+
+/* The groups named (all when none is); -1 when one does not exist. */
+static int select_groups(const char **all, size_t n, char **want, int nwant,
+			 struct lag_group *g, size_t *ng)
+{
+	const char **found;
+	int ret = 0;
+
+	*ng = 0;
+	for (size_t i = 0; !nwant && i < n; i++)
+		g[(*ng)++].name = all[i];
+	for (int i = 0; i < nwant; i++) {
+		found = bsearch(&want[i], all, n, sizeof(*all), by_name);
+		if (found)
+			g[(*ng)++].name = *found;
+		else
+			ret = error("no such consumer group: '%s'", want[i]);
+	}
+	return ret;
+}
+
+/* State and members of the groups; each stays NULL when unknown. */
+static rd_kafka_event_t *describe_groups(rd_kafka_t *rk, struct lag_group *g,
+					 size_t n)
+{
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *opt =
+		admin_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
+	const rd_kafka_ConsumerGroupDescription_t **d = NULL;
+	const char **names = calloc(n, sizeof(*names));
+	rd_kafka_event_t *ev;
+	size_t nd = 0;
+
+	if (!names)
+		die(EXIT_FAIL, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		names[i] = g[i].name;
+	rd_kafka_DescribeConsumerGroups(rk, names, n, opt, q);
+	ev = admin_result(q, "describe consumer groups");
+	if (ev)
+		d = rd_kafka_DescribeConsumerGroups_result_groups(
+			rd_kafka_event_DescribeConsumerGroups_result(ev), &nd);
+	for (size_t i = 0; i < nd; i++) {
+		const char *id = rd_kafka_ConsumerGroupDescription_group_id(d[i]);
+
+		for (size_t j = 0; j < n; j++)
+			if (!strcmp(g[j].name, id) &&
+			    !rd_kafka_ConsumerGroupDescription_error(d[i]))
+				g[j].desc = d[i];
+	}
+	free(names);
+	rd_kafka_AdminOptions_destroy(opt);
+	rd_kafka_queue_destroy(q);
+	return ev;
+}
+
+/* A copy of what group committed, per partition; NULL on failure. */
+static rd_kafka_topic_partition_list_t *committed(rd_kafka_t *rk,
+						  const char *group)
+{
+	rd_kafka_ListConsumerGroupOffsets_t *req =
+		rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *opt =
+		admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
+	rd_kafka_topic_partition_list_t *l = NULL;
+	const rd_kafka_group_result_t **gr = NULL;
+	const rd_kafka_error_t *err;
+	rd_kafka_event_t *ev;
+	size_t n = 0;
+
+	rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opt, q);
+	if ((ev = admin_result(q, "read committed offsets")))
+		gr = rd_kafka_ListConsumerGroupOffsets_result_groups(
+			rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
+	if (n == 1 && (err = rd_kafka_group_result_error(gr[0])))
+		error("cannot read the offsets of group '%s': %s", group,
+		      rd_kafka_error_string(err));
+	else if (n == 1)
+		l = rd_kafka_topic_partition_list_copy(
+			rd_kafka_group_result_partitions(gr[0]));
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_ListConsumerGroupOffsets_destroy(req);
+	rd_kafka_AdminOptions_destroy(opt);
+	rd_kafka_queue_destroy(q);
+	return l;
+}
+
+/*
+ * Adds the partitions members hold but never committed, and notes in
+ * each element's opaque the member that holds it.
+ */
+static void add_assigned(rd_kafka_topic_partition_list_t *l,
+			 const rd_kafka_ConsumerGroupDescription_t *d)
+{
+	size_t nm = rd_kafka_ConsumerGroupDescription_member_count(d);
+
+	for (size_t i = 0; i < nm; i++) {
+		const rd_kafka_MemberDescription_t *m =
+			rd_kafka_ConsumerGroupDescription_member(d, i);
+		const rd_kafka_topic_partition_list_t *a =
+			rd_kafka_MemberAssignment_partitions(
+				rd_kafka_MemberDescription_assignment(m));
+
+		for (int j = 0; a && j < a->cnt; j++) {
+			const rd_kafka_topic_partition_t *p = &a->elems[j];
+			rd_kafka_topic_partition_t *e;
+
+			e = rd_kafka_topic_partition_list_find(l, p->topic,
+							       p->partition);
+			if (!e) {
+				e = rd_kafka_topic_partition_list_add(
+					l, p->topic, p->partition);
+				e->offset = RD_KAFKA_OFFSET_INVALID;
+			}
+			e->opaque = (void *)m;
+		}
+	}
+}
+
+/* One partition: committed, end, lag, and the member that holds it. */
+static void lag_row(rd_kafka_t *rk, struct lag_group *g,
+		    const rd_kafka_topic_partition_t *p, int wg, int wt)
+{
+	const rd_kafka_MemberDescription_t *m = p->opaque;
+	char done[24] = "-", end[24] = "-", lag[24] = "-";
+	int64_t lo, hi, d;
+	bool has_end;
+
+	has_end = !rd_kafka_query_watermark_offsets(rk, p->topic, p->partition,
+						    &lo, &hi, ADMIN_TIMEOUT_MS);
+	if (has_end)
+		snprintf(end, sizeof(end), "%lld", (long long)hi);
+	if (p->offset >= 0)
+		snprintf(done, sizeof(done), "%lld", (long long)p->offset);
+	if (has_end && p->offset >= 0) {
+		d = hi > p->offset ? hi - p->offset : 0;
+		snprintf(lag, sizeof(lag), "%lld", (long long)d);
+		g->lag += d;
+	} else {
+		g->unknown++;
+	}
+	printf("%-*s  %-*s  %9d  %10s  %10s  %8s  ", wg, g->name, wt, p->topic,
+	       (int)p->partition, done, end, lag);
+	if (m)
+		printf("%s %s\n", rd_kafka_MemberDescription_host(m),
+		       rd_kafka_MemberDescription_client_id(m));
+	else
+		printf("-\n");
+}
+
+static void lag_summary(const struct lag_group *g)
+{
+	const rd_kafka_ConsumerGroupDescription_t *d = g->desc;
+	size_t members = d ? rd_kafka_ConsumerGroupDescription_member_count(d) : 0;
+	int n = g->parts ? g->parts->cnt : 0;
+
+	printf("group %s: %s, %zu member%s, %d partition%s, lag %lld", g->name,
+	       d ? rd_kafka_consumer_group_state_name(
+			   rd_kafka_ConsumerGroupDescription_state(d)) : "Unknown",
+	       members, members == 1 ? "" : "s", n, n == 1 ? "" : "s",
+	       (long long)g->lag);
+	if (g->unknown)
+		printf(" (%d without a committed offset)", g->unknown);
+	printf("\n");
+}
+
+/* Every partition of every group under one header, then one line each. */
+static void lag_print(rd_kafka_t *rk, struct lag_group *g, size_t n)
+{
+	int wg = 5, wt = 5, rows = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		wg = (int)strlen(g[i].name) > wg ? (int)strlen(g[i].name) : wg;
+		for (int j = 0; j < g[i].parts->cnt; j++, rows++)
+			if ((int)strlen(g[i].parts->elems[j].topic) > wt)
+				wt = (int)strlen(g[i].parts->elems[j].topic);
+	}
+	if (rows)
+		printf("%-*s  %-*s  %9s  %10s  %10s  %8s  %s\n", wg, "GROUP", wt,
+		       "TOPIC", "PARTITION", "COMMITTED", "END", "LAG",
+		       "CONSUMER");
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < g[i].parts->cnt; j++)
+			lag_row(rk, &g[i], &g[i].parts->elems[j], wg, wt);
+	for (size_t i = 0; i < n; i++)
+		lag_summary(&g[i]);
+}
+
+/* Gathers what each group committed and holds, then prints it all. */
+static int lag_report(rd_kafka_t *rk, struct lag_group *g, size_t n)
+{
+	rd_kafka_event_t *described = describe_groups(rk, g, n);
+	int ret = EXIT_OK;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!(g[i].parts = committed(rk, g[i].name))) {
+			g[i].parts = rd_kafka_topic_partition_list_new(0);
+			ret = EXIT_FAIL;
+		}
+		if (g[i].desc)
+			add_assigned(g[i].parts, g[i].desc);
+		rd_kafka_topic_partition_list_sort(g[i].parts, NULL, NULL);
+	}
+	lag_print(rk, g, n);
+	for (size_t i = 0; i < n; i++)
+		rd_kafka_topic_partition_list_destroy(g[i].parts);
+	if (described)
+		rd_kafka_event_destroy(described);
+	return ret;
+}
+
+static int topics_lag(rd_kafka_t *rk, char **want, int nwant)
+{
+	const char **all = NULL;
+	struct lag_group *g;
+	rd_kafka_event_t *listed;
+	size_t n, ng;
+	int ret = EXIT_OK;
+
+	if (!(listed = list_groups(rk, &all, &n)))
+		return EXIT_FAIL;
+	if (!(g = calloc(n + (size_t)nwant + 1, sizeof(*g))))
+		die(EXIT_FAIL, "out of memory");
+	if (select_groups(all, n, want, nwant, g, &ng))
+		ret = EXIT_FAIL;
+	if (!n && !nwant)
+		printf("no consumer groups\n");
+	if (ng && lag_report(rk, g, ng))
+		ret = EXIT_FAIL;
+	free(g);
+	free(all);
+	rd_kafka_event_destroy(listed);
+	return ret;
+}
+
+static int run(const struct conf *c, const char *what, char **args, int nargs)
 {
 	rd_kafka_t *rk;
 	int ret;
 
 	if (strcmp(what, "create") && strcmp(what, "list") &&
-	    strcmp(what, "describe"))
+	    strcmp(what, "describe") && strcmp(what, "lag"))
 		return usage_error("unknown action: '%s'", what);
+	if (nargs && strcmp(what, "lag"))
+		return usage_error("expected one action: create, list or describe; or lag [GROUP...]");
 	if (!(rk = admin_open(c)))
 		return EXIT_UNREACHABLE;
 	if (!strcmp(what, "create"))
 		ret = topics_create(rk, c);
+	else if (!strcmp(what, "lag"))
+		ret = topics_lag(rk, args, nargs);
 	else
 		ret = topics_show(rk, c, !strcmp(what, "describe"));
 	rd_kafka_destroy(rk);
@@ -253,15 +574,15 @@ int cmd_topics(int argc, char **argv)
 			return r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind == argc) {
 		conf_args_free(&a);
-		return usage_error("expected one action: create, list or describe");
+		return usage_error("expected one action: create, list or describe; or lag [GROUP...]");
 	}
 	if (conf_load(&c, &a)) {
 		conf_args_free(&a);
 		return EXIT_USAGE;
 	}
-	ret = run(&c, argv[optind]);
+	ret = run(&c, argv[optind], argv + optind + 1, argc - optind - 1);
 	conf_free(&c);
 	conf_args_free(&a);
 	return ret;
