@@ -64,6 +64,14 @@ asan:
 	$(MAKE) all units CFLAGS='-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all' \
 		LDFLAGS='-fsanitize=address,undefined'
 
+# libFuzzer harnesses (clang) of the message codecs, evc.yaml and the
+# catalogue: `make fuzz` builds test/fuzz/*_fuzz and runs each one for
+# FUZZ_SECONDS seconds (default 60; 0: the seeds once) from a scratch copy
+# of test/fuzz/corpus/; it fails, naming the reproducer kept in
+# test/fuzz/findings/, when one finds a crash or a broken invariant.
+fuzz:
+	FUZZ_SECONDS='$(FUZZ_SECONDS)' test/fuzz/run.sh
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
@@ -79,4 +87,4 @@ install: all
 clean:
 	rm -f evc $(LINKS) evc.o lib/*.o cmd/*.o $(UNIT_TESTS)
 
-.PHONY: all units check deps asan install clean
+.PHONY: all units check deps asan fuzz install clean

@@ -1,0 +1,89 @@
+/* fuzz_msg.c: libFuzzer harness of msg_decode: any bytes; what decodes must encode back to a fixed point. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/msg.h"
+#include "fuzz.h"
+
+/* Far more than any valid message takes (four texts of 128 bytes, escaped). */
+#define ENC_MAX 8192
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* A refusal must say why, in printable ASCII: reasons go to logs and terminals. */
+static void check_reason(const char *err, size_t errlen)
+{
+	size_t len = strnlen(err, errlen);
+
+	if (len == errlen)
+		fuzz_fail("reason not terminated");
+	if (len == 0)
+		fuzz_fail("refused without a reason");
+	for (size_t i = 0; i < len; i++)
+		if (err[i] < 0x20 || err[i] > 0x7e)
+			fuzz_fail("reason with byte 0x%02x: '%s'",
+				  (unsigned char)err[i], err);
+}
+
+/*
+ * The parts of struct msg outside the union, field by field (the struct
+ * has padding, so its bytes are not compared); the union is compared
+ * through its encoding, which writes every field of the type.
+ */
+static void check_same_envelope(const struct msg *a, const struct msg *b)
+{
+	if (a->type != b->type || a->ts != b->ts || strcmp(a->id, b->id) ||
+	    strcmp(a->cp, b->cp) || strcmp(a->driver, b->driver) ||
+	    strcmp(a->session, b->session))
+		fuzz_fail("envelope changed by a round trip: type %u/%u cp '%s'/'%s'",
+			  (unsigned)a->type, (unsigned)b->type, a->cp, b->cp);
+}
+
+/*
+ * The encoder must fit a buffer of exactly its length plus the NUL and
+ * refuse one byte less, writing nothing past either (ASan watches the
+ * heap copies).
+ */
+static void check_tight_buffers(const struct msg *m, const char *enc, int len)
+{
+	char *exact = malloc((size_t)len + 1), *short_ = malloc((size_t)len);
+
+	if (!exact || !short_)
+		abort();
+	if (msg_encode(m, exact, (size_t)len + 1) != len ||
+	    memcmp(exact, enc, (size_t)len + 1))
+		fuzz_fail("encoding into %d bytes differs", len + 1);
+	if (msg_encode(m, short_, (size_t)len) != -1)
+		fuzz_fail("encoding into %d bytes did not fail", len);
+	free(exact);
+	free(short_);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static char enc1[ENC_MAX], enc2[ENC_MAX];
+	char err[256];
+	struct msg m1, m2;
+	int rc, n1, n2;
+
+	rc = msg_decode(data, size, &m1, err, sizeof(err));
+	if (rc != 0) {
+		if (rc != -1)
+			fuzz_fail("msg_decode returned %d", rc);
+		check_reason(err, sizeof(err));
+		return 0;
+	}
+	if ((n1 = msg_encode(&m1, enc1, sizeof(enc1))) <= 0)
+		fuzz_fail("a decoded %s does not encode", msg_type_name(m1.type));
+	if ((size_t)n1 != strlen(enc1))
+		fuzz_fail("msg_encode returned %d for %zu bytes", n1, strlen(enc1));
+	if (msg_decode(enc1, (size_t)n1, &m2, err, sizeof(err)))
+		fuzz_fail("own encoding refused (%s): %s", err, enc1);
+	check_same_envelope(&m1, &m2);
+	n2 = msg_encode(&m2, enc2, sizeof(enc2));
+	if (n2 != n1 || memcmp(enc1, enc2, (size_t)n1))
+		fuzz_fail("round trip changed the message:\n%s\n%s", enc1, enc2);
+	check_tight_buffers(&m1, enc1, n1);
+	return 0;
+}
