@@ -72,10 +72,15 @@ asan:
 fuzz:
 	FUZZ_SECONDS='$(FUZZ_SECONDS)' test/fuzz/run.sh
 
+# Units name the binary and the configuration where they are installed;
+# bash-completion finds a command's completion under its own name.
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
-		$(DESTDIR)$(SYSCONFDIR)/evc
+		$(DESTDIR)$(SYSCONFDIR)/evc $(DESTDIR)$(SYSCONFDIR)/evc/drivers \
+		$(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/evc/kafka $(DESTDIR)$(PREFIX)/share/doc/evc
 	install -m 755 evc $(DESTDIR)$(BINDIR)/evc
 	for r in $(ROLES); do ln -sf evc $(DESTDIR)$(BINDIR)/evc-$$r; done
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1/
@@ -83,6 +88,18 @@ install: all
 	test -z "$(MAN7)" || install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7/
 	install -m 644 etc/evc.yaml $(DESTDIR)$(SYSCONFDIR)/evc/evc.yaml.example
 	test ! -f etc/cps.yaml || install -m 644 etc/cps.yaml $(DESTDIR)$(SYSCONFDIR)/evc/cps.yaml.example
+	for u in etc/systemd/*.service; do \
+		sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$u \
+			>$(DESTDIR)$(UNITDIR)/$${u##*/} && \
+		chmod 644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 644 etc/bash-completion/evc \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/evc
+	for r in $(ROLES); do \
+		ln -sf evc $(DESTDIR)$(PREFIX)/share/bash-completion/completions/evc-$$r; \
+	done
+	install -m 644 etc/kafka/* $(DESTDIR)$(PREFIX)/share/evc/kafka/
+	install -m 644 etc/DEPLOY.md $(DESTDIR)$(PREFIX)/share/doc/evc/DEPLOY.md
 
 clean:
 	rm -f evc $(LINKS) evc.o lib/*.o cmd/*.o $(UNIT_TESTS)
