@@ -100,7 +100,19 @@ static int report_created(const rd_kafka_CreateTopics_result_t *res,
 }
 
 /* True (and reported) when every evc topic exists already. */
-static int all_exist(rd_kafka_t *rk, const struct conf *c);
+static int all_exist(rd_kafka_t *rk, const struct conf *c, int report);
+
+/*
+ * A broker answers CreateTopics before every broker's metadata shows the
+ * topics: wait a little, so that a script's next command finds them.
+ */
+static void wait_visible(rd_kafka_t *rk, const struct conf *c)
+{
+	long long end = mono_ms() + ADMIN_TIMEOUT_MS;
+
+	while (!all_exist(rk, c, 0) && mono_ms() < end)
+		rd_kafka_poll(rk, 200);
+}
 
 static int topics_create(rd_kafka_t *rk, const struct conf *c)
 {
@@ -111,7 +123,7 @@ static int topics_create(rd_kafka_t *rk, const struct conf *c)
 	int ret = EXIT_OK;
 
 	/* Nothing to ask for: also what makes create work on evc broker. */
-	if (all_exist(rk, c)) {
+	if (all_exist(rk, c, 1)) {
 		rd_kafka_queue_destroy(q);
 		return EXIT_OK;
 	}
@@ -131,6 +143,8 @@ static int topics_create(rd_kafka_t *rk, const struct conf *c)
 		ret = EXIT_FAIL;
 	} else if (report_created(rd_kafka_event_CreateTopics_result(ev), c))
 		ret = EXIT_FAIL;
+	else
+		wait_visible(rk, c);
 	if (ev)
 		rd_kafka_event_destroy(ev);
 	rd_kafka_AdminOptions_destroy(opt);
@@ -148,7 +162,7 @@ find_topic(const struct rd_kafka_metadata *md, const char *name)
 	return NULL;
 }
 
-static int all_exist(rd_kafka_t *rk, const struct conf *c)
+static int all_exist(rd_kafka_t *rk, const struct conf *c, int report)
 {
 	const struct rd_kafka_metadata *md;
 	int ok = 1;
@@ -157,7 +171,7 @@ static int all_exist(rd_kafka_t *rk, const struct conf *c)
 		return 0;
 	for (int t = 0; t < T_COUNT && ok; t++)
 		ok = find_topic(md, c->topics[t]) != NULL;
-	for (int t = 0; t < T_COUNT && ok; t++)
+	for (int t = 0; t < T_COUNT && ok && report; t++)
 		printf("exists %s\n", c->topics[t]);
 	rd_kafka_metadata_destroy(md);
 	return ok;
