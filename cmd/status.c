@@ -1,6 +1,7 @@
 /* status.c: the status role: every CP's state, read from Central's cp-state topic. */
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +45,12 @@ struct row {
 };
 
 struct status {
-	struct row *rows;		/* sorted by id */
+	struct row *rows;		/* in the order they came */
 	size_t n, cap;
+	uint32_t *slot;			/* index by id: row + 1, 0 when free */
+	size_t mask;			/* slots - 1, a power of 2 less one */
+	const struct row **order;	/* rows by id, for printing */
+	size_t nsorted;			/* rows in order[] */
 	int64_t newest;			/* ts of the newest message; 0: none */
 	char **only;			/* the CP ids asked for; NULL: all */
 	int nonly;
@@ -56,54 +61,96 @@ struct status {
 	const char *orange;
 };
 
-/* Binary search: the index of id, or where it would go (*found false). */
-static size_t row_index(const struct status *s, const char *id, bool *found)
+/* FNV-1a: CP ids are short, and anyone may publish them. */
+static uint32_t hash(const char *id)
 {
-	size_t lo = 0, hi = s->n;
+	uint32_t h = 2166136261u;
 
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = strcmp(s->rows[mid].id, id);
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h;
+}
 
-		if (!c) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+/* The slot of id in the index: where it is, or the empty one it takes. */
+static size_t slot_of(const struct status *s, const char *id)
+{
+	size_t i = hash(id) & s->mask;
+
+	while (s->slot[i] && strcmp(s->rows[s->slot[i] - 1].id, id))
+		i = (i + 1) & s->mask;
+	return i;
+}
+
+/* At most half full, so that probes stay short. */
+static void index_grow(struct status *s)
+{
+	size_t slots = s->slot ? (s->mask + 1) * 2 : 64;
+
+	free(s->slot);
+	if (!(s->slot = calloc(slots, sizeof(*s->slot))))
+		die(EXIT_FAIL, "out of memory");
+	s->mask = slots - 1;
+	for (size_t i = 0; i < s->n; i++)
+		s->slot[slot_of(s, s->rows[i].id)] = (uint32_t)i + 1;
 }
 
 static struct row *row_find(const struct status *s, const char *id)
 {
-	bool found;
-	size_t i = row_index(s, id, &found);
+	size_t i;
 
-	return found ? &s->rows[i] : NULL;
+	if (!s->slot)
+		return NULL;
+	i = slot_of(s, id);
+	return s->slot[i] ? &s->rows[s->slot[i] - 1] : NULL;
 }
 
 static struct row *row_add(struct status *s, const char *id)
 {
-	bool found;
-	size_t i = row_index(s, id, &found);
+	struct row *r = row_find(s, id);
 
-	if (found)
-		return &s->rows[i];
+	if (r)
+		return r;
+	if ((s->n + 1) * 2 > (s->slot ? s->mask + 1 : 0))
+		index_grow(s);
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 32;
 		s->rows = realloc(s->rows, s->cap * sizeof(*s->rows));
 		if (!s->rows)
 			die(EXIT_FAIL, "out of memory");
 	}
-	memmove(&s->rows[i + 1], &s->rows[i], (s->n - i) * sizeof(*s->rows));
-	s->n++;
-	memset(&s->rows[i], 0, sizeof(*s->rows));
-	memcpy(s->rows[i].id, id, sizeof(s->rows[i].id));
-	return &s->rows[i];
+	r = &s->rows[s->n];
+	memset(r, 0, sizeof(*r));
+	memcpy(r->id, id, sizeof(r->id));
+	s->slot[slot_of(s, id)] = (uint32_t)++s->n;
+	return r;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	return strcmp((*(const struct row *const *)a)->id,
+		      (*(const struct row *const *)b)->id);
+}
+
+/*
+ * Rows arrive in any order; they are shown by id. Only a new CP adds a
+ * row (and may move them all): the order is rebuilt then, and only then.
+ */
+static void sort_rows(struct status *s)
+{
+	if (s->nsorted == s->n)
+		return;
+	if (!(s->order = realloc(s->order, (s->n + 1) * sizeof(*s->order))))
+		die(EXIT_FAIL, "out of memory");
+	for (size_t i = 0; i < s->n; i++)
+		s->order[i] = &s->rows[i];
+	qsort(s->order, s->n, sizeof(*s->order), by_id);
+	s->nsorted = s->n;
+}
+
+/* The i-th row by id (sort_rows() first). */
+static const struct row *nth(const struct status *s, size_t i)
+{
+	return s->order[i];
 }
 
 static bool wanted(const struct status *s, const char *id)
@@ -228,8 +275,8 @@ static void measure(const struct status *s, struct widths *w)
 	w->id = 2;
 	w->loc = 8;
 	for (size_t i = 0; i < s->n; i++) {
-		int id = text_width(s->rows[i].id);
-		int loc = text_width(s->rows[i].st.location);
+		int id = text_width(nth(s, i)->id);
+		int loc = text_width(nth(s, i)->st.location);
 
 		w->id = id > w->id ? id : w->id;
 		w->loc = loc > w->loc ? loc : w->loc;
@@ -271,7 +318,7 @@ static void print_footer(FILE *out, const struct status *s, int64_t now)
 	int avail = 0;
 
 	for (size_t i = 0; i < s->n; i++)
-		avail += s->rows[i].st.state == CP_ACTIVE;
+		avail += nth(s, i)->st.state == CP_ACTIVE;
 	fmt_clock(s->newest, now, clock, sizeof(clock));
 	fmt_age(now - s->newest, age, sizeof(age));
 	fprintf(out, "%zu CP%s, %d available; state as of %s, %s ago\n", s->n,
@@ -293,7 +340,7 @@ static void print_table(FILE *out, const struct status *s)
 			"CP", "STATE", "FOR", w.loc, "LOCATION", "EUR/KWH",
 			"UPDATED", "DETAIL");
 		for (size_t i = 0; i < s->n; i++)
-			print_row(out, s, &s->rows[i], &w, now);
+			print_row(out, s, nth(s, i), &w, now);
 	}
 	print_footer(out, s, now);
 }
@@ -344,7 +391,7 @@ static void print_json(FILE *out, const struct status *s)
 	json_t *cps = json_array(), *o;
 
 	for (size_t i = 0; cps && i < s->n; i++)
-		json_array_append_new(cps, row_json(&s->rows[i]));
+		json_array_append_new(cps, row_json(nth(s, i)));
 	o = json_pack("{s:o, s:o}", "cps", cps, "updated", s->newest ?
 		      json_integer((json_int_t)s->newest) : json_null());
 	put_json(out, o);
@@ -369,8 +416,9 @@ static void print_change(FILE *out, const struct status *s, const struct row *r)
 }
 
 /* Home, clear, the table: a whole screen at a time. */
-static void redraw(const struct status *s)
+static void redraw(struct status *s)
 {
+	sort_rows(s);
 	fputs("\033[H\033[2J", stdout);
 	print_table(stdout, s);
 	fflush(stdout);
@@ -413,13 +461,14 @@ static int catch_up(struct bus *b, struct status *s)
 	return EXIT_OK;
 }
 
-static void show(const struct status *s)
+static void show(struct status *s)
 {
+	sort_rows(s);
 	if (s->redraw)
 		redraw(s);
 	else if (s->json && s->watch)
 		for (size_t i = 0; i < s->n; i++)
-			put_json(stdout, row_json(&s->rows[i]));
+			put_json(stdout, row_json(nth(s, i)));
 	else if (s->json)
 		print_json(stdout, s);
 	else
@@ -496,6 +545,20 @@ static void set_output(struct status *s)
 		s->orange = "33";
 }
 
+/* One option of the role: 1 taken, 0 not ours. */
+static int status_opt(struct status *s, int opt)
+{
+	switch (opt) {
+	case 'j':
+		s->json = true;
+		return 1;
+	case 'w':
+		s->watch = true;
+		return 1;
+	}
+	return 0;
+}
+
 /* The CP ids on the command line; a bad one is a usage error. */
 static int check_args(struct status *s, int argc, char **argv)
 {
@@ -531,11 +594,9 @@ int cmd_status(int argc, char **argv)
 			ret = EXIT_OK;
 			goto out;
 		}
-		if (opt == 'j' || opt == 'w') {
-			*(opt == 'j' ? &s.json : &s.watch) = true;
-			continue;
-		}
-		if ((r = conf_opt(&ca, opt, optarg)) <= 0) {
+		if ((r = conf_opt(&ca, opt, optarg)) == 0)
+			r = status_opt(&s, opt);
+		if (r <= 0) {
 			ret = r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
 			goto out;
 		}
@@ -551,6 +612,8 @@ int cmd_status(int argc, char **argv)
 	conf_free(&c);
 out:
 	free(s.rows);
+	free(s.slot);
+	free(s.order);
 	conf_args_free(&ca);
 	return ret;
 }
