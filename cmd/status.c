@@ -424,7 +424,7 @@ static void redraw(struct status *s)
 	fflush(stdout);
 }
 
-/* The CPs asked for by name that Central never reported: each warned. */
+/* The CPs asked for by name that Central never reported, each named. */
 static int missing(const struct status *s)
 {
 	int n = 0;
