@@ -1024,12 +1024,9 @@ static void restore(struct central *c)
 	long n = 0;
 	struct msg m;
 	enum topic t;
-	char group[256];
 	int r;
 
-	/* librdkafka 2.0 assigns partitions only to a consumer with a group. */
-	snprintf(group, sizeof(group), "%s.restore", c->conf->central.group);
-	b = bus_open(c->conf, BUS_CONSUMER | BUS_GROUP, group);
+	b = bus_open(c->conf, BUS_CONSUMER, NULL);
 	if (!b || bus_follow_all(b, T_CP_STATE)) {
 		warn("cannot read '%s': starting afresh",
 		     c->conf->topics[T_CP_STATE]);

@@ -29,8 +29,11 @@ static const char usage[] =
 	"  -v, --verbose          print debugging output\n"
 	"  -X NAME=VALUE          set a librdkafka property\n";
 
-/* An admin-capable handle, checked to answer, or NULL after a message. */
-static rd_kafka_t *admin_open(const struct conf *c)
+/*
+ * An admin-capable handle, checked to answer, or NULL after a message
+ * with *status set: 2 for a bad property, 3 when Kafka does not answer.
+ */
+static rd_kafka_t *admin_open(const struct conf *c, int *status)
 {
 	const struct rd_kafka_metadata *md;
 	rd_kafka_conf_t *kc = bus_kafka_conf(c);
@@ -38,6 +41,7 @@ static rd_kafka_t *admin_open(const struct conf *c)
 	char msg[512];
 	rd_kafka_t *rk;
 
+	*status = EXIT_USAGE;
 	if (!kc)
 		return NULL;
 	if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, msg, sizeof(msg)))) {
@@ -45,6 +49,7 @@ static rd_kafka_t *admin_open(const struct conf *c)
 		error("cannot create Kafka client: %s", msg);
 		return NULL;
 	}
+	*status = EXIT_UNREACHABLE;
 	err = rd_kafka_metadata(rk, 0, NULL, &md, 5000);
 	if (err) {
 		error("cannot reach Kafka at '%s': %s", c->brokers,
@@ -552,8 +557,8 @@ static int run(const struct conf *c, const char *what, char **args, int nargs)
 		return usage_error("unknown action: '%s'", what);
 	if (nargs && strcmp(what, "lag"))
 		return usage_error("expected one action: create, list or describe; or lag [GROUP...]");
-	if (!(rk = admin_open(c)))
-		return EXIT_UNREACHABLE;
+	if (!(rk = admin_open(c, &ret)))
+		return ret;
 	if (!strcmp(what, "create"))
 		ret = topics_create(rk, c);
 	else if (!strcmp(what, "lag"))

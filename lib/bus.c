@@ -31,6 +31,7 @@ struct bus {
 	int pending_ends;
 	rd_kafka_message_t *last;	/* offset to store before the next read */
 	int down;			/* all brokers down, reported once */
+	int was_up;			/* a broker answered once */
 	int fatal;
 	struct ratelimit rl_reject;
 	struct ratelimit rl_error;
@@ -99,7 +100,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 		b->fatal = 1;
 		warn("fatal Kafka error: %s", reason);
 	} else if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-		if (!b->down)
+		/* At start-up bus_check() says it, once, with a hint. */
+		if (!b->down && b->was_up)
 			warn("cannot reach Kafka at '%s': %s", b->conf->brokers,
 			     reason);
 		b->down = 1;
@@ -120,6 +122,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
 	if (!m->err) {
 		b->st.sent++;
 		b->down = 0;
+		b->was_up = 1;
 		return;
 	}
 	b->st.failed++;
@@ -365,6 +368,8 @@ int bus_check(struct bus *b, int timeout_ms)
 		return error("cannot reach Kafka at '%s': %s%s",
 			     b->conf->brokers, rd_kafka_err2str(err), hint(b));
 	rd_kafka_metadata_destroy(md);
+	b->was_up = 1;
+	b->down = 0;
 	return 0;
 }
 
