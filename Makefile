@@ -57,6 +57,12 @@ check: deps
 deps:
 	@test/deps.sh
 
+# The first thing to run: installs what is missing, builds, and runs a
+# small network (Central, three CPs, a driver) on evc broker (test/demo.sh).
+demo: deps
+	$(MAKE) all
+	test/demo.sh
+
 # AddressSanitizer and UndefinedBehaviorSanitizer; `make asan check`
 # runs the whole suite on the instrumented binary.
 asan:
@@ -104,4 +110,4 @@ install: all
 clean:
 	rm -f evc $(LINKS) evc.o lib/*.o cmd/*.o $(UNIT_TESTS)
 
-.PHONY: all units check deps asan fuzz install clean
+.PHONY: all units check deps demo asan fuzz install clean
