@@ -44,7 +44,7 @@ _netns_of()
 # netns_usable: can namespaces be made here? If not, prints why.
 netns_usable()
 {
-	if [ "$(id -u)" != 0 ]; then
+	if [ "${EUID:-$(id -u)}" != 0 ]; then
 		echo "needs root to make network namespaces"
 		return 1
 	fi

@@ -7,8 +7,10 @@
 # (the addresses replaced by the hosts'). Central runs on h1, CP001 and
 # CP002 on h2, CP003 and the driver on h3; each role knows the others
 # only through the evc.yaml of its host, the example etc/evc.yaml with
-# the hosts' addresses and quick timings. Every process the test starts
-# runs inside these namespaces, and nothing in them can reach out.
+# the hosts' addresses and quick timings. Every Kafka, evc and kcat the
+# test starts runs inside these namespaces, where nothing can reach out;
+# the namespace the test runs in keeps its interfaces and routes. When
+# etc/kafka has no server-N.properties, the same settings are written here.
 #
 # Needs root; elsewhere every test is skipped, saying why. With
 # EVC_TEST_REQUIRE_NETNS=1 (the default when CI=true) a root that cannot
@@ -381,7 +383,7 @@ cannot_run()
 	case ${CI:-} in
 	true | 1 | yes) require=${EVC_TEST_REQUIRE_NETNS:-1} ;;
 	esac
-	if [ "$require" = 1 ] && [ "$(id -u)" = 0 ]; then
+	if [ "$require" = 1 ] && [ "$EUID" = 0 ]; then
 		why=$1
 		test_expect_success 'three hosts and their Kafka can be made here' '
 			echo "$why"; false
