@@ -984,7 +984,7 @@ static int parse(struct cp_opts *o, int argc, char **argv)
 	int opt, r;
 
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "+" CONF_SHORTOPTS "hl:n", opts,
+	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "hl:n", opts,
 				  NULL)) != -1) {
 		if (opt == 'h') {
 			fputs(usage, stdout);

@@ -151,12 +151,26 @@ static int state_load(struct engine *e, struct msg *m)
 	return -1;
 }
 
-/* Sends m and waits for its delivery; 0 once Kafka has it. */
+static void monitor_read(struct engine *e);
+
+/*
+ * Sends m and waits for its delivery; 0 once Kafka has it. The monitor
+ * is served meanwhile: a slow acknowledgement is not a sick engine.
+ */
 static int send_now(struct engine *e, enum topic t, const struct msg *m)
 {
+	long failed = bus_stats(e->b)->failed;
+	long long end = mono_ms() + FLUSH_MS;
+
 	if (bus_send(e->b, t, m))
 		return -1;
-	return bus_flush(e->b, FLUSH_MS);
+	for (;;) {
+		if (!bus_flush(e->b, SLICE_MS))
+			return bus_stats(e->b)->failed == failed ? 0 : -1;
+		if (mono_ms() >= end)
+			return -1;
+		monitor_read(e);
+	}
 }
 
 /* A session an engine crash interrupted: its end, as the file keeps it. */
@@ -287,17 +301,38 @@ static void telemetry(struct engine *e, long long now)
 	state_save(e, &end);
 }
 
-/* How long the supply lasts: the sooner of the time and energy targets. */
-static long long supply_limit(const struct engine *e)
+/*
+ * The targets of a start (the configured defaults when it names none):
+ * the supply lasts until the sooner is reached. Says them in buf.
+ */
+static void supply_target(struct engine *e, const struct msg_command *cmd,
+			  char *buf, size_t len)
 {
-	const struct supply *s = &e->s;
-	long long limit = -1, ms;
+	struct supply *s = &e->s;
+	long long secs = cmd->target_s;
+	int n = 0;
 
-	if (s->target_wh > 0 && e->power_w > 0) {
-		ms = (s->target_wh * WMS_PER_WH + e->power_w - 1) / e->power_w;
-		limit = ms;
+	s->target_wh = cmd->target_wh;
+	if (!cmd->target_wh && !cmd->target_s) {
+		s->target_wh = llround(e->c->cp.default_kwh * 1000);
+		secs = e->c->cp.default_seconds;
 	}
-	return limit;
+	s->limit_ms = secs ? secs * 1000 : -1;
+	if (s->target_wh > 0 && e->power_w > 0) {
+		long long ms = (s->target_wh * WMS_PER_WH + e->power_w - 1) /
+			       e->power_w;
+
+		if (s->limit_ms < 0 || ms < s->limit_ms)
+			s->limit_ms = ms;
+	}
+	buf[0] = '\0';
+	if (s->target_wh > 0)
+		n = snprintf(buf, len, "%lld Wh", (long long)s->target_wh);
+	if (secs && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, "%s%lld s", n ? " or " : "",
+			 secs);
+	if (!buf[0])
+		snprintf(buf, len, "none");
 }
 
 /* A start Central should not have sent: its session ends at once. */
@@ -324,7 +359,7 @@ static void supply_start(struct engine *e, const struct msg *m)
 {
 	struct supply *s = &e->s;
 	const struct msg_command *cmd = &m->u.cmd;
-	long long limit;
+	char target[64];
 
 	if (e->supplying && !strcmp(s->session, m->session)) {
 		debug("ignoring a repeated start of session '%s'", m->session);
@@ -338,23 +373,13 @@ static void supply_start(struct engine *e, const struct msg *m)
 	snprintf(s->session, sizeof(s->session), "%s", m->session);
 	snprintf(s->driver, sizeof(s->driver), "%s", m->driver);
 	s->price = cmd->price;
-	s->target_wh = cmd->target_wh;
-	limit = cmd->target_s ? (long long)cmd->target_s * 1000 : -1;
-	if (!cmd->target_wh && !cmd->target_s) {
-		s->target_wh = llround(e->c->cp.default_kwh * 1000);
-		if (e->c->cp.default_seconds)
-			limit = (long long)e->c->cp.default_seconds * 1000;
-	}
-	s->limit_ms = supply_limit(e);
-	if (limit >= 0 && (s->limit_ms < 0 || limit < s->limit_ms))
-		s->limit_ms = limit;
+	supply_target(e, cmd, target, sizeof(target));
 	s->started = now_ms();
 	s->t0 = mono_ms();
 	s->next_tick = s->t0 + e->c->cp.tick_ms;
 	e->supplying = true;
-	info("session started for '%s': session %s, %.4g EUR/kWh, target %lld Wh"
-	     " or %lld s", s->driver, s->session, s->price,
-	     (long long)s->target_wh, s->limit_ms < 0 ? -1LL : s->limit_ms / 1000);
+	info("session started for '%s': session %s, %.4g EUR/kWh, target %s",
+	     s->driver, s->session, s->price, target);
 	telemetry(e, s->t0);
 }
 
