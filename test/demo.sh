@@ -31,6 +31,7 @@ export XDG_RUNTIME_DIR=$dir/run XDG_STATE_HOME=$dir/state
 export EVC_CONFIG=$dir/evc.yaml
 
 t0=${EPOCHREALTIME/[.,]/}
+setsid=$(command -v setsid)
 declare -A pid=()	# role name -> PID of the evc process
 started=()		# role names, in the order they started
 readers=()		# PIDs of the processes that show their output
@@ -99,9 +100,15 @@ start()
 	shift
 	mkfifo "$fifo" || return 1
 	: >"$dir/$name.log"
-	show "$name" "$dir/$name.log" <"$fifo" &
+	(
+		trap '' INT HUP
+		show "$name" "$dir/$name.log"
+	) <"$fifo" &
 	readers+=($!)
-	"$@" >"$fifo" 2>&1 </dev/null &
+	# A session of its own: Ctrl-C reaches only this script, which then
+	# stops the processes in order, Kafka last. (Not a process group
+	# leader here, so setsid does not fork: $! stays the PID of evc.)
+	$setsid "$@" >"$fifo" 2>&1 </dev/null &
 	pid[$name]=$!
 	started+=("$name")
 }
@@ -156,14 +163,16 @@ cleanup()
 {
 	local i r
 
-	trap '' INT TERM
+	trap '' INT TERM HUP
 	for ((i = ${#started[@]} - 1; i >= 0; i--)); do
 		alive "${pid[${started[i]}]}" || continue
 		say "stopping ${started[i]} (PID ${pid[${started[i]}]})"
 		stop "${started[i]}"
 	done
+	# A reader ends with its process's output, unless a child of that
+	# process still holds it.
 	for r in "${readers[@]}"; do
-		wait_for 2 "! alive $r" || kill -s TERM "$r" 2>/dev/null
+		wait_for 2 "! alive $r" || kill -s KILL "$r" 2>/dev/null
 	done
 	wait 2>/dev/null
 	if [ "${EVC_DEMO_KEEP:-0}" = 1 ]; then
@@ -174,8 +183,9 @@ cleanup()
 }
 
 trap cleanup EXIT
-trap 'exit 130' INT
+trap 'say "interrupted"; exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 # fail WHAT: the demo cannot go on.
 fail()
