@@ -130,42 +130,6 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
 		     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
 }
 
-/*
- * bootstrap.servers, then evc's defaults for this kind of handle, then
- * the user's properties (evc.yaml, then -X), which may override them.
- */
-static rd_kafka_conf_t *make_conf(const struct conf *c,
-				  const char *const *defaults)
-{
-	rd_kafka_conf_t *kc = rd_kafka_conf_new();
-
-	if (set(kc, "bootstrap.servers", c->brokers) ||
-	    set(kc, "client.id", log_prog()) ||
-	    set(kc, "socket.nagle.disable", "true") ||
-	    set(kc, "log.connection.close", "false"))
-		goto fail;
-	/* evc broker's mock cluster does not wake a waiting fetch. */
-	if (c->brokers_from && !strcmp(c->brokers_from, "evc broker") &&
-	    set(kc, "fetch.wait.max.ms", "5"))
-		goto fail;
-	for (; defaults && defaults[0]; defaults += 2)
-		if (set(kc, defaults[0], defaults[1]))
-			goto fail;
-	rd_kafka_conf_set_log_cb(kc, on_log);
-	for (unsigned i = 0; i < c->nprops; i++)
-		if (set(kc, c->props[i].name, c->props[i].value))
-			goto fail;
-	return kc;
-fail:
-	rd_kafka_conf_destroy(kc);
-	return NULL;
-}
-
-rd_kafka_conf_t *bus_kafka_conf(const struct conf *c)
-{
-	return make_conf(c, NULL);
-}
-
 /* Producers: nothing lost or duplicated, and little waiting. */
 static const char *const producer_defaults[] = {
 	"acks", "all",
@@ -183,6 +147,43 @@ static const char *const consumer_defaults[] = {
 	"auto.offset.reset", "latest",
 	NULL
 };
+
+/*
+ * bootstrap.servers, then evc's defaults for this kind of handle, then
+ * the user's properties (evc.yaml, then -X), which may override them.
+ */
+static rd_kafka_conf_t *make_conf(const struct conf *c,
+				  const char *const *defaults)
+{
+	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+
+	if (set(kc, "bootstrap.servers", c->brokers) ||
+	    set(kc, "client.id", log_prog()) ||
+	    set(kc, "socket.nagle.disable", "true") ||
+	    set(kc, "log.connection.close", "false"))
+		goto fail;
+	for (const char *const *d = defaults; d && d[0]; d += 2)
+		if (set(kc, d[0], d[1]))
+			goto fail;
+	/* evc broker's mock cluster does not wake a waiting fetch. */
+	if (defaults == consumer_defaults && c->brokers_from &&
+	    !strcmp(c->brokers_from, "evc broker") &&
+	    set(kc, "fetch.wait.max.ms", "5"))
+		goto fail;
+	rd_kafka_conf_set_log_cb(kc, on_log);
+	for (unsigned i = 0; i < c->nprops; i++)
+		if (set(kc, c->props[i].name, c->props[i].value))
+			goto fail;
+	return kc;
+fail:
+	rd_kafka_conf_destroy(kc);
+	return NULL;
+}
+
+rd_kafka_conf_t *bus_kafka_conf(const struct conf *c)
+{
+	return make_conf(c, NULL);
+}
 
 static rd_kafka_t *new_handle(struct bus *b, rd_kafka_type_t type,
 			      rd_kafka_conf_t *kc)
