@@ -512,6 +512,38 @@ int bus_follow_all(struct bus *b, enum topic t)
 	return 0;
 }
 
+/*
+ * Every partition at its high watermark, fixed before returning, and in
+ * one assignment (each assign() replaces the previous one).
+ */
+int bus_follow_end_all(struct bus *b, enum topic t)
+{
+	const char *topic = b->conf->topics[t];
+	rd_kafka_resp_err_t err;
+	int64_t lo, hi;
+	int n;
+
+	if (!b->cons)
+		return error("cannot follow '%s': no consumer", topic);
+	if ((n = partition_count(b, topic)) < 0)
+		return -1;
+	for (int32_t p = 0; p < n; p++) {
+		rd_kafka_topic_partition_t *e;
+
+		if (watermarks(b, topic, p, &lo, &hi))
+			return -1;
+		e = rd_kafka_topic_partition_list_find(b->assigned, topic, p);
+		if (!e)
+			e = rd_kafka_topic_partition_list_add(b->assigned,
+							      topic, p);
+		e->offset = hi;
+	}
+	if ((err = rd_kafka_assign(b->cons, b->assigned)))
+		return error("cannot follow '%s': %s", topic,
+			     rd_kafka_err2str(err));
+	return 0;
+}
+
 int bus_caught_up(struct bus *b)
 {
 	return b->pending_ends == 0;

@@ -64,6 +64,12 @@ int bus_follow(struct bus *b, enum topic t, const char *key, int64_t from_ms);
 /* Follows every partition of t from the beginning (cp-state readers). */
 int bus_follow_all(struct bus *b, enum topic t);
 
+/*
+ * Follows every partition of t from its end, fixed before returning (a
+ * process that serves many keys at once: evc fleet).
+ */
+int bus_follow_end_all(struct bus *b, enum topic t);
+
 /* Joins the group on the n topics ts; messages then come from bus_recv(). */
 int bus_subscribe(struct bus *b, const enum topic *ts, int n);
 
