@@ -1139,11 +1139,18 @@ static int set_double(const struct ydoc *d, const char *path, const double *v,
 	return 0;
 }
 
-/* Text meant for a panel or a log line: no control characters. */
+/*
+ * Text meant for a panel or a log line: no control characters, C1 ones
+ * (U+0080 to U+009F, which YAML escapes such as "\u009b" make) included:
+ * msg.c refuses them in a message, and a terminal may obey them.
+ */
 static bool text_ok(const char *s)
 {
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p; p++)
+		if (*p < 0x20 || *p == 0x7f ||
+		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
 			return false;
 	return true;
 }

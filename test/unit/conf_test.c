@@ -611,6 +611,44 @@ static void test_free_after_failure(void)
 	check(!c.brokers && !c.topics[0], "conf_free after a failed load, twice");
 }
 
+/*
+ * Regressions found by fuzzing (test/fuzz/run.sh conf, catalogue): one
+ * case per input the fuzzer reduced, then what must still pass beside it.
+ */
+
+/* C1 controls (U+0080..U+009F) come from YAML escapes; a terminal may obey them. */
+static void test_fuzz_c1_controls(void)
+{
+	struct catalogue cat;
+	struct conf c;
+	const char *p;
+
+	expect_error("fuzz: a C1 control (CSI) in the catalogue path",
+		     "central:\n  catalogue: \"\\u009b\"\n",
+		     "2: control character in 'catalogue'");
+	expect_error("fuzz: a C1 control (NEL, YAML's \\N) in a location",
+		     "cp:\n  location: \"a\\Nb\"\n",
+		     "2: control character in 'location'");
+	expect_error("fuzz: a C1 control in default_location",
+		     "central:\n  default_location: \"\\x80\"\n",
+		     "2: control character in 'default_location'");
+	check(load_yaml(&c, "cp:\n  location: \"\\u00a0Col\u00f3n \\u00bf \u20ac\"\n") == 0 &&
+	      !strcmp(c.cp.location, "\u00a0Col\u00f3n \u00bf \u20ac"),
+	      "fuzz: U+00A0 and other letters next to the C1 range are text");
+	if (!c.file)
+		fprintf(stderr, "# %s", err);
+	conf_free(&c);
+	p = write_file("cps.yaml", "cps:\n  - {id: CP001, location: \"x\\u0085\", price: 1}\n");
+	check(cat_captured(&cat, p) == -1 &&
+	      strstr(err, "cps.yaml:2: control character in 'location'") && !cat.ncps,
+	      "fuzz: a C1 control in a catalogue location");
+}
+
+static void test_fuzz_findings(void)
+{
+	test_fuzz_c1_controls();
+}
+
 int main(void)
 {
 	static const char *const files[] = {
@@ -641,6 +679,7 @@ int main(void)
 	test_catalogue();
 	test_examples();
 	test_free_after_failure();
+	test_fuzz_findings();
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		unlink(tmp_path(files[i]));
 	rmdir(dir);
