@@ -86,6 +86,19 @@ static inline char *fuzz_path(void)
 	return path;
 }
 
+/* At a normal exit; after a crash, run.sh removes its whole scratch directory. */
+static inline void fuzz_file_remove(void)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", fuzz_path());
+	unlink(dir);
+	if ((slash = strrchr(dir, '/')))
+		*slash = '\0';
+	rmdir(dir);
+}
+
 static inline void fuzz_file_init(const char *name)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -99,6 +112,7 @@ static inline void fuzz_file_init(const char *name)
 	if (!mkdtemp(fuzz_dir))
 		fuzz_fail("cannot make a directory in '%s'", tmp);
 	snprintf(fuzz_path(), PATH_MAX, "%s/%s", fuzz_dir, name);
+	atexit(fuzz_file_remove);
 	unsetenv("EVC_BROKERS");
 	unsetenv("EVC_CONFIG");
 	unsetenv("EVC_DEBUG");

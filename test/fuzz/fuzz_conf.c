@@ -93,16 +93,70 @@ static void check_loaded(const struct conf *c)
 	check_range("driver.timeout_ms", c->driver.timeout_ms, 10, DAY_MS);
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * The line `evc broker` left in $XDG_RUNTIME_DIR/evc/broker, or no such
+ * file when line is NULL.
+ */
+static void write_broker_file(const char *line)
 {
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/evc", getenv("XDG_RUNTIME_DIR"));
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/evc/broker", getenv("XDG_RUNTIME_DIR"));
+	if (!line) {
+		unlink(path);
+		return;
+	}
+	if (!(f = fopen(path, "w")) || fputs(line, f) < 0 || fclose(f))
+		fuzz_fail("cannot write '%s'", path);
+}
+
+/*
+ * YAML cannot hold a NUL byte: what follows the first one, in up to
+ * three NUL-separated parts, is the argument of -b, that of -X and the
+ * broker file (an empty part: none), so that the precedence of brokers
+ * is fuzzed too.
+ */
+static void load(char *buf, size_t size)
+{
+	size_t yaml = strnlen(buf, size);
+	char *part[3] = { NULL, NULL, NULL }, *p = buf + yaml;
 	struct conf_args a = { .config = fuzz_path() };
 	struct conf c;
 
-	fuzz_write(data, size);
-	if (conf_load(&c, &a) == 0)
+	for (int i = 0; i < 3 && p < buf + size; i++) {
+		part[i] = *++p ? p : NULL;	/* empty: not given */
+		p += strlen(p);
+	}
+	fuzz_write((const uint8_t *)buf, yaml);
+	write_broker_file(part[2]);
+	if ((part[0] && conf_opt(&a, 'b', part[0]) < 0) ||
+	    (part[1] && conf_opt(&a, 'X', part[1]) < 0)) {
+		conf_args_free(&a);
+		return;
+	}
+	if (conf_load(&c, &a) == 0) {
 		check_loaded(&c);
-	else if (c.file || c.brokers || c.topics[0])
+		if (part[0] && strcmp(c.brokers_from, "--brokers"))
+			fuzz_fail("brokers from %s, over --brokers", c.brokers_from);
+	} else if (c.file || c.brokers || c.topics[0]) {
 		fuzz_fail("a failed load left a half-filled struct conf");
+	}
 	conf_free(&c);
+	conf_args_free(&a);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *buf = malloc(size + 1);	/* the parts end with a NUL */
+
+	if (!buf)
+		abort();
+	memcpy(buf, data, size);
+	buf[size] = '\0';
+	load(buf, size);
+	free(buf);
 	return 0;
 }

@@ -1,4 +1,5 @@
-/* fuzz_msg.c: libFuzzer harness of msg_decode: any bytes; what decodes must encode back to a fixed point. */
+/* fuzz_msg.c: libFuzzer harness of msg_decode (any bytes; what decodes must encode back to a fixed point) and msg_cents. */
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,39 @@ static void check_tight_buffers(const struct msg *m, const char *enc, int len)
 	free(short_);
 }
 
+/*
+ * msg_cents() on the first 16 bytes taken as wh and price: free of
+ * undefined behaviour anywhere (UBSan), and within the protocol's bounds
+ * odd-symmetric (half away from zero), growing with wh, and within the
+ * micro-euro rounding of the price of wh * price / 10.
+ */
+static void check_cents(const uint8_t *data, size_t size)
+{
+	int64_t wh, c;
+	double price, exact;
+
+	if (size < sizeof(wh) + sizeof(price))
+		return;
+	memcpy(&wh, data, sizeof(wh));
+	memcpy(&price, data + sizeof(wh), sizeof(price));
+	c = msg_cents(wh, price);
+	if (!isfinite(price) || wh < -MSG_WH_MAX || wh > MSG_WH_MAX ||
+	    fabs(price) > MSG_PRICE_MAX)
+		return;
+	if (msg_cents(-wh, price) != -c || msg_cents(wh, -price) != -c)
+		fuzz_fail("msg_cents(%lld, %.17g) = %lld is not symmetric",
+			  (long long)wh, price, (long long)c);
+	if (price >= 0 && wh < MSG_WH_MAX && msg_cents(wh + 1, price) < c)
+		fuzz_fail("msg_cents(%lld, %.17g) > msg_cents(%lld, ...)",
+			  (long long)wh, price, (long long)wh + 1);
+	exact = (double)wh * price / 10;
+	/* half a cent, half a micro-euro per kWh, and the doubles' own error */
+	if (fabs((double)c - exact) >
+	    0.5 + fabs((double)wh) * 0.5e-7 + fabs(exact) * 1e-12 + 1e-6)
+		fuzz_fail("msg_cents(%lld, %.17g) = %lld, far from %.17g",
+			  (long long)wh, price, (long long)c, exact);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char enc1[ENC_MAX], enc2[ENC_MAX];
@@ -67,6 +101,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct msg m1, m2;
 	int rc, n1, n2;
 
+	check_cents(data, size);
 	rc = msg_decode(data, size, &m1, err, sizeof(err));
 	if (rc != 0) {
 		if (rc != -1)
