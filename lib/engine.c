@@ -50,6 +50,7 @@ struct engine {
 	long long next_register;
 	int register_ms;	/* current back-off */
 	struct supply s;
+	long queued;		/* messages handed to the bus */
 	long other;		/* messages for other CPs, ignored */
 	struct ratelimit rl_other, rl_state, rl_mon;
 	int exit;		/* -1 while running */
@@ -153,24 +154,35 @@ static int state_load(struct engine *e, struct msg *m)
 
 static void monitor_read(struct engine *e);
 
+/* Queues m; the count lets send_now() know when all is delivered. */
+static int post(struct engine *e, enum topic t, const struct msg *m)
+{
+	if (bus_send(e->b, t, m))
+		return -1;
+	e->queued++;
+	return 0;
+}
+
 /*
- * Sends m and waits for its delivery; 0 once Kafka has it. The monitor
- * is served meanwhile: a slow acknowledgement is not a sick engine.
+ * Sends m and waits until Kafka has taken everything queued so far; 0
+ * when none of it failed. The monitor is served meanwhile: a slow
+ * acknowledgement is not a sick engine.
  */
 static int send_now(struct engine *e, enum topic t, const struct msg *m)
 {
-	long failed = bus_stats(e->b)->failed;
+	const struct bus_stats *st = bus_stats(e->b);
+	long failed = st->failed;
 	long long end = mono_ms() + FLUSH_MS;
 
-	if (bus_send(e->b, t, m))
+	if (post(e, t, m))
 		return -1;
-	for (;;) {
-		if (!bus_flush(e->b, SLICE_MS))
-			return bus_stats(e->b)->failed == failed ? 0 : -1;
+	while (st->sent + st->failed < e->queued) {
 		if (mono_ms() >= end)
 			return -1;
+		bus_poll(e->b, SLICE_MS);
 		monitor_read(e);
 	}
+	return st->failed == failed ? 0 : -1;
 }
 
 /* A session an engine crash interrupted: its end, as the file keeps it. */
@@ -235,9 +247,13 @@ static int64_t energy_at(const struct engine *e, long long now)
 	return wh < MSG_WH_MAX ? wh : MSG_WH_MAX;
 }
 
-/* A supply_end of the current session with figures wh, seq after the last. */
-static void end_msg(const struct engine *e, struct msg *m, int64_t wh,
-		    enum msg_end reason)
+/*
+ * A supply_end of the current session with figures wh at monotonic time
+ * now, seq after the last telemetry. Its times come from one clock, so
+ * that ended - started is the time the supply took.
+ */
+static void end_msg(const struct engine *e, struct msg *m, long long now,
+		    int64_t wh, enum msg_end reason)
 {
 	msg_init(m, MSG_SUPPLY_END);
 	snprintf(m->cp, sizeof(m->cp), "%s", e->id);
@@ -248,7 +264,7 @@ static void end_msg(const struct engine *e, struct msg *m, int64_t wh,
 	m->u.ticket.cents = msg_cents(wh, e->s.price);
 	m->u.ticket.price = e->s.price;
 	m->u.ticket.started = e->s.started;
-	m->u.ticket.ended = m->ts;
+	m->u.ticket.ended = e->s.started + (now - e->s.t0);
 	m->u.ticket.reason = reason;
 }
 
@@ -259,18 +275,19 @@ static void end_msg(const struct engine *e, struct msg *m, int64_t wh,
  */
 static void supply_end(struct engine *e, enum msg_end reason)
 {
-	int64_t wh = energy_at(e, mono_ms());
+	long long now = mono_ms();
+	int64_t wh = energy_at(e, now);
 	struct msg m;
 
 	if (!e->supplying)
 		return;
-	end_msg(e, &m, wh, reason);
+	end_msg(e, &m, now, wh, reason);
 	state_save(e, &m);
 	e->supplying = false;
 	info("supply ended for '%s': %lld Wh, %lld cents at %.4g EUR/kWh in"
-	     " %lld s (%s)", m.driver, (long long)wh,
+	     " %.1f s (%s)", m.driver, (long long)wh,
 	     (long long)m.u.ticket.cents, m.u.ticket.price,
-	     (long long)(m.u.ticket.ended - m.u.ticket.started) / 1000,
+	     (double)(m.u.ticket.ended - m.u.ticket.started) / 1000,
 	     msg_end_name(reason));
 	if (send_now(e, T_TELEMETRY, &m))
 		warn("the end of session '%s' is not delivered yet: kept in '%s'",
@@ -293,11 +310,10 @@ static void telemetry(struct engine *e, long long now)
 	m.u.prog.kw = e->c->cp.power_kw;
 	m.u.prog.wh = e->s.wh;
 	m.u.prog.cents = msg_cents(e->s.wh, e->s.price);
-	bus_send(e->b, T_TELEMETRY, &m);
+	post(e, T_TELEMETRY, &m);
 	debug("telemetry %u: %lld Wh, %lld cents", (unsigned)e->s.seq,
 	      (long long)m.u.prog.wh, (long long)m.u.prog.cents);
-	end_msg(e, &end, e->s.wh, END_BROKEN);
-	end.u.ticket.ended = m.ts;
+	end_msg(e, &end, now, e->s.wh, END_BROKEN);
 	state_save(e, &end);
 }
 
@@ -352,7 +368,7 @@ static void refuse_start(struct engine *e, const struct msg *m)
 	end.u.ticket.price = m->u.cmd.price;
 	end.u.ticket.started = end.u.ticket.ended = end.ts;
 	end.u.ticket.reason = reason;
-	bus_send(e->b, T_TELEMETRY, &end);
+	post(e, T_TELEMETRY, &end);
 }
 
 static void supply_start(struct engine *e, const struct msg *m)
@@ -425,7 +441,7 @@ static void send_register(struct engine *e, long long now)
 	snprintf(m.u.reg.location, sizeof(m.u.reg.location), "%s",
 		 e->location);
 	m.u.reg.engine_ok = !e->faulted;
-	if (!bus_send(e->b, T_CP_REGISTER, &m))
+	if (!post(e, T_CP_REGISTER, &m))
 		debug("register sent; next try in %d ms", e->register_ms);
 	e->next_register = now + e->register_ms;
 	e->register_ms *= 2;
