@@ -1,0 +1,229 @@
+#!/usr/bin/env bash
+# t4200-acl.sh: least privilege on a Kafka with SASL/SCRAM users and ACLs: each role's user does its part and no more.
+. "$(dirname "$0")/lib.sh"
+
+# This file runs its own Kafka, configured from etc/kafka/server-sasl.properties
+# (the shared Kafka of the test bed takes no logins), and gives it the
+# users and ACLs of etc/kafka/acl.sh. The users' passwords:
+admin_pw=admin-$$-secret
+export EVC_CENTRAL_PASSWORD=central-$$ EVC_CP_PASSWORD=cp-$$ \
+	EVC_DRIVER_PASSWORD=driver-$$ EVC_OPERATOR_PASSWORD=operator-$$
+
+KAFKA_VERSION=3.9.1
+jars=${EVC_KAFKA_JARS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/evc/kafka-$KAFKA_VERSION}
+jvm="java -Xmx384m -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+kdir=$TEST_DIR/kafka
+
+# sasl USER PASSWORD: the librdkafka properties (kcat and evc -X) of a login.
+sasl()
+{
+	echo "-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-512" \
+		"-X sasl.username=$1 -X sasl.password=$2"
+}
+
+# as ROLE: the -X options of one of acl.sh's users.
+as()
+{
+	local var=EVC_${1^^}_PASSWORD
+
+	sasl "$1" "${!var}"
+}
+
+# kc, as lib.sh's test_config uses it, logs in as admin here.
+kc()
+{
+	kcat -b "${EVC_TEST_BROKERS:?no Kafka}" $(sasl admin "$admin_pw") "$@"
+}
+
+# A TCP port nothing uses on loopback, other than $1.
+free_port()
+{
+	local p i
+
+	for ((i = 0; i < 200; i++)); do
+		p=$((20000 + RANDOM % 12000))
+		[ "$p" != "${1:-}" ] || continue
+		[ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] &&
+			{ echo "$p"; return 0; }
+	done
+	return 1
+}
+
+# The shipped configuration with this machine's ports, password and data
+# directory, and the test bed's small settings for a shared machine.
+write_config()
+{
+	sed -e "s/192\.168\.1\.100:9092/127.0.0.1:$1/g" \
+		-e "s/127\.0\.0\.1:9093/127.0.0.1:$2/g" \
+		-e "s/ADMIN_PASSWORD/$admin_pw/g" \
+		-e "s#/var/lib/kafka/data#$kdir/data#" \
+		"$TEST_TOP/etc/kafka/server-sasl.properties" >"$kdir/server.properties" &&
+	cat >>"$kdir/server.properties" <<-EOF
+	offsets.topic.num.partitions=5
+	num.network.threads=2
+	num.io.threads=2
+	log.cleaner.dedupe.buffer.size=16777216
+	EOF
+	cat >"$kdir/log4j.properties" <<-EOF
+	log4j.rootLogger=INFO, file
+	log4j.appender.file=org.apache.log4j.FileAppender
+	log4j.appender.file.File=$kdir/kafka.log
+	log4j.appender.file.layout=org.apache.log4j.PatternLayout
+	log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+	EOF
+}
+
+# One attempt at a formatted, running broker answering admin's login;
+# its reason in $why when it fails.
+sasl_launch()
+{
+	local port cport id
+
+	port=$(free_port) && cport=$(free_port "$port") ||
+		{ why="no free port"; return 1; }
+	rm -rf "$kdir" && mkdir -p "$kdir" && write_config "$port" "$cport" ||
+		{ why="cannot write $kdir/server.properties"; return 1; }
+	id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c 1-22)
+	if ! $jvm -Dlog4j.configuration="file:$kdir/log4j.properties" \
+		-cp "$jars/*" kafka.tools.StorageTool format -t "$id" \
+		-c "$kdir/server.properties" \
+		--add-scram "SCRAM-SHA-512=[name=admin,password=$admin_pw]" \
+		>"$kdir/format.out" 2>&1; then
+		why="kafka-storage format failed: $(tail -n 1 "$kdir/format.out")"
+		return 1
+	fi
+	bg kafka $jvm -Dlog4j.configuration="file:$kdir/log4j.properties" \
+		-cp "$jars/*" kafka.Kafka "$kdir/server.properties"
+	EVC_TEST_BROKERS=127.0.0.1:$port
+	wait_for 60 "kc -L -m 2 2>/dev/null | grep -q '1 brokers' ||
+		! _bg_alive $TEST_DIR/.bg/kafka" 2>/dev/null
+	kc -L -m 2 2>/dev/null | grep -q '1 brokers' && return 0
+	why="SASL Kafka did not start: $(grep -m 1 -E 'ERROR|Exception' "$kdir/kafka.log" "$TEST_DIR/kafka.err" 2>/dev/null)"
+	bg_kill kafka >/dev/null 2>&1
+	return 1
+}
+
+sasl_start()
+{
+	local try
+
+	why=
+	command -v java >/dev/null || { why="java not found"; return 1; }
+	command -v kcat >/dev/null || { why="kcat not found"; return 1; }
+	command -v ss >/dev/null || { why="ss not found"; return 1; }
+	if [ -z "${EVC_KAFKA_JARS:-}" ]; then
+		bash "$TEST_TOP/test/kafka.sh" fetch >"$TEST_DIR/fetch.out" 2>&1 ||
+			{ why="no Kafka $KAFKA_VERSION jars: $(tail -n 1 "$TEST_DIR/fetch.out")"; return 1; }
+	fi
+	for try in 1 2; do
+		sasl_launch && return 0
+		grep -q 'Address already in use' "$kdir/kafka.log" 2>/dev/null || break
+	done
+	return 1
+}
+
+if sasl_start; then
+	export EVC_TEST_BROKERS
+else
+	unset EVC_TEST_BROKERS
+	export EVC_TEST_KAFKA_WHY=$why
+fi
+need_kafka
+
+# Topics made by admin, whose login is in evc.yaml (kafka.properties);
+# each role below logs in with -X, which comes after the file.
+test_config <<EOF
+kafka:
+  properties:
+    security.protocol: SASL_PLAINTEXT
+    sasl.mechanisms: SCRAM-SHA-512
+    sasl.username: admin
+    sasl.password: $admin_pw
+central:
+  allow_unknown: true
+EOF
+suffix=$(topic cp_register) && suffix=${suffix#cp-register}
+group=evc-central${suffix}
+
+# acl.sh logs in as admin with a Kafka client file.
+cat >admin.properties <<EOF
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_pw";
+EOF
+# The same network without any login in the file: for -X alone.
+grep -v 'sasl\.\|security\.protocol' evc.yaml >plain.yaml
+
+test_expect_success 'acl.sh creates the users and their ACLs' '
+	KAFKA_ACLS="$jvm -cp '\''$jars/*'\'' kafka.admin.AclCommand" \
+	KAFKA_CONFIGS="$jvm -cp '\''$jars/*'\'' kafka.admin.ConfigCommand" \
+		"$TEST_TOP/etc/kafka/acl.sh" -g "$group" -s "$suffix" \
+		"$EVC_TEST_BROKERS" admin.properties
+'
+
+test_expect_success 'admin logs in with -X as well as with evc.yaml' '
+	"$EVC" topics create -c plain.yaml $(sasl admin "$admin_pw") >create.out &&
+	"$EVC" topics list -c plain.yaml $(sasl admin "$admin_pw") >list.out &&
+	test "$(grep -c "partitions 3" list.out)" = 9
+'
+
+test_expect_success 'a charge: Central, a CP and a driver, each as its own user' '
+	bg central "$EVC" central $(as central) &&
+	bg cp "$EVC" cp $(as cp) CP001 &&
+	wait_for 30 "grep -q ready central.err" &&
+	wait_for 30 "grep -q \"registered as\" cp.err" &&
+	"$EVC" auth --wait -k 0.01 -t 20 $(as driver) DRIVER001 CP001 >auth.out &&
+	grep "^ticket at CP001: .*(finished)" auth.out &&
+	! grep -i "not allowed\|authori[sz]ation failed" central.err cp.err
+'
+
+test_expect_success 'the operator reads every CP state and stops a CP' '
+	"$EVC" status $(as operator) CP001 >status.out &&
+	grep "^CP001 " status.out &&
+	"$EVC" central stop CP001 $(as operator) &&
+	wait_for 10 "grep -q \"CP001 STOPPED\" central.err" &&
+	"$EVC" central resume CP001 $(as operator)
+'
+
+test_expect_success 'a CP may write telemetry but not cp-commands' '
+	echo probe | kcat -b "$EVC_TEST_BROKERS" $(as cp) -P -k CP999 \
+		-t "$(topic telemetry)" &&
+	! echo "{}" | kcat -b "$EVC_TEST_BROKERS" $(as cp) -P -k CP001 \
+		-t "$(topic cp_commands)" 2>kcat.err &&
+	grep "Topic authorization failed" kcat.err
+'
+
+test_expect_success 'a driver cannot read cp-commands' '
+	! timeout 20 kcat -b "$EVC_TEST_BROKERS" $(as driver) -C -e \
+		-o beginning -t "$(topic cp_commands)" >kcat.out 2>kcat.err &&
+	grep "Topic authorization failed" kcat.err &&
+	test ! -s kcat.out
+'
+
+test_expect_success 'a CP user cannot stop CPs, and evc says so in one line' '
+	test_expect_code 3 "$EVC" central stop CP001 $(as cp) 2>stop.err &&
+	cat stop.err &&
+	test "$(wc -l <stop.err)" = 1 &&
+	grep "$(topic control)" stop.err &&
+	grep "Topic authorization failed" stop.err
+'
+
+test_expect_success 'Central run with a CP login never gets ready' '
+	bg fake "$EVC" central $(as cp) &&
+	sleep 5 &&
+	bg_kill fake;
+	cat fake.err &&
+	! grep -q ready fake.err &&
+	grep -q "Topic authorization failed" fake.err
+'
+test_skip 'Central run with a CP login says so in one line' \
+	'it repeats "cannot send to '\''control-...'\'': Broker: Topic authorization failed" at each ready probe and keeps running; lib/bus.c says "(run '\''evc topics create'\'')" for a topic it may not read'
+
+test_expect_success 'a wrong password: exit 3 and an authentication failure' '
+	test_expect_code 3 "$EVC" auth -k 0.01 -t 5 \
+		$(sasl driver wrong) DRIVER001 CP001 2>bad.err &&
+	cat bad.err &&
+	grep "invalid credentials" bad.err
+'
+test_skip 'a wrong password is said in one line' \
+	'evc prints "cannot reach Kafka at ...: Local: Broker transport failure" and then one "not allowed by Kafka: ... SASL authentication error" warning per connection attempt (4 in 10 s)'
