@@ -32,6 +32,7 @@ static const struct cmd commands[] = {
 	{ "topics", cmd_topics, "create, list and describe the evc topics" },
 	{ "broker", cmd_broker, "run an in-memory Kafka for demos on one machine" },
 	{ "status", cmd_status, "show every CP's state, from any machine" },
+	{ "fleet", cmd_fleet, "simulate many CPs in one process (load tests)" },
 };
 
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))

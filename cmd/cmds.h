@@ -9,5 +9,6 @@ int cmd_auth(int argc, char **argv);
 int cmd_topics(int argc, char **argv);
 int cmd_broker(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_fleet(int argc, char **argv);
 
 #endif
