@@ -336,6 +336,36 @@ test_expect_success 'a refused registration ends the CP with status 1' '
 	grep -q "registration refused" cp3.err
 '
 
+# keyboard: the CP on a terminal (script(1) makes one), its keys from the
+# FIFO keys.
+keyboard()
+{
+	exec script -qfec "\"$EVC\" cp CP005" /dev/null <keys
+}
+
+if command -v script >/dev/null; then
+	test_expect_success 'on a terminal, keys f, r, u and q fault, recover, unplug and quit' '
+		mkfifo keys &&
+		bg tty keyboard &&
+		exec 9>keys &&
+		wait_for 10 "\"$EVC\" cp CP005 status | grep -q engine=ok" &&
+		printf f >&9 &&
+		wait_for 5 "test \"\$(last_health CP005)\" = false" &&
+		"$EVC" cp CP005 status | grep -q state=faulted &&
+		printf r >&9 &&
+		wait_for 5 "test \"\$(last_health CP005)\" = true" &&
+		printf u >&9 &&
+		wait_for 5 "grep -q \"no car is plugged in\" tty.out" &&
+		grep -q "\[u\]nplug \[f\]ault \[r\]ecover \[q\]uit" tty.out &&
+		printf q >&9 &&
+		bg_wait tty 15 &&
+		exec 9>&- &&
+		grep -q "evc cp: stopped" tty.out
+	'
+else
+	test_skip 'on a terminal, keys f, r, u and q fault, recover, unplug and quit' 'no script(1)'
+fi
+
 test_expect_success 'a CP without Kafka says so and keeps trying; SIGTERM exits 0' '
 	bg cp4 "$EVC" cp -b 127.0.0.1:9 CP004 &&
 	wait_for 20 "grep -q \"cannot reach Kafka at .127.0.0.1:9.\" cp4.err" &&
