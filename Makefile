@@ -107,7 +107,17 @@ install: all
 	install -m 644 etc/kafka/* $(DESTDIR)$(PREFIX)/share/evc/kafka/
 	install -m 644 etc/DEPLOY.md $(DESTDIR)$(PREFIX)/share/doc/evc/DEPLOY.md
 
+# Benchmarks, not tests (BENCHMARKS.md): programs in C on lib/*.o, then
+# test/bench/run.sh, which starts and stops a Kafka of its own (~10 min).
+bench: all $(LIB_OBJ)
+	for b in auth echo ingest bare codec; do \
+		$(CC) $(EVC_CFLAGS) $(CFLAGS) $(LDFLAGS) -o test/bench/bench_$$b \
+			test/bench/bench_$$b.c test/bench/bench.c $(LIB_OBJ) \
+			$(LDLIBS) || exit 1; \
+	done
+	test/bench/run.sh
+
 clean:
 	rm -f evc $(LINKS) evc.o lib/*.o cmd/*.o $(UNIT_TESTS)
 
-.PHONY: all units check deps demo asan fuzz install clean
+.PHONY: all units check deps demo asan fuzz install clean bench
