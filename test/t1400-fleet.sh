@@ -48,7 +48,7 @@ test_expect_success 'a fleet of 50 CPs registers with Central: all ACTIVE' '
 
 test_expect_success 'the CPs keep sending heartbeats: still ACTIVE later' '
 	sleep 2 &&
-	test "$(active FL)" = 50
+	wait_for 10 "test \"\$(active FL)\" = 50"
 '
 
 test_expect_success 'evc auth --wait at one fleet CP gets a correct ticket' '
@@ -63,6 +63,18 @@ test_expect_success 'a second CP charges while the first is idle again' '
 	grep -qF "\"reason\":\"finished\"" out &&
 	"$EVC" auth --wait --json D3 FL00017 >out 2>err &&
 	grep -qF "\"wh\":1000" out
+'
+
+test_expect_success 'stopped by Central: the supply ends (stopped); resumed: it charges again' '
+	bg a "$EVC" auth --wait --json --kwh 100 D4 FL00003 &&
+	wait_for 20 "grep -q \"FL00003 SUPPLYING\" central.err" &&
+	"$EVC" central stop FL00003 &&
+	test_expect_code 1 bg_wait a 20 &&
+	grep -qF "\"reason\":\"stopped\"" a.out &&
+	"$EVC" central resume FL00003 &&
+	wait_for 20 "test \"\$(active FL)\" = 50" &&
+	"$EVC" auth --wait --json D5 FL00003 >out 2>err &&
+	grep -qF "\"reason\":\"finished\"" out
 '
 
 test_expect_success 'SIGTERM: the fleet exits 0' '
