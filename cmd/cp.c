@@ -562,7 +562,9 @@ static void forward(struct monitor *m, struct client *cl, const char *what)
 	int n;
 
 	if (!m->pid || m->sock < 0) {
-		if (cl)
+		if (cl && !strcmp(what, "status"))
+			client_answer(cl, "ok %s", m->status);
+		else if (cl)
 			client_answer(cl, "error the engine is not running");
 		else
 			mon_log(m, true, "cannot %s: the engine is not running",
