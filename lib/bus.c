@@ -32,6 +32,7 @@ struct bus {
 	rd_kafka_message_t *last;	/* offset to store before the next read */
 	int down;			/* all brokers down, reported once */
 	int was_up;			/* a broker answered once */
+	char login_error[256];		/* why SASL refused us, if it did */
 	int fatal;
 	struct ratelimit rl_reject;
 	struct ratelimit rl_error;
@@ -105,9 +106,15 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 			warn("cannot reach Kafka at '%s': %s", b->conf->brokers,
 			     reason);
 		b->down = 1;
+	} else if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+		/* Said once: by bus_check() at start, else here. */
+		if (!b->login_error[0] && b->was_up)
+			warn("cannot log in to Kafka at '%s': %s",
+			     b->conf->brokers, reason);
+		snprintf(b->login_error, sizeof(b->login_error), "%s", reason);
 	} else if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
 		   err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
-		   err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
+		   err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
 		warn_limited(&b->rl_error, "not allowed by Kafka: %s", reason);
 	} else {
 		debug("kafka: %s", reason);
@@ -126,8 +133,14 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
 		return;
 	}
 	b->st.failed++;
-	warn_limited(&b->rl_error, "cannot deliver to '%s': %s",
-		     rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+	if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+		warn_limited(&b->rl_error,
+			     "not allowed by Kafka to write topic '%s'",
+			     rd_kafka_topic_name(m->rkt));
+	else
+		warn_limited(&b->rl_error, "cannot deliver to '%s': %s",
+			     rd_kafka_topic_name(m->rkt),
+			     rd_kafka_err2str(m->err));
 }
 
 /* Producers: nothing lost or duplicated, and little waiting. */
@@ -316,6 +329,14 @@ int bus_send(struct bus *b, enum topic t, const struct msg *m)
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(b->prod, 10);
 	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ++tries < 500);
+	if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+		/* Every later send fails alike: say it at a bounded rate. */
+		b->st.failed++;
+		warn_limited(&b->rl_error,
+			     "not allowed by Kafka to write topic '%s'",
+			     b->conf->topics[t]);
+		return -1;
+	}
 	if (err)
 		return error("cannot send to '%s': %s", b->conf->topics[t],
 			     rd_kafka_err2str(err));
@@ -365,6 +386,11 @@ int bus_check(struct bus *b, int timeout_ms)
 	if (!rk)
 		return 0;
 	err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+	if (err)	/* error callbacks are served by poll: a login refusal */
+		rd_kafka_poll(rk, 100);
+	if (err && b->login_error[0])
+		return error("cannot log in to Kafka at '%s': %s",
+			     b->conf->brokers, b->login_error);
 	if (err)
 		return error("cannot reach Kafka at '%s': %s%s",
 			     b->conf->brokers, rd_kafka_err2str(err), hint(b));
@@ -389,6 +415,9 @@ static int partition_count(struct bus *b, const char *topic)
 			     b->conf->brokers, rd_kafka_err2str(err), hint(b));
 	if (md->topic_cnt == 1 && !md->topics[0].err)
 		n = md->topics[0].partition_cnt;
+	else if (md->topic_cnt == 1 && md->topics[0].err ==
+		 RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+		error("not allowed by Kafka to read topic '%s'", topic);
 	else if (md->topic_cnt == 1)
 		error("cannot use topic '%s': %s (run 'evc topics create')",
 		      topic, rd_kafka_err2str(md->topics[0].err));
