@@ -15,6 +15,10 @@
 #     every 5 s, in messages and in seconds at the rate it is fed; Central
 #     is run with auto.commit.interval.ms=200 so the committed offsets
 #     are fresh;
+#   - the messages Central's group consumed over the window (its
+#     committed offsets), Central's CPU time per message, and the CPU
+#     Central would need at the rate offered: its cost even when a busy
+#     machine starves it;
 #   - the delay from a telemetry to the progress Central derives from it
 #     (their "ts" fields), over the last 5 s of the window: how far
 #     behind the stream Central really is.
@@ -134,6 +138,13 @@ group_lag()
 		sed -n 's/^group .*, lag \([0-9]*\).*/\1/p' | tail -n 1 | grep . || echo -
 }
 
+# The offsets Central's group has committed, summed: messages consumed.
+group_committed()
+{
+	"$evc" topics -c "$1" lag "$2" 2>/dev/null |
+		awk -v g="$2" '$1 == g && $4 ~ /^[0-9]+$/ { s += $4 } END { print s + 0 }'
+}
+
 # messages TOPIC FROM_MS TO_MS CONFIG: the payloads produced in between.
 messages()
 {
@@ -187,7 +198,7 @@ EOF
 run()
 {
 	local n=$1 r=$2 suf=fleet$$-$1-$2 cfg w c0 c1 f0 f1 k0 k1 t0 t1
-	local rss rss_max=0 lag lag_max=0 lags= started e sessions rate
+	local rss rss_max=0 lag lag_max=0 lags= started e sessions rate m0 m1
 
 	w=$secs
 	[ "$n" -le 10000 ] || w=$secs_large
@@ -203,6 +214,7 @@ run()
 	sleep "$warmup"
 	started=$(grep -c "supply started" "$out/central.err")
 	say "N=$n run $r: $started sessions started; measuring ${w}s"
+	m0=$(group_committed "$cfg" "central-$suf")
 	c0=$(ticks "$pid_central") f0=$(ticks "$pid_fleet")
 	k0=$( [ -n "$kafka_pid" ] && ticks "$kafka_pid" || echo 0)
 	t0=$(date +%s%3N)
@@ -218,6 +230,7 @@ run()
 		fi
 	done
 	c1=$(ticks "$pid_central") f1=$(ticks "$pid_fleet")
+	m1=$(group_committed "$cfg" "central-$suf")
 	k1=$( [ -n "$kafka_pid" ] && ticks "$kafka_pid" || echo 0)
 	t1=$(date +%s%3N)
 	kill -0 "$pid_central" 2>/dev/null || { say "Central died: $out/central.err"; return 1; }
@@ -233,13 +246,18 @@ run()
 	awk -v n="$n" -v r="$r" -v w="$(( (t1 - t0) ))" -v hz="$hz" \
 		-v c="$((c1 - c0))" -v f="$((f1 - f0))" -v k="$((k1 - k0))" \
 		-v rss="$rss" -v rss_max="$rss_max" -v lag_max="$lag_max" \
-		-v rate="$rate" -v s="$sessions" -v e="$e" -v lags="$lags" 'BEGIN {
+		-v rate="$rate" -v s="$sessions" -v e="$e" -v lags="$lags" \
+		-v m="$((m1 - m0))" 'BEGIN {
 		split(e, x, " ")
 		cpu = c / hz / (w / 1000) * 100
-		printf "%d,%d,%.1f,%d,%.1f,%d,%d,%.3f,%.0f,%d,%.2f,%s,%s,%s,%s,%.1f,%.1f,%s\n",
+		# CPU per message consumed, and what it costs at the offered rate:
+		# what Central needs, even when a busy machine starves it.
+		us = m > 0 ? c / hz * 1e6 / m : 0
+		printf "%d,%d,%.1f,%d,%.1f,%d,%d,%.3f,%.0f,%d,%.2f,%s,%s,%s,%s,%.1f,%.1f,%d,%.1f,%.1f,%.1f,%s\n",
 			n, r, w / 1000, s, cpu, rss_max, rss, cpu / (n / 1000),
 			rss_max * 1024 / n, lag_max, lag_max / rate, x[1], x[2], x[3], x[4],
-			f / hz / (w / 1000) * 100, k / hz / (w / 1000) * 100, lags
+			f / hz / (w / 1000) * 100, k / hz / (w / 1000) * 100,
+			m, m / (w / 1000), us, us * rate / 1e4, lags
 	}' >>"$csv"
 	tail -n 1 "$csv" >&2
 }
@@ -261,15 +279,17 @@ summary()
 	}
 	function flush() {
 		if (!cnt) return
-		printf "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, cnt,
-			med(5), med(6) , med(8), med(9), med(10), med(11), med(13), med(14)
+		printf "| %d | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", n, cnt,
+			med(5), med(6) , med(8), med(9), med(10), med(11), med(13), med(14),
+			med(19), med(20), med(21)
 		cnt = 0
 	}
 	BEGIN {
 		fmt[5] = "%.1f"; fmt[6] = "%d"; fmt[8] = "%.2f"; fmt[9] = "%.0f"
 		fmt[10] = "%d"; fmt[11] = "%.2f"; fmt[13] = "%d"; fmt[14] = "%d"
-		print "| CPs | runs | Central CPU % of a core | Central RSS max KiB | CPU % per 1k CPs | RSS bytes per CP | max lag (msgs) | max lag (s) | telemetry->progress p99 ms | max ms |"
-		print "|---|---|---|---|---|---|---|---|---|---|"
+		fmt[19] = "%.0f"; fmt[20] = "%.1f"; fmt[21] = "%.1f"
+		print "| CPs | runs | Central CPU % of a core | Central RSS max KiB | CPU % per 1k CPs | RSS bytes per CP | max lag (msgs) | max lag (s) | telemetry->progress p99 ms | max ms | consumed msgs/s | CPU us per msg | CPU % needed at offered rate |"
+		print "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	}
 	$1 == "n" { next }
 	$1 != n { flush(); n = $1 }
@@ -302,7 +322,7 @@ EOF
 }
 
 start_kafka || exit 3
-echo "n,run,window_s,sessions,central_cpu_pct,central_rss_max_kib,central_rss_end_kib,cpu_pct_per_1k_cps,rss_bytes_per_cp,lag_max_msgs,lag_max_s,e2e_p50_ms,e2e_p99_ms,e2e_max_ms,e2e_samples,fleet_cpu_pct,kafka_cpu_pct,lag_samples" >"$csv"
+echo "n,run,window_s,sessions,central_cpu_pct,central_rss_max_kib,central_rss_end_kib,cpu_pct_per_1k_cps,rss_bytes_per_cp,lag_max_msgs,lag_max_s,e2e_p50_ms,e2e_p99_ms,e2e_max_ms,e2e_samples,fleet_cpu_pct,kafka_cpu_pct,consumed,consumed_per_s,central_cpu_us_per_msg,central_cpu_pct_needed,lag_samples" >"$csv"
 for n in $sizes; do
 	for ((r = 1; r <= repeat; r++)); do
 		run "$n" "$r" || say "N=$n run $r failed (logs in $out)"
