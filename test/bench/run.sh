@@ -298,7 +298,7 @@ machine()
 {
 	echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
 		"$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM," \
-		"$(uname -sr), load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
+		"$(uname -sr)"
 	echo "- Kafka 3.9.1 (test/kafka.sh: one KRaft node on loopback), librdkafka" \
 		"$(pkg-config --modversion rdkafka 2>/dev/null || echo '?'), evc $(git rev-parse --short HEAD 2>/dev/null)"
 	echo "- repetitions: $repeat; latency runs: $secs s counted after 1 s warm-up;" \
@@ -318,9 +318,10 @@ for s in $sections; do
 	auth | oneshot | ingest | codec) ;;
 	*) say "unknown section: '$s'"; exit 2 ;;
 	esac
-	t0=$SECONDS
+	t0=$SECONDS l0=$(cut -d' ' -f1 /proc/loadavg)
 	"section_$s" || { say "section $s failed (see $out)"; exit 1; }
 	say "$s: $((SECONDS - t0)) s"
+	echo "section name=$s secs=$((SECONDS - t0)) load_start=$l0 load_end=$(cut -d' ' -f1 /proc/loadavg)" >>"$results"
 done
 cleanup
 summary | tee "$out/summary.md"
