@@ -500,7 +500,12 @@ static void on_register(struct central *c, const struct msg *m)
 	}
 	send_ack(c, m->cp, p);
 	price_text(p->price, price, sizeof(price));
-	event(c, "%s registered (%s, %s EUR/kWh)", p->id, p->location, price);
+	/* An engine repeats its registration until acknowledged: log once. */
+	if (!p->registered)
+		event(c, "%s registered (%s, %s EUR/kWh)", p->id, p->location,
+		      price);
+	else
+		debug("%s registered again", p->id);
 	/* An engine that registers again restarted: a supply_end is due. */
 	if (p->busy && p->registered)
 		start_grace(p, END_BROKEN);
