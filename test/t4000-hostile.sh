@@ -140,10 +140,10 @@ test_expect_success 'Central and two CPs start and register' '
 test_expect_success 'a charge starts at CP001' '
 	t_start=$(_now_ms) &&
 	bg charge "$EVC" auth -v --json --wait --kwh 10 DRIVER001 CP001 &&
-	wait_for 15 "real cp_commands type=command cmd=start driver=DRIVER001 >start && test -s start" &&
+	wait_for 30 "real cp_commands type=command cmd=start driver=DRIVER001 >start && test -s start" &&
 	session=$(head -n 1 start | field session) &&
 	test ${#session} = 32 &&
-	wait_for 10 "grep -q \"CP001 supply started\" central.err"
+	wait_for 20 "grep -q \"CP001 supply started\" central.err"
 '
 
 test_expect_success 'the real traffic so far is captured for replays' '
@@ -262,6 +262,11 @@ test_expect_success 'Central sent one ticket, and progress only from real teleme
 	field seq <progress >seqs && sort -n -c seqs &&
 	field wh <progress >whs && sort -n -c whs &&
 	test "$(tail -n 1 whs)" -le $wh &&
+	field cents <progress >cs &&
+	paste -d" " whs cs | awk "{
+		n = \$1 * 350000
+		if (int((n + 5000000) / 10000000) != \$2) { print; exit 1 }
+	}" &&
 	paste -d" " seqs whs >seqwh &&
 	while read -r s w; do
 		grep -qF "\"seq\":$s,\"kw\":360,\"wh\":$w," tele || return 1
@@ -367,4 +372,13 @@ echo "# flood: ${n_sent:-?} messages (${n_bad:-?} malformed) in $((${t_flood:-0}
 echo "# rejected: Central ${c_rejected:-?} (of ${c_want:-?} malformed on its topics; ignored ${c_ignored:-?})," \
 	"driver DRIVER001 ${d_rejected:-?} (of ${d_want:-?} in its partition)," \
 	"CP001 and CP002 not reported (${cp1_log:-?} and ${cp2_log:-?} rate-limited log lines)"
+if [ -s "$TEST_DIR/flood/counts" ]; then
+	awk -v order="$topics" '{ n[$1] += $5; if ($3 == "malformed") m[$1] += $5 }
+	END {
+		k = split(order, t)
+		printf "# sent per topic (malformed):"
+		for (i = 1; i <= k; i++) printf " %s %d (%d)", t[i], n[t[i]], m[t[i]]
+		printf "\n"
+	}' "$TEST_DIR/flood/counts"
+fi
 echo "# charge and checks: $t_total ms"
