@@ -328,14 +328,39 @@ static void doc_free(struct ydoc *d)
 	props_free(d->props, d->nprops);
 }
 
+/*
+ * The bytes of the control character at p (C0, DEL, or C1: U+0080 to
+ * U+009F, which YAML escapes such as "\u009b" make), 0 if p holds none.
+ */
+static size_t ctl_len(const unsigned char *p)
+{
+	if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		return 2;
+	return *p < 0x20 || *p == 0x7f;
+}
+
+/*
+ * Messages quote keys and values of the file, which YAML escapes can
+ * fill with control characters: they go out as \xHH, so that a message
+ * stays on one line and cannot drive the terminal it is read on.
+ */
 __attribute__((format(printf, 3, 0)))
 static int doc_verror(const struct ydoc *d, unsigned line, const char *fmt,
 		      va_list ap)
 {
-	char msg[512];
+	unsigned char msg[512];
+	char safe[sizeof(msg) * 4];
+	size_t i = 0, o = 0, n;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	return error("%s:%u: %s", d->file, line ? line : 1, msg);
+	vsnprintf((char *)msg, sizeof(msg), fmt, ap);
+	while (msg[i]) {
+		if (!(n = ctl_len(msg + i)))
+			safe[o++] = (char)msg[i++];
+		while (n--)
+			o += (size_t)sprintf(safe + o, "\\x%02x", msg[i++]);
+	}
+	safe[o] = '\0';
+	return error("%s:%u: %s", d->file, line ? line : 1, safe);
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -1141,16 +1166,12 @@ static int set_double(const struct ydoc *d, const char *path, const double *v,
 
 /*
  * Text meant for a panel or a log line: no control characters, C1 ones
- * (U+0080 to U+009F, which YAML escapes such as "\u009b" make) included:
- * msg.c refuses them in a message, and a terminal may obey them.
+ * included: msg.c refuses them in a message, and a terminal may obey them.
  */
 static bool text_ok(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-
-	for (; *p; p++)
-		if (*p < 0x20 || *p == 0x7f ||
-		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (ctl_len(p))
 			return false;
 	return true;
 }

@@ -644,9 +644,30 @@ static void test_fuzz_c1_controls(void)
 	      "fuzz: a C1 control in a catalogue location");
 }
 
+/* Control characters a message quotes from the file go out as \xHH, on one line. */
+static void test_fuzz_quoted_controls(void)
+{
+	struct catalogue cat;
+	const char *p;
+
+	expect_error("fuzz: a tab and an escape sequence in a bad topic name",
+		     "topics:\n  names:\n    health: \"a\\tb\\e[2J\"\n",
+		     "3: invalid topic name for 'health': 'a\\x09b\\x1b[2J'");
+	check(!strchr(err, '\x1b') && strchr(err, '\n') == err + strlen(err) - 1,
+	      "fuzz: ... and the message is one line without the escape");
+	expect_error("fuzz: an OSC sequence and a C1 CSI in an unknown key",
+		     "cp:\n  tick_ms: 100\n\"\\e]0;x\\a\\u009b\": 1\n",
+		     "3: unknown key '\\x1b]0;x\\x07\\xc2\\x9b'");
+	p = write_file("cps.yaml", "cps:\n  - {id: \"CP\\n001\", location: a, price: 1}\n");
+	check(cat_captured(&cat, p) == -1 &&
+	      strstr(err, "cps.yaml:2: invalid CP id: 'CP\\x0a001'\n"),
+	      "fuzz: a newline in a bad CP id");
+}
+
 static void test_fuzz_findings(void)
 {
 	test_fuzz_c1_controls();
+	test_fuzz_quoted_controls();
 }
 
 int main(void)
