@@ -138,6 +138,52 @@ static inline void fuzz_write(const uint8_t *data, size_t size)
 	close(fd);
 }
 
+/*
+ * What the loaders print goes to a buffer (stderr is a variable: the
+ * sanitizers and libFuzzer write to descriptors of their own), to be
+ * checked, then to the real stderr when it is shown at all.
+ */
+static inline char *fuzz_captured(void)
+{
+	static char buf[16384];
+
+	return buf;
+}
+
+static inline FILE **fuzz_saved_stderr(void)
+{
+	static FILE *saved;
+
+	return &saved;
+}
+
+static inline void fuzz_capture_begin(void)
+{
+	static FILE *f;
+
+	if (!f && !(f = fmemopen(fuzz_captured(), 16384, "w")))
+		fuzz_fail("cannot capture stderr");
+	rewind(f);
+	*fuzz_saved_stderr() = stderr;
+	stderr = f;
+}
+
+/* Ends the capture; the text printed is at fuzz_captured(). */
+static inline const char *fuzz_capture_end(void)
+{
+	FILE *f = stderr;
+	long n;
+
+	fflush(f);
+	n = ftell(f);
+	stderr = *fuzz_saved_stderr();
+	if (n < 0 || n > 16383)
+		n = 16383;
+	fuzz_captured()[n] = '\0';
+	fputs(fuzz_captured(), stderr);
+	return fuzz_captured();
+}
+
 /* What conf.c promises of the text it keeps: no C0, DEL or C1 control. */
 static inline int fuzz_text_ok(const char *s)
 {
@@ -148,6 +194,71 @@ static inline int fuzz_text_ok(const char *s)
 		    (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
 			return 0;
 	return 1;
+}
+
+/*
+ * The lines of a YAML file as libyaml counts them (its marks number
+ * them): CR LF, CR, LF, NEL, LS and PS each end one. An unterminated
+ * last line counts as ended, and errors at the end of the file are on
+ * the line after.
+ */
+static inline unsigned long fuzz_yaml_lines(const uint8_t *p, size_t n)
+{
+	unsigned long lines = 1;
+
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\r')
+			lines += !(i + 1 < n && p[i + 1] == '\n');
+		else if (p[i] == '\n')
+			lines++;
+		else if (i + 1 < n && p[i] == 0xc2 && p[i + 1] == 0x85)
+			lines++;
+		else if (i + 2 < n && p[i] == 0xe2 && p[i + 1] == 0x80 &&
+			 (p[i + 2] == 0xa8 || p[i + 2] == 0xa9))
+			lines++;
+	}
+	return lines + (n && p[n - 1] != '\n' && p[n - 1] != '\r');
+}
+
+/*
+ * What a loader printed: messages of error() ("evc fuzz: ..."), and those
+ * about the file ("evc fuzz: FILE:LINE: ...") on one line of printable
+ * text (the file may hold anything; a terminal must not receive it) and
+ * naming a line of the file, or the one after it. Messages about
+ * the command line may echo it as it is: it is the operator's own.
+ */
+static inline void fuzz_check_messages(const char *out, const char *file,
+				       const uint8_t *data, size_t size)
+{
+	const char *line = out, *end;
+	size_t flen = strlen(file);
+	unsigned long lines, n;
+	int about_file = 0;
+	char copy[16384];
+
+	if (*out && strncmp(out, "evc fuzz: ", 10))
+		fuzz_fail("message not from error(): '%s'", out);
+	lines = fuzz_yaml_lines(data, size);
+	for (; *line; line = end + 1) {
+		if (!(end = strchr(line, '\n')))
+			fuzz_fail("message without a newline: '%s'", line);
+		snprintf(copy, sizeof(copy), "%.*s", (int)(end - line), line);
+		if (strncmp(copy, "evc fuzz: ", 10)) {
+			if (about_file)
+				fuzz_fail("newline in a message about the file: '%s'",
+					  copy);
+			continue;
+		}
+		about_file = !strncmp(copy + 10, file, flen) &&
+			     copy[10 + flen] == ':';
+		if (!about_file)
+			continue;
+		if (!fuzz_text_ok(copy))
+			fuzz_fail("control character in a message: '%s'", copy);
+		n = strtoul(copy + 11 + flen, NULL, 10);
+		if (n < 1 || n > lines)
+			fuzz_fail("line %lu of %lu: '%s'", n, lines, copy);
+	}
 }
 
 #endif

@@ -41,10 +41,16 @@ static void check_loaded(const struct catalogue *cat)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct catalogue cat;
+	int r;
 
 	fuzz_write(data, size);
-	if (catalogue_load(&cat, fuzz_path()) == 0)
+	fuzz_capture_begin();
+	r = catalogue_load(&cat, fuzz_path());
+	fuzz_check_messages(fuzz_capture_end(), fuzz_path(), data, size);
+	if (r == 0)
 		check_loaded(&cat);
+	else if (!fuzz_captured()[0])
+		fuzz_fail("a failed load said nothing");
 	else if (cat.cps || cat.ncps)
 		fuzz_fail("a failed load left entries behind");
 	catalogue_free(&cat);

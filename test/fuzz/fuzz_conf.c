@@ -125,6 +125,7 @@ static void load(char *buf, size_t size)
 	char *part[3] = { NULL, NULL, NULL }, *p = buf + yaml;
 	struct conf_args a = { .config = fuzz_path() };
 	struct conf c;
+	int r;
 
 	for (int i = 0; i < 3 && p < buf + size; i++) {
 		part[i] = *++p ? p : NULL;	/* empty: not given */
@@ -137,10 +138,16 @@ static void load(char *buf, size_t size)
 		conf_args_free(&a);
 		return;
 	}
-	if (conf_load(&c, &a) == 0) {
+	fuzz_capture_begin();
+	r = conf_load(&c, &a);
+	fuzz_check_messages(fuzz_capture_end(), fuzz_path(),
+			    (const uint8_t *)buf, yaml);
+	if (r == 0) {
 		check_loaded(&c);
 		if (part[0] && strcmp(c.brokers_from, "--brokers"))
 			fuzz_fail("brokers from %s, over --brokers", c.brokers_from);
+	} else if (!fuzz_captured()[0]) {
+		fuzz_fail("a failed load said nothing");
 	} else if (c.file || c.brokers || c.topics[0]) {
 		fuzz_fail("a failed load left a half-filled struct conf");
 	}
