@@ -668,8 +668,10 @@ def replays(g, topic, n):
 
 
 def keep_replay(g, topic, raw):
-    """What is safe to replay: never a start for another CP than the one
-    charging, nor a state that would stand as the last word on a CP."""
+    """What replays can be sent without being obeyed: of the commands only
+    the start of the session in progress (a repeat for its CP), of the
+    states only those of the CP charging (Central's own come after them),
+    of the heartbeats only healthy ones."""
     try:
         m = json.loads(raw)
     except ValueError:
