@@ -33,6 +33,7 @@
 #   EVC_BENCH_OUT         directory for configs, logs and raw results (default:
 #                         a new one under $TMPDIR, kept and printed)
 #   EVC_BENCH_BROKERS     a Kafka to use instead of starting one
+#   EVC_BENCH_PLOT        a fleet.csv: draw test/bench/fleet.png from it, run nothing
 #
 # Results: OUT/fleet.csv (one line per run), OUT/fleet-summary.md
 # (median and range per N, also printed), and copies in test/bench/:
@@ -314,13 +315,23 @@ set ytics nomirror
 set y2tics
 set key top left
 set grid
-plot "$out/fleet.dat" using 1:5 with points pt 7 title "CPU (each run)", \
+set xrange [500:100000]
+set yrange [0:100]
+set y2range [0:*]
+plot "$out/fleet.dat" using 1:5 with points pt 7 ps 1.5 title "CPU used (each run)", \
+     "$out/fleet.dat" using 1:21 with points pt 6 ps 1.5 title "CPU needed at the offered rate", \
      "$out/fleet.dat" using 1:(\$6/1024) axes x1y2 with points pt 5 title "RSS max (each run)", \
      50 with lines dt 2 title "target CPU 50 %", \
      64 axes x1y2 with lines dt 3 title "target RSS 64 MiB"
 EOF
 }
 
+# EVC_BENCH_PLOT=CSV: only draws test/bench/fleet.png from a CSV of a run.
+if [ -n "${EVC_BENCH_PLOT:-}" ]; then
+	csv=$EVC_BENCH_PLOT
+	plot
+	exit
+fi
 start_kafka || exit 3
 echo "n,run,window_s,sessions,central_cpu_pct,central_rss_max_kib,central_rss_end_kib,cpu_pct_per_1k_cps,rss_bytes_per_cp,lag_max_msgs,lag_max_s,e2e_p50_ms,e2e_p99_ms,e2e_max_ms,e2e_samples,fleet_cpu_pct,kafka_cpu_pct,consumed,consumed_per_s,central_cpu_us_per_msg,central_cpu_pct_needed,lag_samples" >"$csv"
 for n in $sizes; do
