@@ -94,8 +94,13 @@ static inline void fuzz_file_remove(void)
 
 	snprintf(dir, sizeof(dir), "%s", fuzz_path());
 	unlink(dir);
-	if ((slash = strrchr(dir, '/')))
-		*slash = '\0';
+	if (!(slash = strrchr(dir, '/')))
+		return;
+	strcpy(slash, "/evc/broker");	/* fuzz_conf's */
+	unlink(dir);
+	slash[4] = '\0';
+	rmdir(dir);
+	*slash = '\0';
 	rmdir(dir);
 }
 

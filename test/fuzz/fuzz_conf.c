@@ -103,7 +103,8 @@ static void write_broker_file(const char *line)
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/evc", getenv("XDG_RUNTIME_DIR"));
-	mkdir(path, 0700);
+	if (line)
+		mkdir(path, 0700);
 	snprintf(path, sizeof(path), "%s/evc/broker", getenv("XDG_RUNTIME_DIR"));
 	if (!line) {
 		unlink(path);

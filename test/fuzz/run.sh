@@ -32,7 +32,7 @@ build_only=0
 while getopts bh opt; do
 	case $opt in
 	b) build_only=1 ;;
-	h) sed -n '3,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	h) sed -n '4,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "usage: test/fuzz/run.sh [-b] [NAME...]" >&2; exit 2 ;;
 	esac
 done
@@ -109,10 +109,12 @@ fuzz()
 	grep -E '^#[0-9]+[[:space:]]+(DONE|INITED)' "$log" | tail -n 1 | sed 's/^/  /'
 	sed -n 's/^stat::\(number_of_executed_units\|average_exec_per_sec\|new_units_added\|peak_rss_mb\): */  \1 /p' "$log"
 	if [ $rc != 0 ]; then
-		echo "  FAILED (exit $rc); the end of $log:"
-		grep -v '^#[0-9]' "$log" | tail -n 30 | sed 's/^/  | /'
-		sed -n 's/.*[Tt]est unit written to \(.*\)$/  reproducer: \1/p' "$log"
-		echo "  replay: test/fuzz/${n}_fuzz REPRODUCER"
+		echo "  FAILED (exit $rc), log in $log:"
+		grep -E 'invariant broken|ERROR: |SUMMARY: |runtime error: ' "$log" |
+			head -n 6 | sed 's/^/  | /'
+		repro=$(sed -n 's/.*[Tt]est unit written to \(.*\)$/\1/p' "$log" | tail -n 1)
+		echo "  reproducer: ${repro:-none written}"
+		echo "  replay: test/fuzz/${n}_fuzz ${repro:-REPRODUCER}"
 		return 1
 	fi
 	return 0
