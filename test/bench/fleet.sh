@@ -33,7 +33,7 @@
 #   EVC_BENCH_OUT         directory for configs, logs and raw results (default:
 #                         a new one under $TMPDIR, kept and printed)
 #   EVC_BENCH_BROKERS     a Kafka to use instead of starting one
-#   EVC_BENCH_PLOT        a fleet.csv: draw test/bench/fleet.png from it, run nothing
+#   EVC_BENCH_PLOT        a fleet.csv: print its summary, draw test/bench/fleet.png, run nothing
 #
 # Results: OUT/fleet.csv (one line per run), OUT/fleet-summary.md
 # (median and range per N, also printed), and copies in test/bench/:
@@ -272,10 +272,12 @@ summary()
 	function med(col,   a, i, j, k, v) {
 		k = 0
 		for (i = 1; i <= cnt; i++) {	# insertion sort: mawk has no asort
+			if (row[i, col] !~ /^[0-9.]+$/) continue	# "-": no figure
 			v = row[i, col] + 0
 			for (j = ++k; j > 1 && a[j - 1] > v; j--) a[j] = a[j - 1]
 			a[j] = v
 		}
+		if (!k) return "-"
 		return sprintf(fmt[col], a[int((k + 1) / 2)]) " (" sprintf(fmt[col], a[1]) "-" sprintf(fmt[col], a[k]) ")"
 	}
 	function flush() {
@@ -326,9 +328,10 @@ plot "$out/fleet.dat" using 1:5 with points pt 7 ps 1.5 title "CPU used (each ru
 EOF
 }
 
-# EVC_BENCH_PLOT=CSV: only draws test/bench/fleet.png from a CSV of a run.
+# EVC_BENCH_PLOT=CSV: the summary and test/bench/fleet.png from a run's CSV.
 if [ -n "${EVC_BENCH_PLOT:-}" ]; then
 	csv=$EVC_BENCH_PLOT
+	summary
 	plot
 	exit
 fi
