@@ -54,6 +54,8 @@ struct charge {
 	bool live_dirty;		/* figures not yet on cp-state */
 };
 
+#define CP_GRANTED_MAX 4
+
 struct cp {
 	char id[MSG_NAME_MAX + 1];
 	char location[MSG_TEXT_MAX + 1];
@@ -67,6 +69,9 @@ struct cp {
 	int64_t since;			/* ms since epoch of the last change */
 	long long heartbeat;		/* mono ms of the last one */
 	struct charge s;
+	/* Requests granted here lately: a replay must not open a session. */
+	char granted[CP_GRANTED_MAX][MSG_UUID_LEN + 1];
+	unsigned ngranted;
 };
 
 /*
@@ -595,6 +600,8 @@ static void grant(struct central *c, struct cp *p, const struct msg *m)
 	s->granted = mono_ms();
 	s->last_seq = -1;
 	p->busy = true;
+	memcpy(p->granted[p->ngranted++ % CP_GRANTED_MAX], m->id,
+	       sizeof(p->granted[0]));
 	index_put(&c->by_driver, c->cps, (uint32_t)(p - c->cps));
 	send_command(c, p, CMD_START, &m->u.req);
 	answer(c, p, m, DENY_NONE);
@@ -620,6 +627,14 @@ static void on_cancel(struct central *c, struct cp *p, const struct msg *m)
 	event(c, "%s cancelled session %.8s at %s", m->driver, p->s.id, p->id);
 }
 
+static bool granted_before(const struct cp *p, const char *request)
+{
+	for (unsigned i = 0; i < CP_GRANTED_MAX && i < p->ngranted; i++)
+		if (!strcmp(p->granted[i], request))
+			return true;
+	return false;
+}
+
 static void on_auth(struct central *c, const struct msg *m)
 {
 	struct cp *p = find(c, m->cp);
@@ -633,6 +648,11 @@ static void on_auth(struct central *c, const struct msg *m)
 	if (p && p->busy && !strcmp(p->s.request, m->id) &&
 	    !strcmp(p->s.driver, m->driver)) {
 		answer(c, p, m, DENY_NONE);
+		return;
+	}
+	if (p && granted_before(p, m->id)) {
+		answer(c, p, m, DENY_BAD_REQUEST);
+		ignore(c, m, "request %.8s was granted before", m->id);
 		return;
 	}
 	if ((why = auth_check(c, p, m)) == DENY_NONE) {
@@ -994,6 +1014,8 @@ static void restore_session(struct central *c, struct cp *p,
 	s->grace = mono_ms() + c->conf->central.auth_timeout_ms;
 	s->grace_reason = END_DISCONNECTED;
 	p->busy = true;
+	memcpy(p->granted[p->ngranted++ % CP_GRANTED_MAX], m->id,
+	       sizeof(p->granted[0]));
 	index_put(&c->by_driver, c->cps, (uint32_t)(p - c->cps));
 }
 

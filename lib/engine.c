@@ -38,6 +38,8 @@ struct supply {
 	long long next_tick;	/* monotonic time of the next telemetry */
 };
 
+#define ENGINE_DONE_MAX 64
+
 struct engine {
 	const struct conf *c;
 	const char *id;
@@ -50,6 +52,9 @@ struct engine {
 	long long next_register;
 	int register_ms;	/* current back-off */
 	struct supply s;
+	/* Sessions supplied lately: a replayed start must not reopen one. */
+	char done[ENGINE_DONE_MAX][MSG_UUID_LEN + 1];
+	unsigned ndone;
 	long queued;		/* messages handed to the bus */
 	long other;		/* messages for other CPs, ignored */
 	struct ratelimit rl_other, rl_state, rl_mon;
@@ -284,6 +289,8 @@ static void supply_end(struct engine *e, enum msg_end reason)
 	end_msg(e, &m, now, wh, reason);
 	state_save(e, &m);
 	e->supplying = false;
+	memcpy(e->done[e->ndone++ % ENGINE_DONE_MAX], e->s.session,
+	       sizeof(e->done[0]));
 	info("supply ended for '%s': %lld Wh, %lld cents at %.4g EUR/kWh in"
 	     " %.1f s (%s)", m.driver, (long long)wh,
 	     (long long)m.u.ticket.cents, m.u.ticket.price,
@@ -371,14 +378,27 @@ static void refuse_start(struct engine *e, const struct msg *m)
 	post(e, T_TELEMETRY, &end);
 }
 
+static bool supplied_before(const struct engine *e, const char *session)
+{
+	unsigned n = e->ndone < ENGINE_DONE_MAX ? e->ndone : ENGINE_DONE_MAX;
+
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(e->done[i], session))
+			return true;
+	return false;
+}
+
 static void supply_start(struct engine *e, const struct msg *m)
 {
 	struct supply *s = &e->s;
 	const struct msg_command *cmd = &m->u.cmd;
 	char target[64];
 
-	if (e->supplying && !strcmp(s->session, m->session)) {
-		debug("ignoring a repeated start of session '%s'", m->session);
+	if ((e->supplying && !strcmp(s->session, m->session)) ||
+	    supplied_before(e, m->session)) {
+		warn_limited(&e->rl_other,
+			     "ignoring a repeated start of session '%s'",
+			     m->session);
 		return;
 	}
 	if (e->supplying || e->faulted || e->stopped) {
@@ -659,6 +679,7 @@ int engine_run(const struct conf *c, const char *id, const char *location,
 {
 	struct engine e = { .c = c, .id = id, .location = location, .fd = fd,
 			    .register_ms = REGISTER_MIN_MS, .exit = -1 };
+	const struct bus_stats *st;
 
 	e.power_w = llround(c->cp.power_kw * 1000);
 	state_init(&e);
@@ -669,8 +690,9 @@ int engine_run(const struct conf *c, const char *id, const char *location,
 		run_loop(&e);
 	}
 	supply_end(&e, END_DISCONNECTED);
-	if (e.other)
-		debug("ignored %ld messages for other CPs", e.other);
+	st = bus_stats(e.b);
+	info("stats: received %ld, rejected %ld, ignored %ld, sent %ld, failed %ld",
+	     st->received, st->rejected, e.other, st->sent, st->failed);
 	if (bus_close(e.b, FLUSH_MS) && e.exit < 0)
 		e.exit = EXIT_UNREACHABLE;
 	return e.exit < 0 ? EXIT_OK : e.exit;

@@ -306,16 +306,9 @@ test_expect_success 'evc driver list reads cp-state through the flood' '
 	grep -q "^CP002 .*ACTIVE .*0.40 EUR/kWh  Madrid\$" list
 '
 
-# Replays after the fact: a CP that takes an old start for a session it
-# has ended, or a Central that grants a request again once the CP is free,
-# would charge a driver for a supply nobody asked for. Both happen today:
-# EVC_TEST_REPLAYS=1 runs these two once they are fixed.
-if [ "${EVC_TEST_REPLAYS:-0}" != 1 ]; then
-	test_skip 'an old start replayed after its session ended starts nothing' \
-		'known bug: the engine obeys it (EVC_TEST_REPLAYS=1 runs it)'
-	test_skip 'a request replayed once its charge is over is not granted again' \
-		'known bug: Central grants it (EVC_TEST_REPLAYS=1 runs it)'
-else
+# Replays after the fact: a CP that took an old start for a session it
+# has ended, or a Central that granted a request again once the CP is
+# free, would charge a driver for a supply nobody asked for.
 test_expect_success 'an old start replayed after its session ended starts nothing' '
 	grep -F "$session" cap/cp_commands >replay.start &&
 	test -s replay.start &&
@@ -340,7 +333,6 @@ test_expect_success 'a request replayed once its charge is over is not granted a
 	"$EVC" cp CP002 status >status2 && cat status2 &&
 	grep -q "state=idle" status2
 '
-fi
 
 test_expect_success 'Central counts at least every malformed message it read' '
 	alive central && alive cp1 && alive cp2 &&
