@@ -233,5 +233,5 @@ test_expect_success 'single node: one voter, one copy' '
 '
 
 test_expect_success 'every line of the Kafka files is a comment or key=value' '
-	! grep -nvE "^(#.*|[a-z][a-z0-9.]*=[^ ].*|)\$" $k/*.properties
+	! grep -nvE "^(#.*|[a-z][a-z0-9._-]*=[^ ].*|)\$" $k/*.properties
 '
