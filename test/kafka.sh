@@ -80,9 +80,12 @@ free_port()
 }
 
 # A random KRaft cluster id: 16 bytes, URL-safe base64 without padding.
+# A KRaft cluster id: 16 random bytes in URL-safe base64. One that began
+# with '-' would read as an option to the storage tool, hence the 'A'.
 cluster_id()
 {
-	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c 1-22
+	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c 1-22 |
+		sed 's/^-/A/'
 }
 
 write_config()
@@ -252,7 +255,7 @@ stop()
 
 usage()
 {
-	echo "usage: test/kafka.sh fetch | start DIR | stop DIR" >&2
+	echo "usage: test/kafka.sh fetch | start DIR | stop DIR | cluster-id" >&2
 	exit 2
 }
 
@@ -260,6 +263,10 @@ case ${1:-} in
 fetch)
 	[ $# = 1 ] || usage
 	fetch
+	;;
+cluster-id)
+	[ $# = 1 ] || usage
+	cluster_id
 	;;
 start | stop)
 	[ $# = 2 ] || usage

@@ -217,7 +217,7 @@ kafka_format()
 {
 	local cid n pids= pid ok=0
 
-	cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c 1-22)
+	cid=$("$TEST_TOP/test/kafka.sh" cluster-id)
 	for n in 1 2 3; do
 		(kjava "$n" kafka.tools.StorageTool format -t "$cid" \
 			-c "$TEST_DIR/kafka$n/server.properties") \

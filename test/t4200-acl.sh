@@ -88,7 +88,7 @@ sasl_launch()
 		{ why="no free port"; return 1; }
 	rm -rf "$kdir" && mkdir -p "$kdir" && write_config "$port" "$cport" ||
 		{ why="cannot write $kdir/server.properties"; return 1; }
-	id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c 1-22)
+	id=$("$TEST_TOP/test/kafka.sh" cluster-id)
 	if ! $jvm -Dlog4j.configuration="file:$kdir/log4j.properties" \
 		-cp "$jars/*" kafka.tools.StorageTool format -t "$id" \
 		-c "$kdir/server.properties" \
