@@ -99,6 +99,13 @@ report()
 	return $rc
 }
 
+# told DRIVER STATE: did Central send DRIVER a notice of its CP in STATE?
+told()
+{
+	kc -C -e -q -t "$(topic auth_response)" -f '%s\n' 2>/dev/null |
+		grep -q "\"type\":\"notice\".*\"driver\":\"$1\".*\"state\":\"$2\""
+}
+
 # The engine of a CP: its monitor's only child.
 engine_of()
 {
@@ -177,6 +184,7 @@ test_expect_success "engine killed mid-supply, $rounds rounds: BROKEN, energy ke
 		kill -KILL $eng &&
 		{ bg_wait e$r 20; rc=$?; cat e$r.out; test $rc = 1; } &&
 		test "$(ticket_reason e$r)" = broken &&
+		wait_for 10 "told E$r BROKEN" &&
 		wait_for 10 "test \$(times_state CP002 BROKEN) -ge $r" &&
 		wait_for 10 "test \"\$(state CP002)\" = ACTIVE" &&
 		new=$(engine_of cp2) && test -n "$new" && test "$new" != "$eng" ||
