@@ -570,7 +570,12 @@ static enum msg_deny auth_check(struct central *c, const struct cp *p,
 	int64_t timeout = m->u.req.timeout_ms ? m->u.req.timeout_ms :
 			  c->conf->central.auth_timeout_ms;
 
-	if (m->ts < now_ms() - timeout)
+	/*
+	 * A request older than this Central asked one that is gone: after a
+	 * crash it is read again, and granting it could open a second
+	 * session for a request already served.
+	 */
+	if (m->ts < now_ms() - timeout || m->ts < c->started)
 		return DENY_EXPIRED;
 	if (!p)
 		return DENY_UNKNOWN_CP;

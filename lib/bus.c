@@ -151,13 +151,18 @@ static const char *const producer_defaults[] = {
 	NULL
 };
 
-/* Consumers: a waiting fetch is answered as soon as data arrives. */
+/*
+ * Consumers: a waiting fetch is answered as soon as data arrives. A group
+ * with no committed offset (Central killed before its first commit)
+ * starts at the beginning: what it missed is read, and stale requests are
+ * refused as expired, rather than a supply going unbilled.
+ */
 static const char *const consumer_defaults[] = {
 	"fetch.wait.max.ms", "100",
 	"enable.partition.eof", "true",
 	"enable.auto.commit", "true",
 	"enable.auto.offset.store", "false",
-	"auto.offset.reset", "latest",
+	"auto.offset.reset", "earliest",
 	NULL
 };
 

@@ -122,19 +122,17 @@ test_expect_success 'Central and four CPs start' '
 	done
 '
 
-# Central reads in a consumer group whose offsets are committed every
-# 5 s, and a partition with no committed offset starts at its end: a
-# Central killed before its first commit of CP001's telemetry partition
-# comes back after the supply's messages and never sees them.
-test_skip 'Central killed before its first offset commit: the supply goes unbilled' \
-	"a new Central starts an uncommitted partition at its end (auto.offset.reset latest): it misses the CP's telemetry and supply_end, then cancels the session with a 0 Wh ticket although the CP supplied 1500 Wh"
-
-# After a restart Central reads again what came after its last commit:
-# a request it had granted, read again once the session has closed (its
-# supply_end read back first), is granted a second session as long as the
-# request has not expired (evc auth -t 40), and the CP supplies it twice.
+# Two rounds not written yet. Both cases were seen here as bugs and are
+# now handled by the code (see evc-central(1)): a group with no committed
+# offset starts at the beginning, so a Central killed before its first
+# commit still reads the supply's telemetry and supply_end; and a request
+# older than the running Central is refused as expired, so one read again
+# after a crash is not granted a second session. Until rounds of their
+# own prove it, they are counted as skipped.
+test_skip 'Central killed before its first offset commit: the supply is billed' \
+	"no round yet kills Central before its first commit (fixed by auto.offset.reset=earliest for Central's group)"
 test_skip 'Central killed within 5 s of a grant: the request is not granted again' \
-	"request f78d7c47 of C4 (evc auth --wait -t 40) granted session 409da8c3, Central killed 2 s later, the restarted Central ticketed 409da8c3 then granted the same request session be2b07a0: CP001 supplied and billed 1500 Wh twice"
+	"no round yet kills Central before the grant is committed (fixed by refusing requests older than the running Central)"
 
 # So every round below starts with committed offsets on CP001's
 # partitions: a charge there, and the time of an automatic commit; and
