@@ -513,9 +513,32 @@ int bus_follow(struct bus *b, enum topic t, const char *key, int64_t from_ms)
 	return assign_one(b, topic, p, off);
 }
 
-int bus_follow_all(struct bus *b, enum topic t)
+/* Remembers where partition p of topic ends now, for bus_caught_up(). */
+static void track_end(struct bus *b, const char *topic, int32_t p,
+		      int64_t lo, int64_t hi)
+{
+	struct follow_end *e;
+
+	b->ends = realloc(b->ends, sizeof(*b->ends) * (size_t)(b->nends + 1));
+	if (!b->ends)
+		die(EXIT_FAIL, "out of memory");
+	e = &b->ends[b->nends++];
+	e->topic = strdup(topic);
+	e->partition = p;
+	e->end = hi;
+	e->done = hi <= lo;
+	b->pending_ends += !e->done;
+}
+
+/*
+ * Every partition of t, from the beginning (its current end tracked) or
+ * from its high watermark, fixed before returning, in one assignment:
+ * each assign() replaces the previous one.
+ */
+static int follow_every(struct bus *b, enum topic t, int from_end)
 {
 	const char *topic = b->conf->topics[t];
+	rd_kafka_topic_partition_t *e;
 	rd_kafka_resp_err_t err;
 	int64_t lo, hi;
 	int n;
@@ -524,58 +547,31 @@ int bus_follow_all(struct bus *b, enum topic t)
 		return error("cannot follow '%s': no consumer", topic);
 	if ((n = partition_count(b, topic)) < 0)
 		return -1;
-	b->ends = realloc(b->ends, sizeof(*b->ends) * (size_t)(b->nends + n));
-	if (!b->ends)
-		die(EXIT_FAIL, "out of memory");
 	for (int32_t p = 0; p < n; p++) {
 		if (watermarks(b, topic, p, &lo, &hi))
 			return -1;
-		struct follow_end *e = &b->ends[b->nends++];
-		e->topic = strdup(topic);
-		e->partition = p;
-		e->end = hi;
-		e->done = hi <= lo;
-		b->pending_ends += !e->done;
-		rd_kafka_topic_partition_list_add(b->assigned, topic, p)
-			->offset = RD_KAFKA_OFFSET_BEGINNING;
+		if (!from_end)
+			track_end(b, topic, p, lo, hi);
+		e = rd_kafka_topic_partition_list_find(b->assigned, topic, p);
+		if (!e)
+			e = rd_kafka_topic_partition_list_add(b->assigned,
+							      topic, p);
+		e->offset = from_end ? hi : RD_KAFKA_OFFSET_BEGINNING;
 	}
-	/* One assignment for all: each assign() replaces the previous one. */
 	if ((err = rd_kafka_assign(b->cons, b->assigned)))
 		return error("cannot follow '%s': %s", topic,
 			     rd_kafka_err2str(err));
 	return 0;
 }
 
-/*
- * Every partition at its high watermark, fixed before returning, and in
- * one assignment (each assign() replaces the previous one).
- */
+int bus_follow_all(struct bus *b, enum topic t)
+{
+	return follow_every(b, t, 0);
+}
+
 int bus_follow_end_all(struct bus *b, enum topic t)
 {
-	const char *topic = b->conf->topics[t];
-	rd_kafka_resp_err_t err;
-	int64_t lo, hi;
-	int n;
-
-	if (!b->cons)
-		return error("cannot follow '%s': no consumer", topic);
-	if ((n = partition_count(b, topic)) < 0)
-		return -1;
-	for (int32_t p = 0; p < n; p++) {
-		rd_kafka_topic_partition_t *e;
-
-		if (watermarks(b, topic, p, &lo, &hi))
-			return -1;
-		e = rd_kafka_topic_partition_list_find(b->assigned, topic, p);
-		if (!e)
-			e = rd_kafka_topic_partition_list_add(b->assigned,
-							      topic, p);
-		e->offset = hi;
-	}
-	if ((err = rd_kafka_assign(b->cons, b->assigned)))
-		return error("cannot follow '%s': %s", topic,
-			     rd_kafka_err2str(err));
-	return 0;
+	return follow_every(b, t, 1);
 }
 
 int bus_caught_up(struct bus *b)
