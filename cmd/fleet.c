@@ -10,6 +10,7 @@
 #include "cmd/cmds.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
+#include "lib/engine.h"
 #include "lib/log.h"
 #include "lib/msg.h"
 
@@ -20,7 +21,6 @@
 #define SCAN_MS 10		/* how often unregistered CPs are looked at */
 #define SLICE_MS 10		/* longest wait on Kafka */
 #define FLUSH_MS 10000		/* to deliver what is queued at the end */
-#define WMS_PER_WH 3600000LL	/* watt-milliseconds in a watt-hour */
 
 static const char usage[] =
 	"usage: evc fleet [-v] [-a SECONDS] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... [-p PREFIX] [-s START] N\n"
@@ -156,21 +156,11 @@ static struct timer heap_pop(struct fleet *f)
 	return top;
 }
 
-/* Energy at monotonic time now, bounded by the target (engine_at's rule). */
 static int64_t energy_at(const struct fleet *f, const struct supply *s,
 			 long long now)
 {
-	long long ms = now - s->t0;
-	int64_t wh;
-
-	if (ms < 0)
-		ms = 0;
-	if (s->limit_ms >= 0 && ms > s->limit_ms)
-		ms = s->limit_ms;
-	wh = (int64_t)(f->power_w * ms / WMS_PER_WH);
-	if (s->target_wh > 0 && wh > s->target_wh)
-		wh = s->target_wh;
-	return wh < MSG_WH_MAX ? wh : MSG_WH_MAX;
+	return supply_energy(f->power_w, s->target_wh, s->limit_ms,
+			     now - s->t0);
 }
 
 static void supply_end(struct fleet *f, struct fcp *p, enum msg_end reason)
@@ -229,21 +219,7 @@ static void supply_schedule(struct fleet *f, struct fcp *p)
 static void supply_target(struct fleet *f, struct supply *s,
 			  const struct msg_command *cmd)
 {
-	long long secs = cmd->target_s;
-
-	s->target_wh = cmd->target_wh;
-	if (!cmd->target_wh && !cmd->target_s) {
-		s->target_wh = llround(f->c->cp.default_kwh * 1000);
-		secs = f->c->cp.default_seconds;
-	}
-	s->limit_ms = secs ? secs * 1000 : -1;
-	if (s->target_wh > 0 && f->power_w > 0) {
-		long long ms = (s->target_wh * WMS_PER_WH + f->power_w - 1) /
-			       f->power_w;
-
-		if (s->limit_ms < 0 || ms < s->limit_ms)
-			s->limit_ms = ms;
-	}
+	supply_limits(f->c, f->power_w, cmd, &s->target_wh, &s->limit_ms);
 }
 
 /* A start a CP cannot take: the session ends at once, as the engine's. */

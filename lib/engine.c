@@ -236,20 +236,25 @@ static void status_text(const struct engine *e, char *buf, size_t len)
 }
 
 /* Energy supplied at monotonic time now, bounded by the target. */
-static int64_t energy_at(const struct engine *e, long long now)
+int64_t supply_energy(long long power_w, int64_t target_wh,
+		      long long limit_ms, long long ms)
 {
-	const struct supply *s = &e->s;
-	long long ms = now - s->t0;
 	int64_t wh;
 
 	if (ms < 0)
 		ms = 0;
-	if (s->limit_ms >= 0 && ms > s->limit_ms)
-		ms = s->limit_ms;
-	wh = (int64_t)(e->power_w * ms / WMS_PER_WH);
-	if (s->target_wh > 0 && wh > s->target_wh)
-		wh = s->target_wh;
+	if (limit_ms >= 0 && ms > limit_ms)
+		ms = limit_ms;
+	wh = (int64_t)(power_w * ms / WMS_PER_WH);
+	if (target_wh > 0 && wh > target_wh)
+		wh = target_wh;
 	return wh < MSG_WH_MAX ? wh : MSG_WH_MAX;
+}
+
+static int64_t energy_at(const struct engine *e, long long now)
+{
+	return supply_energy(e->power_w, e->s.target_wh, e->s.limit_ms,
+			     now - e->s.t0);
 }
 
 /*
@@ -324,30 +329,37 @@ static void telemetry(struct engine *e, long long now)
 	state_save(e, &end);
 }
 
-/*
- * The targets of a start (the configured defaults when it names none):
- * the supply lasts until the sooner is reached. Says them in buf.
- */
+void supply_limits(const struct conf *c, long long power_w,
+		   const struct msg_command *cmd, int64_t *target_wh,
+		   long long *limit_ms)
+{
+	long long secs = cmd->target_s;
+
+	*target_wh = cmd->target_wh;
+	if (!cmd->target_wh && !cmd->target_s) {
+		*target_wh = llround(c->cp.default_kwh * 1000);
+		secs = c->cp.default_seconds;
+	}
+	*limit_ms = secs ? secs * 1000 : -1;
+	if (*target_wh > 0 && power_w > 0) {
+		long long ms = (*target_wh * WMS_PER_WH + power_w - 1) /
+			       power_w;
+
+		if (*limit_ms < 0 || ms < *limit_ms)
+			*limit_ms = ms;
+	}
+}
+
+/* The targets of a start, set and said in buf. */
 static void supply_target(struct engine *e, const struct msg_command *cmd,
 			  char *buf, size_t len)
 {
 	struct supply *s = &e->s;
-	long long secs = cmd->target_s;
+	long long secs = cmd->target_wh || cmd->target_s ? cmd->target_s :
+			 e->c->cp.default_seconds;
 	int n = 0;
 
-	s->target_wh = cmd->target_wh;
-	if (!cmd->target_wh && !cmd->target_s) {
-		s->target_wh = llround(e->c->cp.default_kwh * 1000);
-		secs = e->c->cp.default_seconds;
-	}
-	s->limit_ms = secs ? secs * 1000 : -1;
-	if (s->target_wh > 0 && e->power_w > 0) {
-		long long ms = (s->target_wh * WMS_PER_WH + e->power_w - 1) /
-			       e->power_w;
-
-		if (s->limit_ms < 0 || ms < s->limit_ms)
-			s->limit_ms = ms;
-	}
+	supply_limits(e->c, e->power_w, cmd, &s->target_wh, &s->limit_ms);
 	buf[0] = '\0';
 	if (s->target_wh > 0)
 		n = snprintf(buf, len, "%lld Wh", (long long)s->target_wh);
