@@ -5,8 +5,19 @@
 #   test/kafka.sh start DIR    run one broker+controller node, data and logs in DIR;
 #                              DIR/brokers holds its bootstrap address, DIR/kafka.pid its PID
 #   test/kafka.sh stop DIR     stop it (SIGTERM, SIGKILL after 10 s)
+#   test/kafka.sh cluster-id   print a new KRaft cluster id
+#   test/kafka.sh jars         print the jar directory (fetched first if need be)
+#   test/kafka.sh node N DIR ADDR1 ADDR2 ADDR3
+#                              DIR/server.properties for node N of the
+#                              three-node cluster of etc/kafka, node I on
+#                              ADDRI, its data in DIR/data
+#   test/kafka.sh run DIR CLASS [ARG...]
+#                              run a Kafka main class (kafka.Kafka, the storage
+#                              tool) as the node of DIR, logging to DIR/kafka.log
 #
-# EVC_KAFKA_JARS overrides the jar directory (then nothing is fetched).
+# The single node and the cluster's nodes share the JVM options and the
+# logging set-up below. EVC_KAFKA_JARS overrides the jar directory (then
+# nothing is fetched); EVC_KAFKA_HEAP the heap (default 512m).
 
 set -u
 
@@ -17,8 +28,8 @@ jars=${EVC_KAFKA_JARS:-$cache/evc/kafka-$KAFKA_VERSION}
 start_timeout=${EVC_KAFKA_TIMEOUT:-60}
 # Two cores are shared with the tests: a small heap, serial GC and only
 # the quick JIT tier keep the broker from crowding them out.
-jvm_opts=(-Xmx512m -Xms128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1
-	-Djava.awt.headless=true)
+jvm_opts=("-Xmx${EVC_KAFKA_HEAP:-512m}" -Xms128m -XX:+UseSerialGC
+	-XX:TieredStopAtLevel=1 -Djava.awt.headless=true)
 
 say() { echo "kafka.sh: $*" >&2; }
 
@@ -79,7 +90,6 @@ free_port()
 	return 1
 }
 
-# A random KRaft cluster id: 16 bytes, URL-safe base64 without padding.
 # A KRaft cluster id: 16 random bytes in URL-safe base64. One that began
 # with '-' would read as an option to the storage tool, hence the 'A'.
 cluster_id()
@@ -115,10 +125,16 @@ num.io.threads=2
 num.recovery.threads.per.data.dir=1
 log.cleaner.dedupe.buffer.size=16777216
 EOF
-	cat >"$dir/log4j.properties" <<EOF
+	write_log4j "$dir"
+}
+
+# The logging of the node in $1: INFO and above to $1/kafka.log.
+write_log4j()
+{
+	cat >"$1/log4j.properties" <<EOF
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.FileAppender
-log4j.appender.file.File=$dir/kafka.log
+log4j.appender.file.File=$1/kafka.log
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
 log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
@@ -126,7 +142,37 @@ log4j.logger.state.change.logger=WARN
 EOF
 }
 
-# Runs a Kafka main class with the broker's JVM options and logging.
+# node N DIR ADDR1 ADDR2 ADDR3: the shipped etc/kafka/server-N.properties
+# with each address of its quorum replaced by that of the node of the
+# same id, and the data in DIR/data.
+node_config()
+{
+	local d=$2 src=$here/../etc/kafka/server-$1.properties v id ip s=
+
+	shift 2
+	if [ ! -f "$src" ]; then
+		say "no $src"
+		return 1
+	fi
+	for v in $(sed -n 's/^controller\.quorum\.voters=//p' "$src" | tr , ' '); do
+		id=${v%%@*} ip=${v#*@} ip=${ip%:*}
+		case $id in
+		[1-$#]) ;;
+		*) say "node '$id' of $src has no address"; return 1 ;;
+		esac
+		s="${s}s/${ip//./\\.}:/${!id}:/g;"
+	done
+	mkdir -p "$d" &&
+	{
+		sed -e "$s" -e '/^log\.dirs=/d; /^metadata\.log\.dir=/d' "$src" &&
+		echo "# the test's own data directory" &&
+		echo "log.dirs=$d/data"
+	} >"$d/server.properties" &&
+	write_log4j "$d"
+}
+
+# Runs a Kafka main class with the broker's JVM options and the logging
+# of the node in $dir.
 kjava()
 {
 	exec java "${jvm_opts[@]}" \
@@ -255,7 +301,8 @@ stop()
 
 usage()
 {
-	echo "usage: test/kafka.sh fetch | start DIR | stop DIR | cluster-id" >&2
+	echo "usage: test/kafka.sh fetch | start DIR | stop DIR | cluster-id | jars" >&2
+	echo "       test/kafka.sh node N DIR ADDR1 ADDR2 ADDR3 | run DIR CLASS [ARG...]" >&2
 	exit 2
 }
 
@@ -267,6 +314,26 @@ fetch)
 cluster-id)
 	[ $# = 1 ] || usage
 	cluster_id
+	;;
+jars)
+	[ $# = 1 ] || usage
+	if [ -z "${EVC_KAFKA_JARS:-}" ]; then
+		fetch || exit 1
+	fi
+	ls "$jars"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1 ||
+		{ say "no kafka_2.13-$KAFKA_VERSION.jar in '$jars'"; exit 1; }
+	echo "$jars"
+	;;
+node)
+	[ $# = 6 ] || usage
+	shift
+	node_config "$@"
+	;;
+run)
+	[ $# -ge 3 ] || usage
+	dir=$2
+	shift 2
+	kjava "$@"
 	;;
 start | stop)
 	[ $# = 2 ] || usage
