@@ -1,16 +1,16 @@
 /* msg.c: evc's JSON messages: one table of types and fields, strict codecs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <locale.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <jansson.h>
 
 #include "log.h"
 #include "msg.h"
@@ -35,8 +35,40 @@ enum kind {
 	K_LIVE,		/* struct msg_progress as a nested object */
 };
 
+/* Every key a message can hold, at any depth: the decoder's vocabulary. */
+enum key {
+	KEY_V, KEY_TYPE, KEY_ID, KEY_TS, KEY_CP, KEY_DRIVER, KEY_SESSION,
+	KEY_LOCATION, KEY_ENGINE_OK, KEY_ACCEPTED, KEY_REASON, KEY_PRICE,
+	KEY_TARGET_WH, KEY_TARGET_S, KEY_TIMEOUT_MS, KEY_CANCEL, KEY_REQUEST,
+	KEY_AUTHORIZED, KEY_SEQ, KEY_KW, KEY_WH, KEY_CENTS, KEY_STARTED,
+	KEY_ENDED, KEY_CMD, KEY_ALL, KEY_STATE, KEY_TEXT, KEY_LIVE, KEY_SINCE,
+	KEY_COUNT
+};
+_Static_assert(KEY_COUNT <= 32, "the decoder keeps the keys found in 32 bits");
+
+#define KEY(k, name) [KEY_##k] = name
+static const char *const key_names[KEY_COUNT] = {
+	KEY(V, "v"), KEY(TYPE, "type"), KEY(ID, "id"), KEY(TS, "ts"),
+	KEY(CP, "cp"), KEY(DRIVER, "driver"), KEY(SESSION, "session"),
+	KEY(LOCATION, "location"), KEY(ENGINE_OK, "engine_ok"),
+	KEY(ACCEPTED, "accepted"), KEY(REASON, "reason"), KEY(PRICE, "price"),
+	KEY(TARGET_WH, "target_wh"), KEY(TARGET_S, "target_s"),
+	KEY(TIMEOUT_MS, "timeout_ms"), KEY(CANCEL, "cancel"),
+	KEY(REQUEST, "request"), KEY(AUTHORIZED, "authorized"),
+	KEY(SEQ, "seq"), KEY(KW, "kw"), KEY(WH, "wh"), KEY(CENTS, "cents"),
+	KEY(STARTED, "started"), KEY(ENDED, "ended"), KEY(CMD, "cmd"),
+	KEY(ALL, "all"), KEY(STATE, "state"), KEY(TEXT, "text"),
+	KEY(LIVE, "live"), KEY(SINCE, "since"),
+};
+
+/* Their lengths, so that most keys are told apart without a memcmp. */
+static const unsigned char key_lens[KEY_COUNT] = {
+	1, 4, 2, 2, 2, 6, 7, 8, 9, 8, 6, 5, 9, 8, 10, 6, 7, 10, 3, 2, 2, 5,
+	7, 5, 3, 3, 5, 4, 4, 5,
+};
+
 struct field {
-	const char *name;
+	unsigned char key;	/* its name: key_names[key] */
 	unsigned char kind;
 	unsigned short off;	/* in the type's member of struct msg's union */
 	long long max;		/* K_INT, K_REAL: largest value; K_TEXT: bytes */
@@ -52,80 +84,81 @@ struct type {
 	unsigned char nfields;
 };
 
+#define FNAME(f) key_names[(f)->key]
 #define OFF(s, m) ((unsigned short)offsetof(struct s, m))
 #define NFIELDS(a) ((unsigned char)(sizeof(a) / sizeof((a)[0])))
 
 static const struct field register_fields[] = {
-	{ "location", K_TEXT, OFF(msg_register, location), MSG_TEXT_MAX },
-	{ "engine_ok", K_BOOL, OFF(msg_register, engine_ok), 0 },
+	{ KEY_LOCATION, K_TEXT, OFF(msg_register, location), MSG_TEXT_MAX },
+	{ KEY_ENGINE_OK, K_BOOL, OFF(msg_register, engine_ok), 0 },
 };
 
 static const struct field ack_fields[] = {
-	{ "accepted", K_BOOL, OFF(msg_register_ack, accepted), 0 },
-	{ "reason", K_DENY, OFF(msg_register_ack, reason), 0 },
-	{ "price", K_REAL, OFF(msg_register_ack, price), (long long)MSG_PRICE_MAX },
-	{ "location", K_TEXT, OFF(msg_register_ack, location), MSG_TEXT_MAX },
+	{ KEY_ACCEPTED, K_BOOL, OFF(msg_register_ack, accepted), 0 },
+	{ KEY_REASON, K_DENY, OFF(msg_register_ack, reason), 0 },
+	{ KEY_PRICE, K_REAL, OFF(msg_register_ack, price), (long long)MSG_PRICE_MAX },
+	{ KEY_LOCATION, K_TEXT, OFF(msg_register_ack, location), MSG_TEXT_MAX },
 };
 
 static const struct field request_fields[] = {
-	{ "target_wh", K_INT, OFF(msg_auth_request, target_wh), MSG_WH_MAX },
-	{ "target_s", K_U32, OFF(msg_auth_request, target_s), 0 },
-	{ "timeout_ms", K_U32, OFF(msg_auth_request, timeout_ms), 0 },
-	{ "cancel", K_BOOL, OFF(msg_auth_request, cancel), 0 },
+	{ KEY_TARGET_WH, K_INT, OFF(msg_auth_request, target_wh), MSG_WH_MAX },
+	{ KEY_TARGET_S, K_U32, OFF(msg_auth_request, target_s), 0 },
+	{ KEY_TIMEOUT_MS, K_U32, OFF(msg_auth_request, timeout_ms), 0 },
+	{ KEY_CANCEL, K_BOOL, OFF(msg_auth_request, cancel), 0 },
 };
 
 static const struct field response_fields[] = {
-	{ "request", K_UUID, OFF(msg_auth_response, request), 0 },
-	{ "authorized", K_BOOL, OFF(msg_auth_response, authorized), 0 },
-	{ "reason", K_DENY, OFF(msg_auth_response, reason), 0 },
-	{ "price", K_REAL, OFF(msg_auth_response, price), (long long)MSG_PRICE_MAX },
+	{ KEY_REQUEST, K_UUID, OFF(msg_auth_response, request), 0 },
+	{ KEY_AUTHORIZED, K_BOOL, OFF(msg_auth_response, authorized), 0 },
+	{ KEY_REASON, K_DENY, OFF(msg_auth_response, reason), 0 },
+	{ KEY_PRICE, K_REAL, OFF(msg_auth_response, price), (long long)MSG_PRICE_MAX },
 };
 
 static const struct field progress_fields[] = {
-	{ "seq", K_U32, OFF(msg_progress, seq), 0 },
-	{ "kw", K_REAL, OFF(msg_progress, kw), (long long)MSG_KW_MAX },
-	{ "wh", K_INT, OFF(msg_progress, wh), MSG_WH_MAX },
-	{ "cents", K_INT, OFF(msg_progress, cents), MSG_CENTS_MAX },
+	{ KEY_SEQ, K_U32, OFF(msg_progress, seq), 0 },
+	{ KEY_KW, K_REAL, OFF(msg_progress, kw), (long long)MSG_KW_MAX },
+	{ KEY_WH, K_INT, OFF(msg_progress, wh), MSG_WH_MAX },
+	{ KEY_CENTS, K_INT, OFF(msg_progress, cents), MSG_CENTS_MAX },
 };
 
 static const struct field ticket_fields[] = {
-	{ "seq", K_U32, OFF(msg_ticket, seq), 0 },
-	{ "wh", K_INT, OFF(msg_ticket, wh), MSG_WH_MAX },
-	{ "cents", K_INT, OFF(msg_ticket, cents), MSG_CENTS_MAX },
-	{ "price", K_REAL, OFF(msg_ticket, price), (long long)MSG_PRICE_MAX },
-	{ "started", K_INT, OFF(msg_ticket, started), INT64_MAX },
-	{ "ended", K_INT, OFF(msg_ticket, ended), INT64_MAX },
-	{ "reason", K_END, OFF(msg_ticket, reason), 0 },
+	{ KEY_SEQ, K_U32, OFF(msg_ticket, seq), 0 },
+	{ KEY_WH, K_INT, OFF(msg_ticket, wh), MSG_WH_MAX },
+	{ KEY_CENTS, K_INT, OFF(msg_ticket, cents), MSG_CENTS_MAX },
+	{ KEY_PRICE, K_REAL, OFF(msg_ticket, price), (long long)MSG_PRICE_MAX },
+	{ KEY_STARTED, K_INT, OFF(msg_ticket, started), INT64_MAX },
+	{ KEY_ENDED, K_INT, OFF(msg_ticket, ended), INT64_MAX },
+	{ KEY_REASON, K_END, OFF(msg_ticket, reason), 0 },
 };
 
 static const struct field command_fields[] = {
-	{ "cmd", K_CMD, OFF(msg_command, cmd), 0 },
-	{ "target_wh", K_INT, OFF(msg_command, target_wh), MSG_WH_MAX },
-	{ "target_s", K_U32, OFF(msg_command, target_s), 0 },
-	{ "price", K_REAL, OFF(msg_command, price), (long long)MSG_PRICE_MAX },
+	{ KEY_CMD, K_CMD, OFF(msg_command, cmd), 0 },
+	{ KEY_TARGET_WH, K_INT, OFF(msg_command, target_wh), MSG_WH_MAX },
+	{ KEY_TARGET_S, K_U32, OFF(msg_command, target_s), 0 },
+	{ KEY_PRICE, K_REAL, OFF(msg_command, price), (long long)MSG_PRICE_MAX },
 };
 
 static const struct field health_fields[] = {
-	{ "engine_ok", K_BOOL, OFF(msg_health, engine_ok), 0 },
-	{ "seq", K_U32, OFF(msg_health, seq), 0 },
+	{ KEY_ENGINE_OK, K_BOOL, OFF(msg_health, engine_ok), 0 },
+	{ KEY_SEQ, K_U32, OFF(msg_health, seq), 0 },
 };
 
 static const struct field notice_fields[] = {
-	{ "state", K_STATE, OFF(msg_notice, state), 0 },
-	{ "text", K_TEXT, OFF(msg_notice, text), MSG_TEXT_MAX },
+	{ KEY_STATE, K_STATE, OFF(msg_notice, state), 0 },
+	{ KEY_TEXT, K_TEXT, OFF(msg_notice, text), MSG_TEXT_MAX },
 };
 
 static const struct field control_fields[] = {
-	{ "cmd", K_CMD, OFF(msg_control, cmd), 0 },
-	{ "all", K_BOOL, OFF(msg_control, all), 0 },
+	{ KEY_CMD, K_CMD, OFF(msg_control, cmd), 0 },
+	{ KEY_ALL, K_BOOL, OFF(msg_control, all), 0 },
 };
 
 static const struct field cp_state_fields[] = {
-	{ "state", K_STATE, OFF(msg_cp_state, state), 0 },
-	{ "location", K_TEXT, OFF(msg_cp_state, location), MSG_TEXT_MAX },
-	{ "price", K_REAL, OFF(msg_cp_state, price), (long long)MSG_PRICE_MAX },
-	{ "live", K_LIVE, OFF(msg_cp_state, live), 0 },
-	{ "since", K_INT, OFF(msg_cp_state, since), INT64_MAX },
+	{ KEY_STATE, K_STATE, OFF(msg_cp_state, state), 0 },
+	{ KEY_LOCATION, K_TEXT, OFF(msg_cp_state, location), MSG_TEXT_MAX },
+	{ KEY_PRICE, K_REAL, OFF(msg_cp_state, price), (long long)MSG_PRICE_MAX },
+	{ KEY_LIVE, K_LIVE, OFF(msg_cp_state, live), 0 },
+	{ KEY_SINCE, K_INT, OFF(msg_cp_state, since), INT64_MAX },
 };
 
 #define FIELDS(a) a, NFIELDS(a)
@@ -263,6 +296,16 @@ int msg_cmd_parse(const char *s)
 int cp_state_parse(const char *s)
 {
 	return lookup(state_names, CP_STATE_COUNT, s);
+}
+
+/* msg_type_parse() of len bytes without a NUL. */
+static int msg_type_parsen(const char *s, size_t len)
+{
+	for (unsigned i = 0; i < MSG_TYPE_COUNT && len < 16; i++)
+		if (types[i].name[0] == s[0] && !strncmp(types[i].name, s, len) &&
+		    types[i].name[len] == '\0')
+			return (int)i;
+	return -1;
 }
 
 static bool name_okn(const char *s, size_t len)
@@ -420,23 +463,23 @@ static int check_field(const struct field *f, const char *base,
 	switch (f->kind) {
 	case K_INT:
 		i = *(const int64_t *)p;
-		return i < 0 || i > f->max ? out_of_range(err, n, prefix, f->name) : 0;
+		return i < 0 || i > f->max ? out_of_range(err, n, prefix, FNAME(f)) : 0;
 	case K_REAL:
 		d = *(const double *)p;
 		if (!isfinite(d) || d < 0 || d > (double)f->max)
-			return out_of_range(err, n, prefix, f->name);
+			return out_of_range(err, n, prefix, FNAME(f));
 		return 0;
 	case K_TEXT:
 		len = strnlen(p, (size_t)f->max + 1);
 		if (len > (size_t)f->max)
-			return fail(err, n, "field '%s%s' too long", prefix, f->name);
+			return fail(err, n, "field '%s%s' too long", prefix, FNAME(f));
 		if (!text_ok((const unsigned char *)p, len))
 			return fail(err, n, "field '%s%s' is not printable UTF-8",
-				    prefix, f->name);
+				    prefix, FNAME(f));
 		return 0;
 	case K_UUID:
 		len = strnlen(p, MSG_UUID_LEN + 1);
-		return uuid_okn(p, len) ? 0 : bad_id(err, n, f->name, p, len);
+		return uuid_okn(p, len) ? 0 : bad_id(err, n, FNAME(f), p, len);
 	case K_LIVE:
 		return check_fields(progress_fields, NFIELDS(progress_fields),
 				    p, "live.", err, n);
@@ -445,7 +488,7 @@ static int check_field(const struct field *f, const char *base,
 	case K_CMD:
 	case K_STATE:	/* only a struct to encode can hold a bad one */
 		if (*(const unsigned *)p >= enums[f->kind - K_DENY].count)
-			return fail(err, n, "bad %s%s %u", prefix, f->name,
+			return fail(err, n, "bad %s%s %u", prefix, FNAME(f),
 				    *(const unsigned *)p);
 		return 0;
 	default:
@@ -547,236 +590,926 @@ static int check_msg(const struct msg *m, char *err, size_t n)
 	return check_rules(m, err, n);
 }
 
+/*
+ * The decoder reads a message in one pass, without building a tree.
+ * The scanner checks the JSON as strictly as the jansson parser evc used
+ * before (RFC 8259 syntax, UTF-8, escapes and surrogate pairs, no
+ * \u0000, integers within int64_t, finite reals, no duplicate key at any
+ * depth, at most JSON_MAX_DEPTH levels, nothing after the value) and
+ * notes where the value of each key a message can hold lies. Only then
+ * do the rules run, on those values and in the order they always ran,
+ * so a bad message is refused for the same reason as before.
+ */
+#define JSON_MAX_DEPTH 2048	/* jansson's limit: values nested deeper are refused */
+#define STR_BUF 256		/* a string's first bytes: enough for every rule */
+
+enum jtype { J_STRING = 1, J_INT, J_REAL, J_TRUE, J_FALSE, J_NULL, J_OBJECT, J_ARRAY };
+
+/* A value the scanner found; strings are unescaped only when read. */
+struct jval {
+	const unsigned char *p;	/* strings: the byte after the opening quote */
+	unsigned len;		/* strings: bytes up to the closing quote */
+	unsigned rank;		/* of its key among the object's keys */
+	unsigned char type;
+	bool esc;		/* the string holds escapes */
+	int64_t i;		/* J_INT */
+	double d;		/* J_REAL */
+};
+
+/* An object of keys from key_names: the top one, or "live". */
+struct jobj {
+	struct jval slot[KEY_COUNT];	/* valid where mask has the key */
+	uint32_t mask;			/* keys found */
+	uint32_t allowed;		/* keys noted in slot; the others are "other" */
+	unsigned nkeys;			/* every key, noted or not */
+	struct jval other;		/* the first other key (a string), if any */
+	bool has_other;
+	struct jobj *live;		/* top: where the object under "live" goes */
+};
+
+/* Keys outside the vocabulary, unescaped, to find duplicates among them. */
+struct keyref {
+	size_t off, len;
+};
+
+struct keyset {
+	struct keyref *key;
+	size_t n, cap;
+	char *bytes;
+	size_t used, size;
+};
+
+struct scan {
+	const unsigned char *start, *p, *end;
+	unsigned depth;
+	size_t at;		/* where the first syntax error is */
+	char why[80];		/* what it is */
+	struct keyset dups;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int jerr(struct scan *s, const unsigned char *at, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->at = (size_t)(at - s->start);
+	va_start(ap, fmt);
+	vsnprintf(s->why, sizeof(s->why), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static void skip_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' ||
+				 *s->p == '\r' || *s->p == '\t'))
+		s->p++;
+}
+
+static bool is_digit(unsigned c)
+{
+	return c - '0' < 10;
+}
+
+static int hex_digit(unsigned c)
+{
+	if (c - '0' < 10)
+		return (int)(c - '0');
+	c |= 0x20;
+	return c - 'a' < 6 ? (int)(c - 'a' + 10) : -1;
+}
+
+/* The four hex digits at p (n bytes left), or -1. */
+static long hex4(const unsigned char *p, size_t n)
+{
+	long v = 0;
+
+	if (n < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		int h = hex_digit(p[i]);
+
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
+/* The length of the UTF-8 sequence at p (n bytes left), 0 when invalid. */
+static unsigned utf8_len(const unsigned char *p, size_t n)
+{
+	unsigned c = p[0], need, cp;
+
+	if (c < 0xc2 || c > 0xf4)
+		return 0;
+	need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	if (n < need)
+		return 0;
+	cp = c & (0x7f >> need);
+	for (unsigned k = 1; k < need; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[k] & 0x3f);
+	}
+	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return need;
+}
+
+/* One escape at *pp (on the backslash): checks it and steps over it. */
+static int scan_escape(struct scan *s, const unsigned char **pp)
+{
+	const unsigned char *p = *pp;
+	size_t left = (size_t)(s->end - p);
+	long u, u2;
+
+	if (left < 2)
+		return jerr(s, p, "premature end of input");
+	if (p[1] != 'u') {
+		if (!strchr("\"\\/bfnrt", p[1]) || !p[1])
+			return jerr(s, p, "invalid escape");
+		*pp = p + 2;
+		return 0;
+	}
+	if ((u = hex4(p + 2, left - 2)) < 0)
+		return jerr(s, p, "invalid escape");
+	if (u == 0)
+		return jerr(s, p, "\\u0000 is not allowed (a NUL byte)");
+	if (u >= 0xdc00 && u <= 0xdfff)
+		return jerr(s, p, "invalid Unicode '\\u%04lX'", u);
+	if (u >= 0xd800 && u <= 0xdbff) {
+		if (left < 12 || p[6] != '\\' || p[7] != 'u')
+			return jerr(s, p, "invalid Unicode '\\u%04lX'", u);
+		if ((u2 = hex4(p + 8, left - 8)) < 0)
+			return jerr(s, p + 6, "invalid escape");
+		if (u2 < 0xdc00 || u2 > 0xdfff)
+			return jerr(s, p, "invalid Unicode '\\u%04lX\\u%04lX'", u, u2);
+		p += 6;
+	}
+	*pp = p + 6;
+	return 0;
+}
+
+/* A string at s->p (on the quote): checked, not copied. */
+static int scan_string(struct scan *s, struct jval *v)
+{
+	const unsigned char *p = s->p + 1, *end = s->end;
+
+	v->type = J_STRING;
+	v->p = p;
+	v->esc = false;
+	for (;;) {
+		unsigned c, k;
+
+		if (p == end)
+			return jerr(s, p, "premature end of input");
+		c = *p;
+		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
+			p++;
+			continue;
+		}
+		if (c == '"')
+			break;
+		if (c == '\\') {
+			v->esc = true;
+			if (scan_escape(s, &p))
+				return -1;
+			continue;
+		}
+		if (c < 0x20)
+			return c == '\n' ? jerr(s, p, "unexpected newline") :
+			       jerr(s, p, "control character 0x%x", c);
+		if (!(k = utf8_len(p, (size_t)(end - p))))
+			return jerr(s, p, "unable to decode byte 0x%x", c);
+		p += k;
+	}
+	v->len = (unsigned)(p - v->p);
+	s->p = p + 1;
+	return 0;
+}
+
+/* Writes code point u as UTF-8 at buf + o, within cap; returns its size. */
+static size_t put_utf8(char *buf, size_t o, size_t cap, unsigned long u)
+{
+	unsigned char b[4];
+	size_t n;
+
+	if (u < 0x80) {
+		b[0] = (unsigned char)u;
+		n = 1;
+	} else if (u < 0x800) {
+		b[0] = (unsigned char)(0xc0 | u >> 6);
+		b[1] = (unsigned char)(0x80 | (u & 0x3f));
+		n = 2;
+	} else if (u < 0x10000) {
+		b[0] = (unsigned char)(0xe0 | u >> 12);
+		b[1] = (unsigned char)(0x80 | (u >> 6 & 0x3f));
+		b[2] = (unsigned char)(0x80 | (u & 0x3f));
+		n = 3;
+	} else {
+		b[0] = (unsigned char)(0xf0 | u >> 18);
+		b[1] = (unsigned char)(0x80 | (u >> 12 & 0x3f));
+		b[2] = (unsigned char)(0x80 | (u >> 6 & 0x3f));
+		b[3] = (unsigned char)(0x80 | (u & 0x3f));
+		n = 4;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (o + i < cap)
+			buf[o + i] = (char)b[i];
+	return n;
+}
+
+/*
+ * The value of a string the scanner checked, unescaped: its first
+ * cap - 1 bytes go to buf, NUL-terminated; returns the whole length.
+ */
+static size_t unescape(const struct jval *v, char *buf, size_t cap)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const unsigned char *p = v->p, *end = v->p + v->len;
+	size_t o = 0;
+
+	while (p < end) {
+		unsigned long u;
+
+		if (*p != '\\') {
+			if (o < cap)
+				buf[o] = (char)*p;
+			o++, p++;
+			continue;
+		}
+		if (p[1] != 'u') {
+			if (o < cap)
+				buf[o] = to[strchr(from, p[1]) - from];
+			o++, p += 2;
+			continue;
+		}
+		u = (unsigned long)hex4(p + 2, 4);
+		p += 6;
+		if (u >= 0xd800 && u <= 0xdbff) {
+			u = 0x10000 + ((u - 0xd800) << 10) +
+			    ((unsigned long)hex4(p + 2, 4) - 0xdc00);
+			p += 6;
+		}
+		o += put_utf8(buf, o, cap, u);
+	}
+	buf[o < cap ? o : cap - 1] = '\0';
+	return o;
+}
+
+/* Strings of messages rarely hold escapes: their bytes are read in place. */
+static const char *str_of(const struct jval *v, char buf[STR_BUF], size_t *len)
+{
+	if (!v->esc) {
+		*len = v->len;
+		return (const char *)v->p;
+	}
+	*len = unescape(v, buf, STR_BUF);
+	return buf;
+}
+
+/* The C locale, for strtod_l: a decimal point whatever the process's locale. */
+static locale_t c_locale(void)
+{
+	static locale_t c;
+
+	if (!c)
+		c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	return c;
+}
+
+/* Reals strtod must read: long, or far from 1; overflow is refused. */
+static int scan_real_slow(struct scan *s, struct jval *v,
+			  const unsigned char *p, const unsigned char *end)
+{
+	size_t n = (size_t)(end - p);
+	char small[64], *copy = n < sizeof(small) ? small : malloc(n + 1);
+	locale_t c = c_locale();
+
+	if (!copy)
+		return jerr(s, p, "out of memory");
+	memcpy(copy, p, n);
+	copy[n] = '\0';
+	errno = 0;
+	v->d = c ? strtod_l(copy, NULL, c) : strtod(copy, NULL);
+	if (copy != small)
+		free(copy);
+	if ((v->d == HUGE_VAL || v->d == -HUGE_VAL) && errno == ERANGE)
+		return jerr(s, p, "real number overflow");
+	v->type = J_REAL;
+	return 0;
+}
+
+static const double pow10s[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/*
+ * A real in [p, end), already checked against the grammar. Up to 2^53
+ * in significant digits and 10^22 in scale, one exact operation gives
+ * the nearest double (as strtod would); longer ones go to strtod, in
+ * the C locale whatever the process's, as jansson made sure too.
+ */
+static int scan_real(struct scan *s, struct jval *v, const unsigned char *p,
+		     const unsigned char *end)
+{
+	const unsigned char *q = p + (*p == '-');
+	bool exact = true, point = false, xneg = false;
+	uint64_t w = 0;
+	long e = 0, x = 0;
+
+	for (; q < end && (is_digit(*q) || *q == '.'); q++) {
+		if (*q == '.') {
+			point = true;
+			continue;
+		}
+		if (w >= (UINT64_C(1) << 53) / 10) {
+			exact = false;
+			break;
+		}
+		w = w * 10 + (unsigned)(*q - '0');
+		e -= point;
+	}
+	if (exact && q < end) {
+		xneg = q[1] == '-';
+		for (q += 1 + (q[1] == '-' || q[1] == '+'); q < end; q++)
+			if (x < 100000)
+				x = x * 10 + (*q - '0');
+	}
+	e += xneg ? -x : x;
+	if (exact && w <= UINT64_C(1) << 53 && e >= -22 && e <= 22) {
+		v->d = e < 0 ? (double)w / pow10s[-e] : (double)w * pow10s[e];
+		v->d = *p == '-' ? -v->d : v->d;
+		v->type = J_REAL;
+		return 0;
+	}
+	return scan_real_slow(s, v, p, end);
+}
+
+/* An integer in [p, end): within int64_t, as strtoll would take it. */
+static int scan_int(struct scan *s, struct jval *v, const unsigned char *p,
+		    const unsigned char *end)
+{
+	bool neg = *p == '-';
+	uint64_t u = 0, max = neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX;
+
+	for (const unsigned char *q = p + neg; q < end; q++) {
+		unsigned d = (unsigned)(*q - '0');
+
+		if (u > (max - d) / 10)
+			return jerr(s, p, neg ? "too big negative integer" :
+				    "too big integer");
+		u = u * 10 + d;
+	}
+	v->type = J_INT;
+	v->i = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return 0;
+}
+
+/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? and nothing else. */
+static int scan_number(struct scan *s, struct jval *v)
+{
+	const unsigned char *p = s->p, *q = p, *end = s->end;
+	bool real = false;
+
+	q += *q == '-';
+	if (q == end || !is_digit(*q))
+		return jerr(s, p, "invalid token");
+	if (*q == '0' && ++q < end && is_digit(*q))
+		return jerr(s, p, "invalid token");
+	while (q < end && is_digit(*q))
+		q++;
+	if (q < end && *q == '.') {
+		if (++q == end || !is_digit(*q))
+			return jerr(s, p, "invalid token");
+		while (q < end && is_digit(*q))
+			q++;
+		real = true;
+	}
+	if (q < end && (*q == 'e' || *q == 'E')) {
+		q += q + 1 < end && (q[1] == '+' || q[1] == '-');
+		if (++q == end || !is_digit(*q))
+			return jerr(s, p, "invalid token");
+		while (q < end && is_digit(*q))
+			q++;
+		real = true;
+	}
+	s->p = q;
+	return real ? scan_real(s, v, p, q) : scan_int(s, v, p, q);
+}
+
+/* true, false or null: a run of letters that must be one of them. */
+static int scan_word(struct scan *s, struct jval *v)
+{
+	const unsigned char *p = s->p, *q = p;
+	size_t n;
+
+	while (q < s->end && (unsigned)((*q | 0x20) - 'a') < 26)
+		q++;
+	n = (size_t)(q - p);
+	if (n == 4 && !memcmp(p, "true", 4))
+		v->type = J_TRUE;
+	else if (n == 5 && !memcmp(p, "false", 5))
+		v->type = J_FALSE;
+	else if (n == 4 && !memcmp(p, "null", 4))
+		v->type = J_NULL;
+	else
+		return jerr(s, p, "invalid token");
+	s->p = q;
+	return 0;
+}
+
+/* The key of the vocabulary that s is, or -1. */
+static int key_lookup(const char *s, size_t len)
+{
+	for (int k = 0; k < KEY_COUNT; k++)
+		if (key_names[k][0] == s[0] && key_lens[k] == len &&
+		    !memcmp(key_names[k], s, len))
+			return k;
+	return -1;
+}
+
+static int key_of(const struct jval *v)
+{
+	char buf[16];
+	size_t len;
+
+	if (!v->esc)
+		return v->len ? key_lookup((const char *)v->p, v->len) : -1;
+	len = unescape(v, buf, sizeof(buf));
+	return len && len < sizeof(buf) ? key_lookup(buf, len) : -1;
+}
+
+/*
+ * Keys outside the vocabulary are kept, unescaped, on a stack: an object
+ * pushes its own, and when it closes they are sorted to find a repeat,
+ * then popped. Only messages refused anyway have any (an unknown field),
+ * so the memory is taken from the heap and given back at the end.
+ */
+static int keyset_push(struct scan *s, const struct jval *v)
+{
+	struct keyset *k = &s->dups;
+	size_t need = v->len + 1;	/* escapes only shorten */
+
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 64;
+		void *p = realloc(k->key, cap * sizeof(*k->key));
+
+		if (!p)
+			return jerr(s, v->p, "out of memory");
+		k->key = p;
+		k->cap = cap;
+	}
+	if (k->used + need > k->size) {
+		size_t size = (k->used + need) * 2;
+		char *p = realloc(k->bytes, size);
+
+		if (!p)
+			return jerr(s, v->p, "out of memory");
+		k->bytes = p;
+		k->size = size;
+	}
+	k->key[k->n].off = k->used;
+	k->key[k->n].len = unescape(v, k->bytes + k->used, need);
+	k->used += k->key[k->n++].len;
+	return 0;
+}
+
+static int key_cmp(const void *a, const void *b, void *bytes)
+{
+	const struct keyref *x = a, *y = b;
+	int c = memcmp((char *)bytes + x->off, (char *)bytes + y->off,
+		       x->len < y->len ? x->len : y->len);
+
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Closes an object whose other keys begin at base: is one there twice? */
+static int keyset_pop(struct scan *s, const struct keyref *base,
+		      const unsigned char *at)
+{
+	struct keyset *k = &s->dups;
+	bool dup = false;
+
+	if (k->n - base->off > 1) {
+		qsort_r(k->key + base->off, k->n - base->off, sizeof(*k->key),
+			key_cmp, k->bytes);
+		for (size_t i = base->off + 1; i < k->n && !dup; i++)
+			dup = !key_cmp(&k->key[i - 1], &k->key[i], k->bytes);
+	}
+	k->n = base->off;
+	k->used = base->len;
+	return dup ? jerr(s, at, "duplicate object key") : 0;
+}
+
+static int scan_value(struct scan *s, struct jval *v, struct jobj *into);
+
+/* Where a key goes: its slot in o, or the stack of other keys. */
+static struct jval *take_key(struct scan *s, struct jobj *o,
+			     struct jval *key, struct jval *scratch)
+{
+	int k = o ? key_of(key) : -1;
+
+	if (k >= 0 && (o->allowed >> k & 1)) {
+		if (o->mask >> k & 1) {
+			jerr(s, key->p - 1, "duplicate object key");
+			return NULL;
+		}
+		o->mask |= UINT32_C(1) << k;
+		return &o->slot[k];
+	}
+	if (o && !o->has_other) {
+		o->other = *key;
+		o->has_other = true;
+	}
+	return keyset_push(s, key) ? NULL : scratch;
+}
+
+/*
+ * An object at s->p, its keys noted in o (NULL: an object no message
+ * has, only checked). The stack of other keys is {count, bytes} at
+ * its start, kept in a keyref.
+ */
+static int scan_object(struct scan *s, struct jobj *o)
+{
+	struct keyref base = { s->dups.n, s->dups.used };
+	struct jval key, scratch, *v;
+	unsigned n = 0;
+
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == '}')
+		goto out;
+	for (;;) {
+		if (s->p == s->end || *s->p != '"')
+			return jerr(s, s->p, "string or '}' expected");
+		if (scan_string(s, &key))
+			return -1;
+		skip_ws(s);
+		if (s->p == s->end || *s->p != ':')
+			return jerr(s, s->p, "':' expected");
+		s->p++;
+		skip_ws(s);
+		key.rank = n++;
+		if (!(v = take_key(s, o, &key, &scratch)))
+			return -1;
+		v->rank = key.rank;
+		if (scan_value(s, v, o && v == &o->slot[KEY_LIVE] ? o->live : NULL))
+			return -1;
+		skip_ws(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			skip_ws(s);
+			continue;
+		}
+		if (s->p == s->end || *s->p != '}')
+			return jerr(s, s->p, "'}' expected");
+		break;
+	}
+out:
+	s->p++;
+	if (o)
+		o->nkeys = n;
+	return keyset_pop(s, &base, s->p - 1);
+}
+
+static int scan_array(struct scan *s)
+{
+	struct jval v;
+
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == ']') {
+		s->p++;
+		return 0;
+	}
+	for (;;) {
+		if (scan_value(s, &v, NULL))
+			return -1;
+		skip_ws(s);
+		if (s->p < s->end && *s->p == ',') {
+			s->p++;
+			skip_ws(s);
+			continue;
+		}
+		if (s->p == s->end || *s->p != ']')
+			return jerr(s, s->p, "']' expected");
+		s->p++;
+		return 0;
+	}
+}
+
+/* Any value at s->p; an object goes into `into` when there is one. */
+static int scan_value(struct scan *s, struct jval *v, struct jobj *into)
+{
+	int rc;
+
+	if (++s->depth > JSON_MAX_DEPTH)
+		return jerr(s, s->p, "maximum parsing depth reached");
+	if (s->p == s->end)
+		return jerr(s, s->p, "premature end of input");
+	switch (*s->p) {
+	case '"':
+		rc = scan_string(s, v);
+		break;
+	case '{':
+		v->type = J_OBJECT;
+		rc = scan_object(s, into);
+		break;
+	case '[':
+		v->type = J_ARRAY;
+		rc = scan_array(s);
+		break;
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		rc = scan_number(s, v);
+		break;
+	default:
+		rc = scan_word(s, v);
+	}
+	s->depth--;
+	return rc;
+}
+
+/*
+ * The whole message: an object or an array (as jansson, which refused
+ * anything else as bad JSON), then nothing but white space.
+ */
+static int scan_message(struct scan *s, struct jobj *top, struct jval *v)
+{
+	skip_ws(s);
+	if (s->p == s->end || (*s->p != '{' && *s->p != '['))
+		return jerr(s, s->p, "'[' or '{' expected");
+	if (scan_value(s, v, top))
+		return -1;
+	skip_ws(s);
+	if (s->p != s->end)
+		return jerr(s, s->p, "end of file expected");
+	return 0;
+}
+
 static int wrong_type(char *err, size_t n, const char *prefix,
 		      const char *name, const char *what)
 {
 	return fail(err, n, "field '%s%s' must be %s", prefix, name, what);
 }
 
-static json_t *need(json_t *o, const char *prefix, const char *key,
-		    char *err, size_t n)
+static const struct jval *need(const struct jobj *o, const char *prefix,
+			       enum key key, char *err, size_t n)
 {
-	json_t *v = json_object_get(o, key);
-
-	if (!v)
-		fail(err, n, "missing field '%s%s'", prefix, key);
-	return v;
+	if (!(o->mask >> key & 1)) {
+		fail(err, n, "missing field '%s%s'", prefix, key_names[key]);
+		return NULL;
+	}
+	return &o->slot[key];
 }
 
-/* The string of v, which must hold no NUL byte; NULL after setting err. */
-static const char *get_string(const json_t *v, const char *prefix,
-			      const char *name, size_t *len, char *err, size_t n)
+/* The string of v (see str_of); NULL after setting err. */
+static const char *get_string(const struct jval *v, const char *prefix,
+			      const char *name, char buf[STR_BUF], size_t *len,
+			      char *err, size_t n)
 {
-	const char *s;
-
-	if (!json_is_string(v)) {
+	if (v->type != J_STRING) {
 		wrong_type(err, n, prefix, name, "a string");
 		return NULL;
 	}
-	s = json_string_value(v);
-	*len = json_string_length(v);
-	if (memchr(s, '\0', *len)) {
-		fail(err, n, "field '%s%s' holds a NUL byte", prefix, name);
-		return NULL;
-	}
-	return s;
+	return str_of(v, buf, len);
 }
 
-static int decode_fields(json_t *o, const struct field *fs, unsigned nf,
-			 char *base, const char *prefix, const struct type *t,
-			 size_t others, char *err, size_t n);
-
-static int decode_string(const struct field *f, const json_t *v, char *base,
-			 const char *prefix, char *err, size_t n)
+/* The index of s (len bytes, no NUL) in names, or -1. */
+static int lookupn(const char *const *names, unsigned n, const char *s,
+		   size_t len)
 {
-	char *p = base + f->off;
+	for (unsigned i = 0; i < n; i++)
+		if (names[i][0] == s[0] && !strncmp(names[i], s, len) &&
+		    names[i][len] == '\0')
+			return (int)i;
+	return -1;
+}
+
+static void copy_str(char *out, const char *s, size_t len)
+{
+	memcpy(out, s, len);
+	out[len] = '\0';
+}
+
+static int decode_fields(const struct jobj *o, const struct field *fs,
+			 unsigned nf, char *base, const char *prefix,
+			 const struct type *t, size_t others, char *err,
+			 size_t n);
+
+static int decode_string(const struct field *f, const struct jval *v,
+			 char *base, const char *prefix, char *err, size_t n)
+{
+	char buf[STR_BUF];
 	const char *s;
 	size_t len;
 
-	if (!(s = get_string(v, prefix, f->name, &len, err, n)))
+	if (!(s = get_string(v, prefix, FNAME(f), buf, &len, err, n)))
 		return -1;
 	if (f->kind == K_UUID && !uuid_okn(s, len))
-		return bad_id(err, n, f->name, s, len);
+		return bad_id(err, n, FNAME(f), s, len);
 	if (f->kind == K_TEXT && len > (size_t)f->max)
-		return fail(err, n, "field '%s%s' too long", prefix, f->name);
-	memcpy(p, s, len + 1);
+		return fail(err, n, "field '%s%s' too long", prefix, FNAME(f));
+	copy_str(base + f->off, s, len);
 	return f->kind == K_TEXT ? check_field(f, base, prefix, err, n) : 0;
 }
 
-static int decode_enum(const struct field *f, const json_t *v, char *base,
-		       const char *prefix, char *err, size_t n)
+static int decode_enum(const struct field *f, const struct jval *v,
+		       char *base, const char *prefix, char *err, size_t n)
 {
-	char q[QUOTE_BUF];
+	char q[QUOTE_BUF], buf[STR_BUF];
 	const char *s;
 	size_t len;
 	int i;
 
-	if (!(s = get_string(v, prefix, f->name, &len, err, n)))
+	if (!(s = get_string(v, prefix, FNAME(f), buf, &len, err, n)))
 		return -1;
-	i = lookup(enums[f->kind - K_DENY].names, enums[f->kind - K_DENY].count, s);
+	i = len < STR_BUF ? lookupn(enums[f->kind - K_DENY].names,
+				    enums[f->kind - K_DENY].count, s, len) : -1;
 	if (i < 0)
-		return fail(err, n, "bad %s '%s'", f->name, quote(q, s, len));
+		return fail(err, n, "bad %s '%s'", FNAME(f), quote(q, s, len));
 	*(unsigned *)(base + f->off) = (unsigned)i;
 	return 0;
 }
 
-/* One field: its JSON type, then the rules check_field() shares. */
-static int decode_field(const struct field *f, const json_t *v, char *base,
-			const char *prefix, char *err, size_t n)
+static int decode_number(const struct field *f, const struct jval *v,
+			 char *base, const char *prefix, char *err, size_t n)
 {
 	char *p = base + f->off;
-	json_int_t i;
 
+	if (f->kind == K_REAL) {
+		if (v->type != J_INT && v->type != J_REAL)
+			return wrong_type(err, n, prefix, FNAME(f), "a number");
+		*(double *)p = v->type == J_INT ? (double)v->i : v->d;
+		return check_field(f, base, prefix, err, n);
+	}
+	if (v->type != J_INT)
+		return wrong_type(err, n, prefix, FNAME(f), "an integer");
+	if (f->kind == K_INT) {
+		*(int64_t *)p = v->i;
+		return check_field(f, base, prefix, err, n);
+	}
+	if (v->i < 0 || v->i > UINT32_MAX)
+		return out_of_range(err, n, prefix, FNAME(f));
+	*(uint32_t *)p = (uint32_t)v->i;
+	return 0;
+}
+
+/* One field: its JSON type, then the rules check_field() shares. */
+static int decode_field(const struct field *f, const struct jval *v,
+			const struct jobj *o, char *base, const char *prefix,
+			char *err, size_t n)
+{
 	switch (f->kind) {
 	case K_BOOL:
-		if (!json_is_boolean(v))
-			return wrong_type(err, n, prefix, f->name, "a boolean");
-		*(bool *)p = json_is_true(v);
+		if (v->type != J_TRUE && v->type != J_FALSE)
+			return wrong_type(err, n, prefix, FNAME(f), "a boolean");
+		*(bool *)(base + f->off) = v->type == J_TRUE;
 		return 0;
 	case K_INT:
 	case K_U32:
-		if (!json_is_integer(v))
-			return wrong_type(err, n, prefix, f->name, "an integer");
-		i = json_integer_value(v);
-		if (f->kind == K_INT) {
-			*(int64_t *)p = i;
-			return check_field(f, base, prefix, err, n);
-		}
-		if (i < 0 || i > UINT32_MAX)
-			return out_of_range(err, n, prefix, f->name);
-		*(uint32_t *)p = (uint32_t)i;
-		return 0;
 	case K_REAL:
-		if (!json_is_number(v))
-			return wrong_type(err, n, prefix, f->name, "a number");
-		*(double *)p = json_number_value(v);
-		return check_field(f, base, prefix, err, n);
+		return decode_number(f, v, base, prefix, err, n);
 	case K_TEXT:
 	case K_UUID:
 		return decode_string(f, v, base, prefix, err, n);
 	case K_LIVE:
-		if (!json_is_object(v))
-			return wrong_type(err, n, prefix, f->name, "an object");
-		return decode_fields((json_t *)v, progress_fields,
-				     NFIELDS(progress_fields), p, "live.", NULL,
-				     0, err, n);
+		if (v->type != J_OBJECT)
+			return wrong_type(err, n, prefix, FNAME(f), "an object");
+		return decode_fields(o->live, progress_fields,
+				     NFIELDS(progress_fields), base + f->off,
+				     "live.", NULL, 0, err, n);
 	default:
 		return decode_enum(f, v, base, prefix, err, n);
 	}
 }
 
 /* Whether key belongs in an object of fields fs (of type t at the top). */
-static bool known_key(const char *key, const struct field *fs, unsigned nf,
+static bool known_key(int key, const struct field *fs, unsigned nf,
 		      const struct type *t)
 {
 	for (unsigned i = 0; i < nf; i++)
-		if (!strcmp(fs[i].name, key))
+		if (fs[i].key == key)
 			return true;
 	if (!t)
 		return false;
-	return !strcmp(key, "v") || !strcmp(key, "type") ||
-	       !strcmp(key, "id") || !strcmp(key, "ts") ||
-	       (t->cp != NO && !strcmp(key, "cp")) ||
-	       (t->driver != NO && !strcmp(key, "driver")) ||
-	       (t->session != NO && !strcmp(key, "session"));
+	return key == KEY_V || key == KEY_TYPE || key == KEY_ID ||
+	       key == KEY_TS || (key == KEY_CP && t->cp != NO) ||
+	       (key == KEY_DRIVER && t->driver != NO) ||
+	       (key == KEY_SESSION && t->session != NO);
 }
 
-/* Names the first key of o that is not known (the slow path of errors). */
-static int unknown_field(json_t *o, const struct field *fs, unsigned nf,
-			 const struct type *t, const char *prefix,
+/* Names the first key of o (in the message's order) that is not known. */
+static int unknown_field(const struct jobj *o, const struct field *fs,
+			 unsigned nf, const struct type *t, const char *prefix,
 			 char *err, size_t n)
 {
-	char q[QUOTE_BUF];
-	const char *key;
-	json_t *v;
+	const struct jval *first = o->has_other ? &o->other : NULL;
+	char q[QUOTE_BUF], buf[STR_BUF];
+	const char *s;
+	size_t len;
 
-	json_object_foreach(o, key, v) {
-		if (!known_key(key, fs, nf, t))
-			return fail(err, n, "unknown field '%s%s'", prefix,
-				    quote(q, key, strlen(key)));
+	for (int k = 0; k < KEY_COUNT; k++)
+		if ((o->mask >> k & 1) && !known_key(k, fs, nf, t) &&
+		    (!first || o->slot[k].rank < first->rank))
+			first = &o->slot[k];
+	if (!first)
+		return fail(err, n, "unknown field");
+	if (first == &o->other) {
+		s = str_of(first, buf, &len);
+	} else {
+		s = key_names[first - o->slot];
+		len = strlen(s);
 	}
-	return fail(err, n, "unknown field");
+	return fail(err, n, "unknown field '%s%s'", prefix, quote(q, s, len));
 }
 
 /*
- * Decodes the fields fs of o into base. Each is looked up by name (a
- * hash lookup, no scan of the keys); then the count of keys tells
+ * Decodes the fields fs of o into base; then the count of keys tells
  * whether o holds anything else: others is the number of envelope keys
  * already found.
  */
-static int decode_fields(json_t *o, const struct field *fs, unsigned nf,
-			 char *base, const char *prefix, const struct type *t,
-			 size_t others, char *err, size_t n)
+static int decode_fields(const struct jobj *o, const struct field *fs,
+			 unsigned nf, char *base, const char *prefix,
+			 const struct type *t, size_t others, char *err,
+			 size_t n)
 {
 	for (unsigned i = 0; i < nf; i++) {
-		json_t *v = need(o, prefix, fs[i].name, err, n);
+		const struct jval *v = need(o, prefix, fs[i].key, err, n);
 
-		if (!v || decode_field(&fs[i], v, base, prefix, err, n))
+		if (!v || decode_field(&fs[i], v, o, base, prefix, err, n))
 			return -1;
 	}
-	if (json_object_size(o) != nf + others)
+	if (o->nkeys != nf + others)
 		return unknown_field(o, fs, nf, t, prefix, err, n);
 	return 0;
 }
 
 /* "v", "type", "id" and "ts": the part every message shares. */
-static int decode_head(json_t *o, struct msg *m, char *err, size_t n)
+static int decode_head(const struct jobj *o, struct msg *m, char *err,
+		       size_t n)
 {
-	char q[QUOTE_BUF];
+	char q[QUOTE_BUF], buf[STR_BUF];
+	const struct jval *v;
 	const char *s;
-	json_t *v;
 	size_t len;
 	int type;
 
-	if (!(v = need(o, "", "v", err, n)))
+	if (!(v = need(o, "", KEY_V, err, n)))
 		return -1;
-	if (!json_is_integer(v))
+	if (v->type != J_INT)
 		return wrong_type(err, n, "", "v", "an integer");
-	if (json_integer_value(v) != MSG_VERSION)
-		return fail(err, n, "unsupported version %lld",
-			    (long long)json_integer_value(v));
-	if (!(v = need(o, "", "type", err, n)) ||
-	    !(s = get_string(v, "", "type", &len, err, n)))
+	if (v->i != MSG_VERSION)
+		return fail(err, n, "unsupported version %lld", (long long)v->i);
+	if (!(v = need(o, "", KEY_TYPE, err, n)) ||
+	    !(s = get_string(v, "", "type", buf, &len, err, n)))
 		return -1;
-	if ((type = msg_type_parse(s)) < 0)
+	if ((type = msg_type_parsen(s, len)) < 0)
 		return fail(err, n, "unknown type '%s'", quote(q, s, len));
 	m->type = (enum msg_type)type;
-	if (!(v = need(o, "", "id", err, n)) ||
-	    !(s = get_string(v, "", "id", &len, err, n)))
+	if (!(v = need(o, "", KEY_ID, err, n)) ||
+	    !(s = get_string(v, "", "id", buf, &len, err, n)))
 		return -1;
 	if (!uuid_okn(s, len))
 		return bad_id(err, n, "id", s, len);
-	memcpy(m->id, s, len + 1);
-	if (!(v = need(o, "", "ts", err, n)))
+	copy_str(m->id, s, len);
+	if (!(v = need(o, "", KEY_TS, err, n)))
 		return -1;
-	if (!json_is_integer(v))
+	if (v->type != J_INT)
 		return wrong_type(err, n, "", "ts", "an integer");
-	if ((m->ts = json_integer_value(v)) <= 0)
+	if ((m->ts = v->i) <= 0)
 		return out_of_range(err, n, "", "ts");
 	return 0;
 }
 
 /* cp, driver or session: absent where the type has none (counted if found). */
-static int decode_ref(json_t *o, const char *key, unsigned char presence,
-		      char *out, bool uuid, size_t *found, char *err, size_t n)
+static int decode_ref(const struct jobj *o, enum key key,
+		      unsigned char presence, char *out, bool uuid,
+		      size_t *found, char *err, size_t n)
 {
-	json_t *v = json_object_get(o, key);
-	const char *s;
+	const struct jval *v = o->mask >> key & 1 ? &o->slot[key] : NULL;
+	const char *s, *name = key_names[key];
+	char buf[STR_BUF];
 	size_t len;
 
 	if (!v || presence == NO)	/* present where it has no place: unknown */
 		return !v && presence == REQ ?
-			fail(err, n, "missing field '%s'", key) : 0;
-	if (!(s = get_string(v, "", key, &len, err, n)))
+			fail(err, n, "missing field '%s'", name) : 0;
+	if (!(s = get_string(v, "", name, buf, &len, err, n)))
 		return -1;
 	if (uuid ? !uuid_okn(s, len) : !name_okn(s, len))
-		return bad_id(err, n, key, s, len);
-	memcpy(out, s, len + 1);
+		return bad_id(err, n, name, s, len);
+	copy_str(out, s, len);
 	(*found)++;
 	return 0;
 }
 
-static int decode_msg(json_t *o, struct msg *m, char *err, size_t n)
+static int decode_msg(const struct jobj *o, struct msg *m, char *err,
+		      size_t n)
 {
 	const struct type *t;
 	size_t found = 4;	/* v, type, id, ts */
@@ -784,9 +1517,9 @@ static int decode_msg(json_t *o, struct msg *m, char *err, size_t n)
 	if (decode_head(o, m, err, n))
 		return -1;
 	t = &types[m->type];
-	if (decode_ref(o, "cp", t->cp, m->cp, false, &found, err, n) ||
-	    decode_ref(o, "driver", t->driver, m->driver, false, &found, err, n) ||
-	    decode_ref(o, "session", t->session, m->session, true, &found, err, n))
+	if (decode_ref(o, KEY_CP, t->cp, m->cp, false, &found, err, n) ||
+	    decode_ref(o, KEY_DRIVER, t->driver, m->driver, false, &found, err, n) ||
+	    decode_ref(o, KEY_SESSION, t->session, m->session, true, &found, err, n))
 		return -1;
 	if (decode_fields(o, t->fields, t->nfields, (char *)&m->u, "", t,
 			  found, err, n))
@@ -794,29 +1527,43 @@ static int decode_msg(json_t *o, struct msg *m, char *err, size_t n)
 	return check_rules(m, err, n);
 }
 
+static void jobj_init(struct jobj *o, uint32_t allowed, struct jobj *live)
+{
+	o->mask = 0;
+	o->allowed = allowed;
+	o->nkeys = 0;
+	o->has_other = false;
+	o->live = live;
+}
+
 int msg_decode(const void *buf, size_t len, struct msg *m,
 	       char *err, size_t errlen)
 {
-	char q[JSON_TEXT_MAX * 4 + 4];
-	json_error_t je;
-	json_t *o;
-	int rc = -1;
+	char q[sizeof(((struct scan *)0)->why) * 4 + 4];
+	struct scan s = { 0 };
+	struct jobj top, live;
+	struct jval v;
+	int rc;
 
 	memset(m, 0, sizeof(*m));
 	if (len > MSG_MAX_BYTES)
 		return fail(err, errlen, "message too large: %zu bytes", len);
 	if (!buf)
 		return fail(err, errlen, "empty message");
-	o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
-	if (!o)
-		return fail(err, errlen, "bad json at byte %d: %s", je.position,
-			    quote_max(q, je.text, strlen(je.text), JSON_TEXT_MAX));
-	if (!json_is_object(o))
-		fail(err, errlen, "not an object");
-	else
-		rc = decode_msg(o, m, err, errlen);
-	json_decref(o);
-	return rc;
+	s.start = s.p = buf;
+	s.end = s.p + len;
+	jobj_init(&top, (UINT32_C(1) << KEY_COUNT) - 1, &live);
+	jobj_init(&live, UINT32_C(1) << KEY_SEQ | UINT32_C(1) << KEY_KW |
+		  UINT32_C(1) << KEY_WH | UINT32_C(1) << KEY_CENTS, NULL);
+	rc = scan_message(&s, &top, &v);
+	free(s.dups.key);
+	free(s.dups.bytes);
+	if (rc)
+		return fail(err, errlen, "bad json at byte %zu: %s", s.at,
+			    quote_max(q, s.why, strlen(s.why), sizeof(s.why)));
+	if (v.type != J_OBJECT)
+		return fail(err, errlen, "not an object");
+	return decode_msg(&top, m, err, errlen);
 }
 
 /*
@@ -896,7 +1643,7 @@ static void encode_fields(struct out *o, const struct field *fs, unsigned nf,
 		const char *p = base + f->off;
 
 		put(o, nested && i == 0 ? "{\"" : ",\"", 2);
-		put_lit(o, f->name);
+		put_lit(o, FNAME(f));
 		put(o, "\":", 2);
 		switch (f->kind) {
 		case K_BOOL:

@@ -912,6 +912,155 @@ static void test_reasons(void)
 	      unprintable);
 }
 
+/* Messages written out, for what edit() cannot say (escaped keys, raw bytes). */
+#define HEAD(type) "{\"v\":1,\"type\":\"" type "\",\"id\":\"0123456789abcdef" \
+	"0123456789abcdef\",\"ts\":1700000000123,\"cp\":\"CP001\""
+#define HEALTH(seq, more) HEAD("health") ",\"engine_ok\":true,\"seq\":" seq more "}"
+#define REGISTER(loc) HEAD("register") ",\"location\":" loc ",\"engine_ok\":true}"
+#define ACK(price) HEAD("register_ack") ",\"accepted\":true,\"reason\":\"none\"," \
+	"\"price\":" price ",\"location\":\"x\"}"
+
+/* Decodes text, which must be accepted, to m. */
+static bool decodes(const char *text, struct msg *m)
+{
+	char err[256];
+
+	if (decode(text, strlen(text), m, err, sizeof(err))) {
+		printf("# %s: %s\n", text, err);
+		return false;
+	}
+	return true;
+}
+
+/* JSON the one-pass decoder must read exactly as the jansson tree did. */
+static void test_json_syntax(void)
+{
+	struct msg a, b;
+
+	check(decodes(HEALTH("7", ""), &a) &&
+	      decodes("{\"\\u0076\":1,\"t\\u0079pe\":\"health\",\"id\":\"0123456789"
+		      "abcdef0123456789abcdef\",\"ts\":1700000000123,\"cp\":\"CP\\u0030"
+		      "01\",\"engine_ok\":true,\"seq\":7}", &b) &&
+	      !strcmp(b.cp, "CP001") && !memcmp(&a, &b, sizeof(a)),
+	      "escaped keys and values decode as the plain ones");
+	check(decodes(" \t\r\n{ \"v\" : 1 ,\"type\":\"health\",\"id\":\"0123456789abcdef"
+		      "0123456789abcdef\" ,\"ts\":\n1700000000123,\"cp\":\"CP001\","
+		      "\"engine_ok\":\ttrue,\"seq\":7 }\r\n", &b) && !memcmp(&a, &b, sizeof(a)),
+	      "white space between every token");
+	reject("a key twice through an escape", strdup(HEALTH("7", ",\"\\u0076\":1")),
+	       "duplicate object key");
+	reject("a key twice in an object of an unknown field",
+	       strdup(HEALTH("7", ",\"x\":{\"a\":1,\"b\":[{\"c\":1,\"c\":2}]}")),
+	       "duplicate object key");
+	reject("a key twice in live", strdup(HEAD("cp_state") ",\"state\":\"ACTIVE\","
+		"\"location\":\"x\",\"price\":1,\"live\":{\"seq\":1,\"kw\":1,\"seq\":1,"
+		"\"wh\":1,\"cents\":1},\"since\":1}"), "duplicate object key");
+	reject("keys of unknown fields twice", strdup(HEALTH("7", ",\"x\":1,\"x\":1")),
+	       "duplicate object key");
+	reject("the same key in sibling objects of an unknown field",
+	       strdup(HEALTH("7", ",\"x\":[{\"a\":1},{\"a\":1}]")), "unknown field 'x'");
+	/* found by fuzzing: the first unknown key is named, escaped or not */
+	reject("unknown keys, the first escaped",
+	       strdup(HEALTH("7", ",\"\\\\iver\":1,\"wh\":2")), "unknown field '\\\\iver'");
+	reject("unknown keys, the first known elsewhere",
+	       strdup(HEALTH("7", ",\"wh\":2,\"\\\\iver\":1")), "unknown field 'wh'");
+	reject("a lone high surrogate", strdup(REGISTER("\"\\ud83d\"")), "invalid Unicode");
+	reject("a lone low surrogate", strdup(REGISTER("\"\\udd0c\"")), "invalid Unicode");
+	reject("a high surrogate and a letter", strdup(REGISTER("\"\\ud83d\\u0041\"")),
+	       "invalid Unicode");
+	reject("surrogates the wrong way round", strdup(REGISTER("\"\\udd0c\\ud83d\"")),
+	       "invalid Unicode");
+	reject("an unknown escape", strdup(REGISTER("\"a\\xb\"")), "invalid escape");
+	reject("a short \\u escape", strdup(REGISTER("\"a\\u12\"")), "invalid escape");
+	reject("a bad byte of UTF-8", strdup(REGISTER("\"\xc3\x28\"")), "bad json");
+	reject("an overlong slash", strdup(REGISTER("\"\xc0\xaf\"")), "bad json");
+	reject("a surrogate in raw UTF-8", strdup(REGISTER("\"\xed\xa0\x80\"")), "bad json");
+	reject("a code point past U+10FFFF", strdup(REGISTER("\"\xf4\x90\x80\x80\"")),
+	       "bad json");
+	reject("a raw DEL in a location", strdup(REGISTER("\"a\x7f\"")), "not printable");
+	reject("a raw tab in a string", strdup(REGISTER("\"a\tb\"")), "control character 0x9");
+	reject("a literal in capitals", strdup(HEALTH("7", ",\"x\":True")), "bad json");
+	reject("a cut literal", strdup(HEALTH("7", ",\"x\":tru")), "bad json");
+	reject("a literal run on", strdup(HEALTH("7", ",\"x\":nullx")), "bad json");
+	reject("a comma before the brace", strdup(HEALTH("7", ",")), "bad json");
+	reject_len("an array cut short", "[1,2", 4, "bad json");
+}
+
+/* Found by fuzzing: jansson skipped a raw NUL byte that ended a number or a literal. */
+static void nul_before_brace(const char *title, const char *msg)
+{
+	char text[512];
+	size_t n = strlen(msg);
+
+	memcpy(text, msg, n - 1);	/* ...,"seq":7\0} */
+	text[n - 1] = '\0';
+	text[n] = '}';
+	reject_len(title, text, n + 1, "bad json");
+}
+
+/* Numbers: the grammar of RFC 8259, int64_t integers, finite doubles. */
+static void test_json_numbers(void)
+{
+	static const char *const bad[] = {
+		"01", "1.", ".5", "1e", "1e+", "-", "--1", "1.e5", "0x1", "1_0",
+		"9223372036854775808", "-9223372036854775809",
+	};
+	struct msg m;
+	int ok = 1;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char text[512], err[256];
+
+		snprintf(text, sizeof(text), HEALTH("%s", ""), bad[i]);
+		ok &= decode(text, strlen(text), &m, err, sizeof(err)) == -1 &&
+		      !strncmp(err, "bad json", 8);
+	}
+	check(ok, "numbers outside the grammar or int64_t are bad json");
+	check(decodes(ACK("0.35"), &m) && m.u.ack.price == 0.35, "0.35 is the double 0.35");
+	check(decodes(ACK("1e-400"), &m) && m.u.ack.price == 0,
+	      "a price that underflows is 0, as strtod makes it");
+	check(decodes(ACK("-0.0"), &m) && m.u.ack.price == 0 && signbit(m.u.ack.price),
+	      "-0.0 is taken as it is (the encoder writes 0)");
+	check(decodes(ACK("-0"), &m) && !signbit(m.u.ack.price), "-0 is the integer 0");
+	check(decodes(ACK("0.35000000000000000000000001"), &m) && m.u.ack.price == 0.35,
+	      "a price of 27 significant digits rounds as strtod does");
+	check(decodes(ACK("999.99999999999999999"), &m) && m.u.ack.price == 1000,
+	      "999.99999999999999999 is 1000");
+	check(decodes(ACK("3.5E-1"), &m) && m.u.ack.price == 0.35 &&
+	      decodes(ACK("0.0035e+2"), &m) && m.u.ack.price == 0.35,
+	      "exponents in either case and sign");
+	check(decodes(HEALTH("4294967295", ""), &m) && m.u.health.seq == 4294967295u,
+	      "the largest seq");
+	reject("the smallest int64_t as a seq", strdup(HEALTH("-9223372036854775808", "")),
+	       "field 'seq' out of range");
+	nul_before_brace("a raw NUL byte after a number", HEALTH("7", ""));
+	nul_before_brace("a raw NUL byte after a literal", REGISTER("\"x\""));
+}
+
+/* Nesting: jansson's limit of 2048 levels, counting the message's object. */
+static void test_json_depth(void)
+{
+	char *text = malloc(MSG_MAX_BYTES);
+	size_t head = strlen(HEALTH("7", "")) - 1;
+
+	for (int deep = 2047; deep <= 2048; deep++) {
+		size_t n = head;
+
+		memcpy(text, HEALTH("7", ""), head);
+		memcpy(text + n, ",\"x\":", 5);
+		n += 5;
+		memset(text + n, '[', (size_t)deep);
+		n += (size_t)deep;
+		memset(text + n, ']', (size_t)deep);
+		n += (size_t)deep;
+		text[n++] = '}';
+		reject_len(deep == 2047 ? "an unknown field 2048 levels deep" :
+			   "an unknown field 2049 levels deep", text, n,
+			   deep == 2047 ? "unknown field 'x'" : "maximum parsing depth");
+	}
+	free(text);
+}
+
 int main(void)
 {
 	test_names();
@@ -929,6 +1078,9 @@ int main(void)
 	test_numbers();
 	test_rules();
 	test_structure();
+	test_json_syntax();
+	test_json_numbers();
+	test_json_depth();
 	test_random();
 	test_mutations();
 	test_cents();
