@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1605,11 +1606,61 @@ static void put_str(struct out *o, const char *s)
 	put(o, "\"", 1);
 }
 
+/* The decimal digits of u at out (room for 20); returns how many. */
+static int format_uint(char *out, unsigned long long u)
+{
+	char tmp[20], *p = tmp + sizeof(tmp);
+	int len;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	len = (int)(tmp + sizeof(tmp) - p);
+	memcpy(out, p, (size_t)len);
+	return len;
+}
+
+/* Integers are most of what a message holds: written without snprintf. */
 static void put_int(struct out *o, long long v)
 {
 	char tmp[24];
+	int len = 0;
 
-	put(o, tmp, (size_t)snprintf(tmp, sizeof(tmp), "%lld", v));
+	if (v < 0)
+		tmp[len++] = '-';
+	len += format_uint(tmp + len, v < 0 ? 0 - (unsigned long long)v :
+			   (unsigned long long)v);
+	put(o, tmp, (size_t)len);
+}
+
+/*
+ * The common reals (22 kW, 0.35 EUR/kWh) without snprintf: d is n
+ * millionths, written with at most 15 digits and in [1e-4, 1e9), where
+ * "%.15g" writes it the same way: any decimal of 15 significant digits
+ * reads back as the double nearest to it, so %.15g gives those digits
+ * back, trailing zeros dropped, and no exponent in that range.
+ */
+static bool put_real_short(struct out *o, double d)
+{
+	char tmp[24];
+	long long n;
+	int len, frac;
+
+	if (!(d >= 1e-4 && d < 1e9))
+		return false;
+	n = llround(d * 1e6);
+	if ((double)n / 1e6 != d)
+		return false;
+	len = format_uint(tmp, (unsigned long long)(n / 1000000));
+	if ((frac = (int)(n % 1000000))) {
+		tmp[len++] = '.';
+		for (int div = 100000; frac; div /= 10) {
+			tmp[len++] = (char)('0' + frac / div);
+			frac %= div;
+		}
+	}
+	put(o, tmp, (size_t)len);
+	return true;
 }
 
 /*
@@ -1622,8 +1673,12 @@ static void put_real(struct out *o, double d)
 	char tmp[40];
 	int len = 0;
 
-	if (d == 0)
-		d = 0;		/* no "-0" */
+	if (d == 0) {
+		put(o, "0", 1);	/* no "-0" */
+		return;
+	}
+	if (put_real_short(o, d))
+		return;
 	for (int prec = 15; prec <= 17; prec++) {
 		len = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
 		if (strtod(tmp, NULL) == d)
@@ -1769,13 +1824,54 @@ static void weak_bytes(unsigned char *p, size_t n)
 	}
 }
 
+/*
+ * Ids take their bytes from a pool that one getrandom(2) fills for 256
+ * ids, not one system call per id. Each thread has its own pool, a
+ * child process forgets its parent's at fork (or parent and child would
+ * hand out the same ids), and each byte is wiped once used.
+ */
+#define POOL_BYTES 4096
+
+static _Thread_local struct {
+	unsigned char b[POOL_BYTES];
+	size_t left;
+} pool;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_forget(void)
+{
+	pool.left = 0;	/* in the child, the forking thread's pool */
+}
+
+static void pool_init(void)
+{
+	pthread_atfork(NULL, NULL, pool_forget);
+}
+
+static int pool_take(unsigned char *p, size_t n)
+{
+	unsigned char *from;
+
+	pthread_once(&pool_once, pool_init);
+	if (pool.left < n) {
+		if (random_bytes(pool.b, sizeof(pool.b)))
+			return -1;
+		pool.left = sizeof(pool.b);
+	}
+	from = pool.b + sizeof(pool.b) - pool.left;
+	memcpy(p, from, n);
+	memset(from, 0, n);
+	pool.left -= n;
+	return 0;
+}
+
 void msg_new_uuid(char out[MSG_UUID_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 	static int warned;
 	unsigned char r[MSG_UUID_LEN / 2];
 
-	if (random_bytes(r, sizeof(r))) {
+	if (pool_take(r, sizeof(r))) {
 		if (!warned++)
 			warn("cannot read random bytes: %s", strerror(errno));
 		weak_bytes(r, sizeof(r));

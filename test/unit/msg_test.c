@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -1061,6 +1063,79 @@ static void test_json_depth(void)
 	free(text);
 }
 
+/* The text msg_encode writes for the price of a register_ack. */
+static bool price_text(double price, const char *want)
+{
+	char buf[1024], key[64];
+	struct msg m;
+
+	sample(&m, MSG_REGISTER_ACK);
+	m.u.ack.price = price;
+	snprintf(key, sizeof(key), "\"price\":%s,", want);
+	return msg_encode(&m, buf, sizeof(buf)) > 0 && strstr(buf, key);
+}
+
+/* Numbers as the encoder writes them, the short ways and snprintf's. */
+static void test_encode_numbers(void)
+{
+	char buf[1024];
+	struct msg m;
+
+	check(price_text(0.35, "0.35") && price_text(1000, "1000") &&
+	      price_text(0.0001, "0.0001") && price_text(0.00005, "5e-05") &&
+	      price_text(0.1 + 0.2, "0.30000000000000004") && price_text(-0.0, "0") &&
+	      price_text(999.999999, "999.999999") && price_text(0.1234567, "0.1234567") &&
+	      price_text(1.0 / 3, "0.3333333333333333"),
+	      "prices written shortest, as %%.15g to %%.17g would");
+	sample(&m, MSG_TICKET);
+	m.u.ticket.started = INT64_MAX;
+	m.u.ticket.wh = 0;
+	m.u.ticket.seq = UINT32_MAX;
+	m.u.ticket.cents = 1234567890;
+	check(msg_encode(&m, buf, sizeof(buf)) > 0 &&
+	      strstr(buf, "\"started\":9223372036854775807,") &&
+	      strstr(buf, "\"wh\":0,") && strstr(buf, "\"seq\":4294967295,") &&
+	      strstr(buf, "\"cents\":1234567890,"), "integers at their limits");
+}
+
+static int cmp_ids(const void *a, const void *b)
+{
+	return memcmp(a, b, MSG_UUID_LEN);
+}
+
+/* Ids come from a pool of random bytes: never the same twice, even across fork. */
+static void test_id_pool(void)
+{
+	enum { N = 20000 };
+	char (*ids)[MSG_UUID_LEN + 1] = malloc(N * sizeof(*ids));
+	char parent[MSG_UUID_LEN + 1], child[MSG_UUID_LEN + 1] = "";
+	int fd[2], dups = 0;
+	pid_t pid;
+
+	for (int i = 0; i < N; i++)
+		msg_new_uuid(ids[i]);
+	qsort(ids, N, sizeof(*ids), cmp_ids);
+	for (int i = 1; i < N; i++)
+		dups += !cmp_ids(ids[i - 1], ids[i]);
+	check(dups == 0, "%d ids (%d pool refills) all differ", N,
+	      N * (MSG_UUID_LEN / 2) / 4096);
+	free(ids);
+	if (pipe(fd) || (pid = fork()) < 0) {
+		check(0, "fork for the id test");
+		return;
+	}
+	if (pid == 0) {
+		msg_new_uuid(child);
+		_exit(write(fd[1], child, MSG_UUID_LEN) == MSG_UUID_LEN ? 0 : 1);
+	}
+	close(fd[1]);
+	msg_new_uuid(parent);
+	check(read(fd[0], child, MSG_UUID_LEN) == MSG_UUID_LEN &&
+	      waitpid(pid, NULL, 0) == pid && strlen(child) == MSG_UUID_LEN &&
+	      strcmp(parent, child), "a forked child does not repeat its parent's next id");
+	close(fd[0]);
+}
+
 int main(void)
 {
 	test_names();
@@ -1069,6 +1144,8 @@ int main(void)
 	test_round_trip_values();
 	test_golden();
 	test_encode_limits();
+	test_encode_numbers();
+	test_id_pool();
 	test_encode_rejects_values();
 	test_encode_rejects_rules();
 	test_fields();
