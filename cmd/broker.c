@@ -112,7 +112,8 @@ static int serve(const struct conf *c, unsigned partitions)
 	if (!(mc = start_cluster(&rk)))
 		return EXIT_FAIL;
 	for (int t = 0; t < T_COUNT; t++)
-		rd_kafka_mock_topic_create(mc, c->topics[t], (int)partitions, 1);
+		rd_kafka_mock_topic_create(mc, c->topics[t],
+			t == T_CENTRAL_LEASE ? 1 : (int)partitions, 1);
 	addr = rd_kafka_mock_cluster_bootstraps(mc);
 	if (write_address(path, addr)) {
 		ret = EXIT_FAIL;
@@ -120,8 +121,8 @@ static int serve(const struct conf *c, unsigned partitions)
 	}
 	printf("%s\n", addr);
 	fflush(stdout);
-	info("serving %d topics of %u partitions at '%s' (in memory: nothing persists)",
-	     T_COUNT, partitions, addr);
+	info("serving %d topics of %u partitions and Central's lease at '%s' (in memory: nothing persists)",
+	     T_COUNT - 1, partitions, addr);
 	bus_signals();
 	while (!bus_stop)
 		pause();

@@ -16,7 +16,7 @@
 
 #define RECV_MS 50		/* longest wait for a message: keys stay responsive */
 #define TICK_MS 100		/* heartbeat timeouts, grace periods, live figures */
-#define COMMIT_MS 5000
+#define COMMIT_MS 1000		/* offsets, after what they caused is delivered */
 #define CHECK_MS 5000		/* one attempt to reach Kafka */
 #define RETRY_MAX_MS 30000	/* longest pause between two attempts */
 #define FLUSH_MS 10000
@@ -24,6 +24,7 @@
 #define RESTORE_MS 10000	/* longest read of cp-state at start */
 #define PROBE_CP ".probe"	/* the CP id of Central's own probes */
 #define PROBE_MS 500		/* between probes, until one comes back */
+#define LEASE_SAY_MS 5000	/* a lease this slow to come: say it */
 
 static const char usage[] =
 	"usage: evc central [-nv] [-b BROKERS] [-c FILE] [-X NAME=VALUE]...\n"
@@ -68,6 +69,7 @@ struct cp {
 	enum cp_state state;
 	int64_t since;			/* ms since epoch of the last change */
 	long long heartbeat;		/* mono ms of the last one */
+	int32_t part;			/* its partition of health, telemetry; -1 */
 	struct charge s;
 	/* Requests granted here lately: a replay must not open a session. */
 	char granted[CP_GRANTED_MAX][MSG_UUID_LEN + 1];
@@ -89,6 +91,8 @@ struct index {
 struct central {
 	struct conf *conf;
 	struct bus *bus;
+	struct bus *lease;		/* the lease group: held while serving */
+	char lease_group[256];
 	struct cp *cps;
 	uint32_t ncps, cap;
 	struct index by_id, by_driver;
@@ -96,6 +100,7 @@ struct central {
 	struct panel *panel;
 	bool log_too;			/* events on stderr as well as the panel */
 	bool quit;
+	bool lost;			/* the lease went to another Central */
 	long ignored;
 	struct ratelimit rl_ignored;
 	bool ready;			/* a probe came back: Central reads its topics */
@@ -457,6 +462,7 @@ static struct cp *add_cp(struct central *c, const char *id,
 	p->price = price;
 	p->state = CP_DISCONNECTED;
 	p->since = now_ms();
+	p->part = -1;
 	c->count[CP_DISCONNECTED]++;
 	index_put(&c->by_id, c->cps, c->ncps++);
 	return p;
@@ -829,17 +835,34 @@ static void handle(struct central *c, const struct msg *m)
 	}
 }
 
+/*
+ * A heartbeat is late only if Central has read everything the CP sent: a
+ * Central behind on the CP's partitions (a backlog after a restart or a
+ * burst) would otherwise call a live CP DISCONNECTED and close its
+ * session on figures it has not read yet. Health and telemetry have as
+ * many partitions and one key hash, so one partition number serves both.
+ */
+static bool heard_all(struct central *c, struct cp *p)
+{
+	if (p->part < 0)
+		p->part = bus_partition(c->bus, T_HEALTH, p->id);
+	return p->part >= 0 && bus_at_end(c->bus, T_HEALTH, p->part) &&
+	       bus_at_end(c->bus, T_TELEMETRY, p->part);
+}
+
 /* Deadlines of an open session: a supply_end due, a start that never came. */
 static void tick_session(struct central *c, struct cp *p, long long now)
 {
 	struct charge *s = &p->s;
 
-	if (s->grace && now - s->grace > c->conf->central.health_timeout_ms) {
+	if (s->grace && now - s->grace > c->conf->central.health_timeout_ms &&
+	    heard_all(c, p)) {
 		event(c, "%s sent no supply_end for session %.8s: Central ends it",
 		      p->id, s->id);
 		close_by_central(c, p, s->grace_reason);
 	} else if (s->last_seq < 0 &&
-		   now - s->granted > c->conf->central.auth_timeout_ms) {
+		   now - s->granted > c->conf->central.auth_timeout_ms &&
+		   heard_all(c, p)) {
 		event(c, "%s did not start session %.8s: Central cancels it",
 		      p->id, s->id);
 		send_command(c, p, CMD_END, NULL);
@@ -856,7 +879,8 @@ static void tick(struct central *c, long long now)
 	for (uint32_t i = 0; i < c->ncps; i++) {
 		struct cp *p = &c->cps[i];
 
-		if (p->connected && now - p->heartbeat > timeout) {
+		if (p->connected && now - p->heartbeat > timeout &&
+		    heard_all(c, p)) {
 			p->connected = false;
 			update(c, p, false);
 		}
@@ -915,6 +939,63 @@ static void operate(struct central *c, const struct panel_cmd *cmd)
 	}
 }
 
+/*
+ * Several Centrals may run at once: the one the lease group gives the
+ * lease topic's single partition serves, the others stand by. The group
+ * notices a dead holder within its session timeout and hands the lease
+ * to a waiting Central, which then reads Central's state and goes on
+ * from the offsets the first one committed. Cooperative-sticky: a
+ * Central that joins never takes the lease from a living holder.
+ */
+static bool take_lease(struct central *c)
+{
+	static const enum topic lease[] = { T_CENTRAL_LEASE };
+	long long asked = mono_ms();
+	bool said = false;
+	struct msg m;
+	enum topic t;
+
+	snprintf(c->lease_group, sizeof(c->lease_group), "%s-lease",
+		 c->conf->central.group);
+	if (!(c->lease = bus_open(c->conf, BUS_GROUP | BUS_LEASE,
+				  c->lease_group)) ||
+	    bus_subscribe(c->lease, lease, 1))
+		return false;
+	while (!bus_stop && !bus_denied(c->lease)) {
+		if (bus_recv(c->lease, &m, &t, 100) < 0)
+			return false;
+		if (bus_held(c->lease) > 0) {
+			if (said)
+				info("taking over: the lease of group '%s' is ours",
+				     c->lease_group);
+			return true;
+		}
+		/* No answer yet after a while: say why Central waits. */
+		if (!said && (bus_held(c->lease) == 0 ||
+			      mono_ms() - asked > LEASE_SAY_MS)) {
+			info("standing by: another Central holds the lease of group '%s'",
+			     c->lease_group);
+			said = true;
+		}
+	}
+	return false;
+}
+
+/* Serves the lease group; false once the lease went to another Central. */
+static bool keep_lease(struct central *c)
+{
+	struct msg m;
+	enum topic t;
+
+	if (bus_recv(c->lease, &m, &t, 0) < 0 || bus_revoked(c->lease) > 0 ||
+	    bus_held(c->lease) == 0) {
+		event(c, "lost the lease of group '%s': another Central serves now",
+		      c->lease_group);
+		return false;
+	}
+	return true;
+}
+
 static void housekeeping(struct central *c)
 {
 	long long now = mono_ms();
@@ -924,6 +1005,7 @@ static void housekeeping(struct central *c)
 		probe(c, now);
 		tick(c, now);
 		c->last_tick = now;
+		c->lost = !keep_lease(c);
 	}
 	if (now - c->last_commit >= COMMIT_MS) {
 		bus_commit(c->bus);
@@ -949,6 +1031,11 @@ static int serve(struct central *c)
 		if (r > 0)
 			handle(c, &m);
 		housekeeping(c);
+		/* Refused by Kafka's ACLs, or replaced: serving would do harm. */
+		if (c->lost || bus_denied(c->bus)) {
+			r = -1;
+			break;
+		}
 	}
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
@@ -1049,7 +1136,7 @@ static void restore_one(struct central *c, const struct msg *m)
  * progress (so that their tickets still reach the drivers) and the CPs
  * it had stopped. Every CP still shows DISCONNECTED until it is heard.
  */
-static void restore(struct central *c)
+static bool restore(struct central *c)
 {
 	struct bus *b;
 	long long end = mono_ms() + RESTORE_MS;
@@ -1060,10 +1147,13 @@ static void restore(struct central *c)
 
 	b = bus_open(c->conf, BUS_CONSUMER, NULL);
 	if (!b || bus_follow_all(b, T_CP_STATE)) {
-		warn("cannot read '%s': starting afresh",
-		     c->conf->topics[T_CP_STATE]);
+		bool denied = b && bus_denied(b);
+
+		if (!denied)
+			warn("cannot read '%s': starting afresh",
+			     c->conf->topics[T_CP_STATE]);
 		bus_close(b, 0);
-		return;
+		return !denied;
 	}
 	while (!bus_caught_up(b) && !bus_stop && mono_ms() < end) {
 		if ((r = bus_recv(b, &m, &t, 100)) < 0)
@@ -1078,6 +1168,7 @@ static void restore(struct central *c)
 		     c->conf->topics[T_CP_STATE]);
 	bus_close(b, 0);
 	debug("restored %ld cp-state records", n);
+	return true;
 }
 
 /* Sleeps ms, or less when a signal asks to stop; false when it did. */
@@ -1117,9 +1208,13 @@ static bool start(struct central *c, int *status)
 	*status = EXIT_OK;	/* a signal before Kafka answered */
 	if (!wait_for_kafka(c))
 		return false;
-	restore(c);
+	if (!take_lease(c)) {
+		*status = bus_stop ? EXIT_OK : EXIT_FAIL;
+		return false;
+	}
 	*status = EXIT_FAIL;
-	if (bus_subscribe(c->bus, topics, sizeof(topics) / sizeof(topics[0])))
+	if (!restore(c) ||
+	    bus_subscribe(c->bus, topics, sizeof(topics) / sizeof(topics[0])))
 		return false;
 	/* A stopped CP keeps its record: the flag survives restarts. */
 	for (uint32_t i = 0; i < c->ncps; i++)
@@ -1133,14 +1228,21 @@ static void stop(struct central *c)
 {
 	const struct bus_stats *st;
 
-	if (!c->bus)
+	if (!c->bus) {
+		bus_close(c->lease, 0);
 		return;
+	}
 	bus_flush(c->bus, FLUSH_MS);
 	st = bus_stats(c->bus);
-	info("stats: received %ld, rejected %ld, ignored %ld, sent %ld, failed %ld",
-	     st->received, st->rejected, c->ignored, st->sent, st->failed);
+	if (c->started)	/* a Central that never served has nothing to say */
+		info("stats: received %ld, rejected %ld, ignored %ld, sent %ld, failed %ld",
+		     st->received, st->rejected, c->ignored, st->sent,
+		     st->failed);
 	bus_close(c->bus, FLUSH_MS);
 	c->bus = NULL;
+	/* Last: a standby takes over only after our offsets are committed. */
+	bus_close(c->lease, 0);
+	c->lease = NULL;
 }
 
 static void central_free(struct central *c)

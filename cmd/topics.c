@@ -66,7 +66,7 @@ static rd_kafka_NewTopic_t *new_topic(const struct conf *c, enum topic t)
 	rd_kafka_NewTopic_t *nt;
 	char err[256];
 
-	nt = rd_kafka_NewTopic_new(c->topics[t], (int)c->partitions,
+	nt = rd_kafka_NewTopic_new(c->topics[t], (int)conf_partitions(c, t),
 				   (int)c->replication, err, sizeof(err));
 	if (!nt)
 		die(EXIT_USAGE, "cannot create topic '%s': %s", c->topics[t],
@@ -75,6 +75,15 @@ static rd_kafka_NewTopic_t *new_topic(const struct conf *c, enum topic t)
 	if (t == T_CP_STATE)
 		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
 	return nt;
+}
+
+static enum topic topic_index(const struct conf *c, const char *name)
+{
+	int t = 0;
+
+	while (t < T_COUNT - 1 && strcmp(c->topics[t], name))
+		t++;
+	return (enum topic)t;
 }
 
 /* Prints one line per topic; returns the number of failures. */
@@ -90,9 +99,11 @@ static int report_created(const rd_kafka_CreateTopics_result_t *res,
 		rd_kafka_resp_err_t err = rd_kafka_topic_result_error(tr[i]);
 		const char *name = rd_kafka_topic_result_name(tr[i]);
 
+		unsigned n = conf_partitions(c, topic_index(c, name));
+
 		if (!err)
-			printf("created %s (%u partitions, replication %u)\n",
-			       name, c->partitions, c->replication);
+			printf("created %s (%u partition%s, replication %u)\n",
+			       name, n, n == 1 ? "" : "s", c->replication);
 		else if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
 			printf("exists %s\n", name);
 		else {

@@ -34,6 +34,13 @@ struct bus {
 	int was_up;			/* a broker answered once */
 	char login_error[256];		/* why SASL refused us, if it did */
 	int fatal;
+	int denied;			/* Kafka refused a topic or group */
+	char *group;			/* the consumer group joined, if any */
+	int revoked;			/* times the group took partitions back */
+	int held;			/* partitions the group gave us */
+	unsigned char *at_end[T_COUNT];	/* per partition: read to its end */
+	int32_t nat_end[T_COUNT];
+	int32_t nparts[T_COUNT];	/* partition counts looked up */
 	struct ratelimit rl_reject;
 	struct ratelimit rl_error;
 };
@@ -91,6 +98,36 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac,
 		debug("kafka %d %s: %s", level, fac, buf);
 }
 
+static int is_denial(rd_kafka_resp_err_t err)
+{
+	return err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+	       err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
+	       err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED;
+}
+
+/*
+ * A refusal by Kafka's ACLs does not heal by retrying: it is said once,
+ * and remembered for bus_denied(), whatever path met it first.
+ */
+__attribute__((format(printf, 2, 3)))
+static void refused(struct bus *b, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (b->denied++)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	error("%s", buf);
+}
+
+int bus_denied(const struct bus *b)
+{
+	return b->denied > 0;
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct bus *b = opaque;
@@ -112,10 +149,8 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 			warn("cannot log in to Kafka at '%s': %s",
 			     b->conf->brokers, reason);
 		snprintf(b->login_error, sizeof(b->login_error), "%s", reason);
-	} else if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
-		   err == RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED ||
-		   err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
-		warn_limited(&b->rl_error, "not allowed by Kafka: %s", reason);
+	} else if (is_denial(err)) {
+		refused(b, "not allowed by Kafka: %s", reason);
 	} else {
 		debug("kafka: %s", reason);
 	}
@@ -134,9 +169,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
 	}
 	b->st.failed++;
 	if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
-		warn_limited(&b->rl_error,
-			     "not allowed by Kafka to write topic '%s'",
-			     rd_kafka_topic_name(m->rkt));
+		refused(b, "not allowed by Kafka to write topic '%s'",
+			rd_kafka_topic_name(m->rkt));
 	else
 		warn_limited(&b->rl_error, "cannot deliver to '%s': %s",
 			     rd_kafka_topic_name(m->rkt),
@@ -155,14 +189,27 @@ static const char *const producer_defaults[] = {
  * Consumers: a waiting fetch is answered as soon as data arrives. A group
  * with no committed offset (Central killed before its first commit)
  * starts at the beginning: what it missed is read, and stale requests are
- * refused as expired, rather than a supply going unbilled.
+ * refused as expired, rather than a supply going unbilled. Offsets are
+ * committed by bus_commit() alone, once what the messages caused was
+ * delivered: never by a timer that could run ahead of it.
  */
 static const char *const consumer_defaults[] = {
 	"fetch.wait.max.ms", "100",
 	"enable.partition.eof", "true",
-	"enable.auto.commit", "true",
+	"enable.auto.commit", "false",
 	"enable.auto.offset.store", "false",
 	"auto.offset.reset", "earliest",
+	NULL
+};
+
+/*
+ * Members of a group: a member that died is noticed in 6 s (the least a
+ * broker allows by default), so its partitions, or the lease, pass to
+ * another member quickly.
+ */
+static const char *const group_defaults[] = {
+	"session.timeout.ms", "6000",
+	"heartbeat.interval.ms", "1000",
 	NULL
 };
 
@@ -171,7 +218,8 @@ static const char *const consumer_defaults[] = {
  * the user's properties (evc.yaml, then -X), which may override them.
  */
 static rd_kafka_conf_t *make_conf(const struct conf *c,
-				  const char *const *defaults)
+				  const char *const *defaults,
+				  const char *const *more)
 {
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
 
@@ -181,6 +229,9 @@ static rd_kafka_conf_t *make_conf(const struct conf *c,
 	    set(kc, "log.connection.close", "false"))
 		goto fail;
 	for (const char *const *d = defaults; d && d[0]; d += 2)
+		if (set(kc, d[0], d[1]))
+			goto fail;
+	for (const char *const *d = more; d && d[0]; d += 2)
 		if (set(kc, d[0], d[1]))
 			goto fail;
 	/* evc broker's mock cluster does not wake a waiting fetch. */
@@ -200,7 +251,7 @@ fail:
 
 rd_kafka_conf_t *bus_kafka_conf(const struct conf *c)
 {
-	return make_conf(c, NULL);
+	return make_conf(c, NULL, NULL);
 }
 
 static rd_kafka_t *new_handle(struct bus *b, rd_kafka_type_t type,
@@ -220,7 +271,7 @@ static rd_kafka_t *new_handle(struct bus *b, rd_kafka_type_t type,
 
 static int open_producer(struct bus *b)
 {
-	rd_kafka_conf_t *kc = make_conf(b->conf, producer_defaults);
+	rd_kafka_conf_t *kc = make_conf(b->conf, producer_defaults, NULL);
 
 	/* Readers find a key's partition by the same hash: not optional. */
 	if (!kc || set(kc, "partitioner", "consistent") ||
@@ -234,26 +285,104 @@ static int open_producer(struct bus *b)
 	return b->prod ? 0 : -1;
 }
 
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque);
+
 static int open_consumer(struct bus *b, const char *group)
 {
-	rd_kafka_conf_t *kc = make_conf(b->conf, consumer_defaults);
+	rd_kafka_conf_t *kc = make_conf(b->conf, consumer_defaults,
+					group ? group_defaults : NULL);
 
 	if (!kc)
 		return -1;
 	/*
 	 * librdkafka wants a group.id even to assign() partitions; a consumer
-	 * that never subscribes joins no group, and commits nothing.
+	 * that never subscribes joins no group, and commits nothing. A lease
+	 * stays with its holder when another member joins: sticky, and
+	 * handed over without stopping the holder (cooperative).
 	 */
 	if (set(kc, "group.id", group ? group : "evc-unjoined") ||
-	    (!group && set(kc, "enable.auto.commit", "false"))) {
+	    ((b->flags & BUS_LEASE) &&
+	     set(kc, "partition.assignment.strategy", "cooperative-sticky"))) {
 		rd_kafka_conf_destroy(kc);
 		return -1;
+	}
+	if (group) {
+		rd_kafka_conf_set_rebalance_cb(kc, on_rebalance);
+		if (!(b->group = strdup(group)))
+			die(EXIT_FAIL, "out of memory");
 	}
 	if (!(b->cons = new_handle(b, RD_KAFKA_CONSUMER, kc)))
 		return -1;
 	rd_kafka_poll_set_consumer(b->cons);
 	b->assigned = rd_kafka_topic_partition_list_new(4);
 	return 0;
+}
+
+/* Group consumers: what was handled is committed before it goes. */
+static void hand_over(struct bus *b)
+{
+	rd_kafka_resp_err_t err;
+
+	if (b->flags & BUS_LEASE)
+		return;
+	if (b->prod && bus_flush(b, BUS_OP_TIMEOUT_MS)) {
+		warn("partitions handed over uncommitted: what they caused was not all delivered");
+		return;
+	}
+	err = rd_kafka_commit(b->cons, NULL, 0);
+	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		warn("cannot commit offsets: %s", rd_kafka_err2str(err));
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct bus *b = opaque;
+	int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (coop)
+			rd_kafka_error_destroy(
+				rd_kafka_incremental_assign(rk, parts));
+		else
+			rd_kafka_assign(rk, parts);
+		b->held = coop && b->held > 0 ? b->held + parts->cnt
+					      : parts->cnt;
+		debug("group gave %d partitions, holding %d", parts->cnt,
+		      b->held);
+		return;
+	}
+	if (b->held > 0)
+		b->revoked++;
+	if (b->held < 0)
+		b->held = 0;
+	if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+		hand_over(b);
+	if (coop) {
+		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+		b->held -= parts->cnt < b->held ? parts->cnt : b->held;
+	} else {
+		rd_kafka_assign(rk, NULL);
+		b->held = 0;
+	}
+	debug("group took back %d partitions, holding %d", parts->cnt,
+	      b->held);
+}
+
+int bus_held(const struct bus *b)
+{
+	return b->held;
+}
+
+int bus_revoked(const struct bus *b)
+{
+	return b->revoked;
+}
+
+int64_t bus_timestamp(const struct bus *b)
+{
+	return b->last ? rd_kafka_message_timestamp(b->last, NULL) : -1;
 }
 
 struct bus *bus_open(const struct conf *c, int flags, const char *group)
@@ -264,6 +393,7 @@ struct bus *bus_open(const struct conf *c, int flags, const char *group)
 		die(EXIT_FAIL, "out of memory");
 	b->conf = c;
 	b->flags = flags;
+	b->held = -1;
 	if ((flags & BUS_PRODUCER) && open_producer(b))
 		goto fail;
 	if ((flags & (BUS_CONSUMER | BUS_GROUP)) &&
@@ -335,11 +465,9 @@ int bus_send(struct bus *b, enum topic t, const struct msg *m)
 			rd_kafka_poll(b->prod, 10);
 	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ++tries < 500);
 	if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
-		/* Every later send fails alike: say it at a bounded rate. */
 		b->st.failed++;
-		warn_limited(&b->rl_error,
-			     "not allowed by Kafka to write topic '%s'",
-			     b->conf->topics[t]);
+		refused(b, "not allowed by Kafka to write topic '%s'",
+			b->conf->topics[t]);
 		return -1;
 	}
 	if (err)
@@ -422,7 +550,7 @@ static int partition_count(struct bus *b, const char *topic)
 		n = md->topics[0].partition_cnt;
 	else if (md->topic_cnt == 1 && md->topics[0].err ==
 		 RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
-		error("not allowed by Kafka to read topic '%s'", topic);
+		refused(b, "not allowed by Kafka to read topic '%s'", topic);
 	else if (md->topic_cnt == 1)
 		error("cannot use topic '%s': %s (run 'evc topics create')",
 		      topic, rd_kafka_err2str(md->topics[0].err));
@@ -643,6 +771,50 @@ static void reject(struct bus *b, const rd_kafka_message_t *rkm,
 		     (long long)rkm->offset, why);
 }
 
+/*
+ * Whether partition p of topic t was read to its end, as the last fetch
+ * knew it: an end-of-partition event sets it, a message clears it.
+ */
+static void set_at_end(struct bus *b, int t, int32_t p, int end)
+{
+	int32_t n;
+
+	if (t < 0 || p < 0 || p > 65535)
+		return;
+	if (p >= (n = b->nat_end[t])) {
+		int32_t m = p + 8;
+
+		b->at_end[t] = realloc(b->at_end[t], (size_t)m);
+		if (!b->at_end[t])
+			die(EXIT_FAIL, "out of memory");
+		memset(b->at_end[t] + n, 0, (size_t)(m - n));
+		b->nat_end[t] = m;
+	}
+	b->at_end[t][p] = (unsigned char)end;
+}
+
+int bus_at_end(const struct bus *b, enum topic t, int32_t p)
+{
+	return p >= 0 && p < b->nat_end[t] && b->at_end[t][p];
+}
+
+int32_t bus_partition(struct bus *b, enum topic t, const char *key)
+{
+	const char *topic = b->conf->topics[t];
+
+	if (!b->nparts[t] && b->cons) {
+		int n = partition_count(b, topic);
+
+		if (n <= 0)
+			return -1;
+		b->nparts[t] = n;
+	}
+	if (b->nparts[t] <= 0)
+		return -1;
+	return rd_kafka_msg_partitioner_consistent(NULL, key, strlen(key),
+						   b->nparts[t], NULL, NULL);
+}
+
 /* Decodes one fetched message; 1 when it is for the caller. */
 static int take(struct bus *b, const rd_kafka_message_t *rkm,
 		struct msg *m, enum topic *tp)
@@ -652,8 +824,19 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 	int t;
 
 	if (rkm->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-		mark_end(b, rd_kafka_topic_name(rkm->rkt), rkm->partition,
-			 rkm->offset);
+		name = rd_kafka_topic_name(rkm->rkt);
+		mark_end(b, name, rkm->partition, rkm->offset);
+		set_at_end(b, topic_of(b, name), rkm->partition, 1);
+		return 0;
+	}
+	if (rkm->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
+		refused(b, "not allowed by Kafka to join group '%s'",
+			b->group ? b->group : "?");
+		return 0;
+	}
+	if (is_denial(rkm->err)) {
+		refused(b, "not allowed by Kafka to read topic '%s'",
+			rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "?");
 		return 0;
 	}
 	if (rkm->err) {
@@ -665,6 +848,7 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 	mark_end(b, name, rkm->partition, rkm->offset + 1);
 	if ((t = topic_of(b, name)) < 0)
 		return 0;
+	set_at_end(b, t, rkm->partition, 0);
 	if (!rkm->payload && t == T_CP_STATE)
 		return 0;	/* a tombstone: the CP was removed */
 	if (msg_decode(rkm->payload ? rkm->payload : "", rkm->len, m, why,
@@ -719,6 +903,9 @@ int bus_commit(struct bus *b)
 	if (!b->cons || !(b->flags & BUS_GROUP))
 		return 0;
 	release_last(b);
+	/* State written because of these messages comes first. */
+	if (b->prod && bus_flush(b, BUS_OP_TIMEOUT_MS))
+		return error("offsets not committed: what they caused is not all delivered");
 	err = rd_kafka_commit(b->cons, NULL, 0);
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		return error("cannot commit offsets: %s",
@@ -749,6 +936,9 @@ int bus_close(struct bus *b, int timeout_ms)
 	for (int i = 0; i < b->nends; i++)
 		free(b->ends[i].topic);
 	free(b->ends);
+	for (int t = 0; t < T_COUNT; t++)
+		free(b->at_end[t]);
+	free(b->group);
 	free(b);
 	return ret;
 }

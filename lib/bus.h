@@ -12,6 +12,7 @@ enum {
 	BUS_PRODUCER = 1 << 0,	/* can send */
 	BUS_CONSUMER = 1 << 1,	/* can follow partitions (no group) */
 	BUS_GROUP = 1 << 2,	/* consumer in a group: bus_subscribe() */
+	BUS_LEASE = 1 << 3,	/* with BUS_GROUP: a lease group (sticky) */
 };
 
 struct bus_stats {
@@ -87,8 +88,33 @@ int bus_caught_up(struct bus *b);
 /* Serves delivery reports and errors without consuming. */
 void bus_poll(struct bus *b, int timeout_ms);
 
-/* Commits the offsets of the messages returned so far (group only). */
+/*
+ * Commits the offsets of the messages returned so far (group only), once
+ * every message sent before is delivered; -1 (offsets left as they were)
+ * when something is not. Partitions taken back by the group are committed
+ * alike before they go.
+ */
 int bus_commit(struct bus *b);
+
+/*
+ * Partitions the group gives this consumer now (-1 until it has assigned
+ * once), and the times it took some back.
+ */
+int bus_held(const struct bus *b);
+int bus_revoked(const struct bus *b);
+
+/* The Kafka time stamp (ms) of the message bus_recv() returned last, or -1. */
+int64_t bus_timestamp(const struct bus *b);
+
+/*
+ * The partition of topic t that key goes to (-1 after printing why), and
+ * whether this consumer has read that partition to its end lately.
+ */
+int32_t bus_partition(struct bus *b, enum topic t, const char *key);
+int bus_at_end(const struct bus *b, enum topic t, int32_t p);
+
+/* True once Kafka refused this client a topic or its group (said once). */
+int bus_denied(const struct bus *b);
 
 const struct bus_stats *bus_stats(const struct bus *b);
 

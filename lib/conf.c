@@ -36,6 +36,7 @@ const char *const topic_default_names[T_COUNT] = {
 	[T_HEALTH] = "health",
 	[T_CONTROL] = "control",
 	[T_CP_STATE] = "cp-state",
+	[T_CENTRAL_LEASE] = "central-lease",
 };
 
 /* The schema below spells these again: a unit test keeps them in step. */
@@ -49,7 +50,14 @@ const char *const topic_keys[T_COUNT] = {
 	[T_HEALTH] = "health",
 	[T_CONTROL] = "control",
 	[T_CP_STATE] = "cp_state",
+	[T_CENTRAL_LEASE] = "central_lease",
 };
+
+/* One partition makes the lease exclusive: its one holder serves. */
+unsigned conf_partitions(const struct conf *c, enum topic t)
+{
+	return t == T_CENTRAL_LEASE ? 1 : c->partitions;
+}
 
 static void *xrealloc(void *p, size_t n)
 {
@@ -1021,6 +1029,7 @@ static const cyaml_schema_field_t y_names_fields[] = {
 	Y_STR("health", struct ynames, n[T_HEALTH]),
 	Y_STR("control", struct ynames, n[T_CONTROL]),
 	Y_STR("cp_state", struct ynames, n[T_CP_STATE]),
+	Y_STR("central_lease", struct ynames, n[T_CENTRAL_LEASE]),
 	CYAML_FIELD_END
 };
 

@@ -16,13 +16,17 @@ enum topic {
 	T_HEALTH,		/* CP monitor -> Central */
 	T_CONTROL,		/* operator tools -> Central (stop/resume) */
 	T_CP_STATE,		/* Central -> anyone (compacted: last state per CP) */
+	T_CENTRAL_LEASE,	/* one partition: the Central holding it serves */
 	T_COUNT
 };
 
-/* Default names: the seed's seven topics, then the two evc adds. */
+/* Default names: the seed's seven topics, then the three evc adds. */
 extern const char *const topic_default_names[T_COUNT];
 /* Keys of the topics: section of evc.yaml ("cp_register", ...). */
 extern const char *const topic_keys[T_COUNT];
+/* Partitions topic t is created with: the lease has one, others c's. */
+struct conf;
+unsigned conf_partitions(const struct conf *c, enum topic t);
 
 struct conf_prop {
 	char *name;

@@ -199,7 +199,7 @@ test_done()
 # --- Kafka and configuration ---------------------------------------------
 
 _topic_keys="cp_register cp_register_ack auth_request auth_response
-cp_commands telemetry health control cp_state"
+cp_commands telemetry health control cp_state central_lease"
 
 # topic KEY: this test's name of a topic (cp_register or cp-register).
 topic()
@@ -294,7 +294,7 @@ _topics_ready()
 		next
 	}
 	mine && /^    partition / { if ($4 !~ /^[0-9]+,$/) bad++ }
-	END { exit !(n == 9 && !bad) }'
+	END { exit !(n == 10 && !bad) }'
 }
 
 # test_config [NAME] [<<EOF extra YAML EOF]: writes $TEST_DIR/NAME.yaml

@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 keys="cp_register cp_register_ack auth_request auth_response cp_commands
-telemetry health control cp_state"
+telemetry health control cp_state central_lease"
 
 # name NAME KEY: the topic KEY of config NAME (cp_state -> cp-state-t0100-PID-NAME).
 name()
@@ -11,7 +11,7 @@ name()
 	printf '%s-t0100-%s-%s\n' "${2//_/-}" "$$" "$1"
 }
 
-# names NAME: the nine topics of config NAME, in evc's order.
+# names NAME: the ten topics of config NAME, in evc's order.
 names()
 {
 	local k
@@ -59,12 +59,21 @@ kcat_partitions()
 }
 
 # created NAME PARTITIONS: every topic of NAME has PARTITIONS partitions.
+# parts TOPIC N: the partitions TOPIC is made with: N, or 1 for the lease.
+parts()
+{
+	case $1 in
+	central-lease*) echo 1 ;;
+	*) echo "$2" ;;
+	esac
+}
+
 created()
 {
 	local t
 
 	for t in $(names "$1"); do
-		test "$(kcat_partitions "$t")" = "$2" || return 1
+		test "$(kcat_partitions "$t")" = "$(parts "$t" "$2")" || return 1
 	done
 }
 
@@ -159,12 +168,15 @@ test_expect_success 'a missing config file: exit 2 naming it' '
 
 need_kafka
 
-test_expect_success 'create makes the nine topics with 3 partitions' '
+test_expect_success 'create makes the ten topics, 3 partitions each, the lease 1' '
 	config three 3 1 &&
 	"$EVC" topics -c three.yaml create >out 2>err &&
 	test ! -s err &&
 	for t in $(names three); do
-		echo "created $t (3 partitions, replication 1)"
+		case $(parts $t 3) in
+		1) echo "created $t (1 partition, replication 1)" ;;
+		*) echo "created $t (3 partitions, replication 1)" ;;
+		esac
 	done >expect &&
 	diff -u expect out &&
 	wait_for 15 "created three 3"
@@ -175,6 +187,7 @@ test_expect_success 'create with partitions 5 from another config makes 5' '
 	"$EVC" topics -c five.yaml create >out 2>err &&
 	test ! -s err &&
 	test "$(grep -c "^created .* (5 partitions, replication 1)\$" out)" = 9 &&
+	grep -qxF "created $(name five central_lease) (1 partition, replication 1)" out &&
 	wait_for 15 "created five 5"
 '
 
@@ -222,14 +235,14 @@ test_expect_success 'create with some topics there makes the others, exit 0' '
 	test ! -s err &&
 	grep -qxF "exists $(name three cp_state)" out &&
 	test "$(grep -c "^created .* (3 partitions, replication 1)\$" out)" = 8 &&
-	test "$(wc -l <out)" = 9
+	test "$(wc -l <out)" = 10
 '
 
 test_expect_success 'list: one line per topic, partitions and replicas, in order' '
 	"$EVC" topics -c three.yaml list >out 2>err &&
 	test ! -s err &&
 	for t in $(names three); do
-		echo "$t partitions 3 replicas 1"
+		echo "$t partitions $(parts $t 3) replicas 1"
 	done >expect &&
 	diff -u expect out &&
 	"$EVC" topics -c five.yaml list >out &&
@@ -239,9 +252,9 @@ test_expect_success 'list: one line per topic, partitions and replicas, in order
 test_expect_success 'describe: every partition with leader, replicas, isr, as kcat sees them' '
 	"$EVC" topics -c three.yaml describe >out 2>err &&
 	test ! -s err &&
-	test "$(wc -l <out)" = 27 &&
+	test "$(wc -l <out)" = 28 &&
 	for t in $(names three); do
-		for p in 0 1 2; do
+		for p in $(seq 0 $(($(parts $t 3) - 1))); do
 			grep -qE "^$t partition $p leader [0-9]+ replicas [0-9]+ isr [0-9]+\$" out ||
 				{ echo "no line for $t partition $p"; return 1; }
 		done
@@ -272,7 +285,7 @@ test_expect_success 'a missing topic: list exits 1 and says missing' '
 test_expect_success 'a missing topic: describe exits 1 and says missing' '
 	test_expect_code 1 "$EVC" topics -c gap.yaml describe >out 2>err &&
 	grep -qxF "control-t0100-$$-none missing" out &&
-	test "$(grep -c " partition " out)" = 24 &&
+	test "$(grep -c " partition " out)" = 25 &&
 	grep -qF "1 topics missing" err
 '
 
@@ -281,21 +294,21 @@ test_expect_success 'replication above the broker count: exit 1, a clear message
 	test_expect_code 1 "$EVC" topics -c wide.yaml create >out 2>err &&
 	grep -qF "evc topics: cannot create topic '\''$(name wide cp_register)'\'': " err &&
 	grep -qi "replication factor" err &&
-	test "$(grep -c "^evc topics: cannot create topic " err)" = 9 &&
+	test "$(grep -c "^evc topics: cannot create topic " err)" = 10 &&
 	test_expect_code 1 "$EVC" topics -c wide.yaml list >out &&
-	test "$(grep -c " missing\$" out)" = 9
+	test "$(grep -c " missing\$" out)" = 10
 '
 
 test_expect_success '-b overrides the brokers of the config file' '
 	sed "s/^    - \".*\"\$/    - \"127.0.0.1:1\"/" three.yaml >far.yaml &&
 	! grep -qF "$EVC_TEST_BROKERS" far.yaml &&
 	"$EVC" topics -c far.yaml -b "$EVC_TEST_BROKERS" list >out &&
-	test "$(wc -l <out)" = 9
+	test "$(wc -l <out)" = 10
 '
 
 test_expect_success 'EVC_BROKERS overrides the config file too, -b overrides it' '
 	EVC_BROKERS=$EVC_TEST_BROKERS "$EVC" topics -c far.yaml list >out &&
-	test "$(wc -l <out)" = 9 &&
+	test "$(wc -l <out)" = 10 &&
 	EVC_BROKERS=$EVC_TEST_BROKERS test_expect_code 3 \
 		"$EVC" topics -c three.yaml -b 127.0.0.1:1 list 2>err &&
 	grep -qF "'\''127.0.0.1:1'\''" err
@@ -308,5 +321,5 @@ test_expect_success 'EVC_CONFIG names the config when -c does not' '
 
 test_expect_success '-X passes a property to librdkafka' '
 	"$EVC" topics -c three.yaml -X client.id=t0100-probe -X socket.timeout.ms=5000 list >out &&
-	test "$(wc -l <out)" = 9
+	test "$(wc -l <out)" = 10
 '

@@ -219,8 +219,19 @@ test_expect_success 'Central run with a CP login never gets ready' '
 	! grep -q ready fake.err &&
 	grep -q "not allowed by Kafka" fake.err
 '
-test_skip 'Central run with a CP login says so in one line' \
-	'it says what it may not read or write, but once per topic and group (several lines), and keeps running rather than exiting'
+test_expect_success 'Central run with a CP login exits 1, saying why in one line' '
+	test_expect_code 1 timeout 60 "$EVC" central $(as cp) 2>fake1.err &&
+	cat fake1.err &&
+	test "$(wc -l <fake1.err)" = 1 &&
+	grep -q "^evc central: .*not allowed by Kafka" fake1.err
+'
+
+test_expect_success 'Central run with the operator login exits 1 in one line too' '
+	test_expect_code 1 timeout 60 "$EVC" central $(as operator) 2>fake2.err &&
+	cat fake2.err &&
+	test "$(wc -l <fake2.err)" = 1 &&
+	grep -q "^evc central: .*not allowed by Kafka" fake2.err
+'
 
 test_expect_success 'a wrong password: exit 3 and an authentication failure' '
 	test_expect_code 3 "$EVC" auth -k 0.01 -t 5 \

@@ -117,9 +117,12 @@ user operator EVC_OPERATOR_PASSWORD
 # IdempotentWrite: these lists are all a role needs.
 mapfile -t w < <(t cp-register-ack cp-commands auth-response cp-state control)
 acl central -- --operation Write "${w[@]}"
-mapfile -t r < <(t cp-register auth-request telemetry health control cp-state)
+mapfile -t r < <(t cp-register auth-request telemetry health control cp-state \
+	central-lease)
 acl central -- --operation Read "${r[@]}"
-acl central -- --operation Read --group "$group"
+# The lease group decides which of several Centrals serves (the others
+# stand by); the main group reads the topics.
+acl central -- --operation Read --group "$group" --group "$group-lease"
 
 # A group-less consumer still asks Kafka where its group's coordinator is
 # (FindCoordinator), which needs Describe; it never joins, reads or
@@ -144,6 +147,6 @@ acl operator -- --operation Write "${w[@]}"
 mapfile -t r < <(t cp-state)
 acl operator -- --operation Read "${r[@]}"
 mapfile -t d < <(t cp-register cp-register-ack auth-request auth-response \
-	cp-commands telemetry health control cp-state)
+	cp-commands telemetry health control cp-state central-lease)
 acl operator -- --operation Describe "${d[@]}"
-acl operator -- --operation Describe --group "$group"
+acl operator -- --operation Describe --group "$group" --group "$group-lease"
