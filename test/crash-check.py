@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 # crash-check.py: the invariants of the crash tests, from the telemetry and auth-response topics as kcat -J dumps them.
 """usage: crash-check.py NAME ROUNDS PREFIX REASONS TELEMETRY RESPONSES PRICES [stale-ok]
+       crash-check.py answers RESPONSES REQUEST
+       crash-check.py committed GROUP <OFFSETS
 
 NAME      the scenario, for the report line
 ROUNDS    how many rounds it ran
@@ -15,6 +17,14 @@ stale-ok  a ticket that Central closed alone (disconnected, broken) with
 Prints one report line, then one line per broken invariant; exits 1 when
 anything was lost, duplicated or wrong. Drivers whose ids start with
 PREFIX followed by "x" asked while Central was down: none may be granted.
+The report counts the scenario's refusals, by reason.
+
+answers: Central's answers to request REQUEST, in the order of the topic,
+one a line: "granted SESSION" or "refused REASON".
+
+committed: whether consumer group GROUP has committed an offset, from
+the keys of __consumer_offsets as `kcat -C -e -f '%K:%k'` writes them
+(each key's length, a colon, the key's bytes); exits 0 if it has.
 """
 import json
 import sys
@@ -60,6 +70,7 @@ def main(argv):
     early = lambda m: str(m.get("driver", "")).startswith(prefix + "x")
 
     grants, tickets, problems, per_request = {}, {}, [], {}
+    answers, refused = {}, {}
     for m in records(resp):
         if not mine(m):
             continue
@@ -69,6 +80,10 @@ def main(argv):
                                 % (m["driver"], m["cp"]))
             grants.setdefault(m["session"], m)
             per_request.setdefault(m["request"], set()).add(m["session"])
+            answers[m["request"]] = answers.get(m["request"], 0) + 1
+        elif m.get("type") == "auth_response":
+            why = str(m.get("reason"))
+            refused[why] = refused.get(why, 0) + 1
         elif m.get("type") == "ticket":
             tickets.setdefault(m["session"], []).append(m)
     tel, ends = {}, {}
@@ -102,22 +117,31 @@ def main(argv):
                                [], price_of.get(g["cp"]), reasons)
         problems += bad
     # One request, one session: a request granted twice charges twice.
+    # A grant is answered once: a request read again after a crash, or
+    # replayed, is refused, not granted anew.
     for req, sessions in per_request.items():
         if len(sessions) > 1:
             dup += 1
             problems.append("request %s granted %d sessions: %s" % (
                 req[:8], len(sessions),
                 " ".join(sorted(x[:8] for x in sessions))))
+        elif answers[req] > 1:
+            dup += 1
+            problems.append("request %s granted %d times, session %s" % (
+                req[:8], answers[req], min(sessions)[:8]))
     strays = [s for s in tickets if s not in grants]
     for s in strays:
         problems.append("ticket for a session never granted: %s" % s)
     if len(grants) < int(rounds):
         problems.append("%d sessions for %s rounds" % (len(grants), rounds))
     print("%s: rounds %s, sessions %d, tickets %d, lost %d, duplicated %d,"
-          " wrong %d, stale %d" % (name, rounds, len(grants),
-                                   sum(len(v) for v in tickets.values()),
-                                   lost, dup, len(problems) - lost - dup,
-                                   len(stale)))
+          " wrong %d, stale %d, refused %d%s"
+          % (name, rounds, len(grants), sum(len(v) for v in tickets.values()),
+             lost, dup, len(problems) - lost - dup, len(stale),
+             sum(refused.values()),
+             " (%s)" % ", ".join("%s %d" % (r, n)
+                                 for r, n in sorted(refused.items()))
+             if refused else ""))
     for p in problems + stale:
         print("  " + p)
     return 1 if problems else 0
@@ -162,5 +186,42 @@ def check_ticket(t, tag, tel, ends, price, reasons):
     return bad
 
 
+def answers(path, request):
+    """Central's answers to one request, in the order of the topic (a
+    driver's answers share one partition)."""
+    for m in records(path):
+        if m.get("type") != "auth_response" or m.get("request") != request:
+            continue
+        if m.get("authorized"):
+            print("granted %s" % m.get("session"))
+        else:
+            print("refused %s" % m.get("reason"))
+    return 0
+
+
+def committed(group, data):
+    """Has GROUP an offset commit among the keys of __consumer_offsets?
+    A key is a version (0 and 1: an offset commit, 2: the group's
+    metadata), then the group as a length and its bytes."""
+    want = group.encode()
+    n = i = 0
+    while i < len(data):
+        colon = data.index(b":", i)
+        size = int(data[i:colon])
+        key = data[colon + 1:colon + 1 + max(size, 0)]
+        i = colon + 1 + max(size, 0)
+        if len(key) < 4 or int.from_bytes(key[:2], "big") not in (0, 1):
+            continue
+        glen = int.from_bytes(key[2:4], "big")
+        if key[4:4 + glen] == want:
+            n += 1
+    print("%s: %d offset commit records" % (group, n))
+    return 0 if n else 1
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["answers"] and len(sys.argv) == 4:
+        sys.exit(answers(sys.argv[2], sys.argv[3]))
+    if sys.argv[1:2] == ["committed"] and len(sys.argv) == 3:
+        sys.exit(committed(sys.argv[2], sys.stdin.buffer.read()))
     sys.exit(main(sys.argv))
