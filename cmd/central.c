@@ -16,7 +16,7 @@
 
 #define RECV_MS 50		/* longest wait for a message: keys stay responsive */
 #define TICK_MS 100		/* heartbeat timeouts, grace periods, live figures */
-#define COMMIT_MS 1000		/* offsets, after what they caused is delivered */
+#define COMMIT_MS 5000		/* offsets, after what they caused is delivered */
 #define CHECK_MS 5000		/* one attempt to reach Kafka */
 #define RETRY_MAX_MS 30000	/* longest pause between two attempts */
 #define FLUSH_MS 10000
