@@ -16,7 +16,7 @@
 
 #define RECV_MS 50		/* longest wait for a message: keys stay responsive */
 #define TICK_MS 100		/* heartbeat timeouts, grace periods, live figures */
-#define COMMIT_MS 5000		/* offsets, after what they caused is delivered */
+#define COMMIT_MS 5000		/* default of auto.commit.interval.ms */
 #define CHECK_MS 5000		/* one attempt to reach Kafka */
 #define RETRY_MAX_MS 30000	/* longest pause between two attempts */
 #define FLUSH_MS 10000
@@ -107,6 +107,7 @@ struct central {
 	int64_t started;		/* ms since epoch; older probes are stale */
 	long long probe_sent;
 	long long last_tick, last_commit;
+	long long commit_ms;		/* between two commits of offsets */
 };
 
 static uint32_t hash(const char *s)
@@ -1007,7 +1008,7 @@ static void housekeeping(struct central *c)
 		c->last_tick = now;
 		c->lost = !keep_lease(c);
 	}
-	if (now - c->last_commit >= COMMIT_MS) {
+	if (now - c->last_commit >= c->commit_ms) {
 		bus_commit(c->bus);
 		c->last_commit = now;
 	}
@@ -1018,6 +1019,21 @@ static void housekeeping(struct central *c)
 	draw(c);
 }
 
+/*
+ * Central commits offsets itself, after flushing what they caused; the
+ * librdkafka property auto.commit.interval.ms (the last one set) keeps
+ * its meaning: how often. bus_open() has checked it is a number.
+ */
+static long long commit_interval(const struct conf *conf)
+{
+	long long ms = COMMIT_MS;
+
+	for (unsigned i = 0; i < conf->nprops; i++)
+		if (!strcmp(conf->props[i].name, "auto.commit.interval.ms"))
+			ms = atoll(conf->props[i].value);
+	return ms > 0 ? ms : COMMIT_MS;
+}
+
 static int serve(struct central *c)
 {
 	struct msg m;
@@ -1025,6 +1041,7 @@ static int serve(struct central *c)
 	int r = 0;
 
 	c->last_tick = c->last_commit = mono_ms();
+	c->commit_ms = commit_interval(c->conf);
 	while (!bus_stop && !c->quit) {
 		if ((r = bus_recv(c->bus, &m, &t, RECV_MS)) < 0)
 			break;
