@@ -62,11 +62,6 @@ static const char *const key_names[KEY_COUNT] = {
 	KEY(LIVE, "live"), KEY(SINCE, "since"),
 };
 
-/* Their lengths, so that most keys are told apart without a memcmp. */
-static const unsigned char key_lens[KEY_COUNT] = {
-	1, 4, 2, 2, 2, 6, 7, 8, 9, 8, 6, 5, 9, 8, 10, 6, 7, 10, 3, 2, 2, 5,
-	7, 5, 3, 3, 5, 4, 4, 5,
-};
 
 struct field {
 	unsigned char key;	/* its name: key_names[key] */
@@ -753,6 +748,29 @@ static int scan_escape(struct scan *s, const unsigned char **pp)
 	return 0;
 }
 
+/*
+ * Eight bytes at a time, the part of a string that needs no closer look
+ * (printable ASCII but '"' and '\'): most of the bytes of a message.
+ */
+static const unsigned char *skip_plain(const unsigned char *p,
+				       const unsigned char *end)
+{
+	const uint64_t ones = UINT64_C(0x0101010101010101), high = ones << 7;
+
+	while (end - p >= 8) {
+		uint64_t x, q, b;
+
+		memcpy(&x, p, 8);
+		q = x ^ ones * '"';
+		b = x ^ ones * '\\';
+		if ((x & high) || ((x - ones * 0x20) & ~x & high) ||
+		    ((q - ones) & ~q & high) || ((b - ones) & ~b & high))
+			break;
+		p += 8;
+	}
+	return p;
+}
+
 /* A string at s->p (on the quote): checked, not copied. */
 static int scan_string(struct scan *s, struct jval *v)
 {
@@ -764,6 +782,7 @@ static int scan_string(struct scan *s, struct jval *v)
 	for (;;) {
 		unsigned c, k;
 
+		p = skip_plain(p, end);
 		if (p == end)
 			return jerr(s, p, "premature end of input");
 		c = *p;
@@ -1024,12 +1043,43 @@ static int scan_word(struct scan *s, struct jval *v)
 }
 
 /* The key of the vocabulary that s is, or -1. */
+/*
+ * The keys are found through a small hash table of their first and last
+ * bytes and length, filled once: about one comparison per key read.
+ */
+#define KEY_HASH 64
+
+static unsigned char key_hash[KEY_HASH];	/* key + 1; 0: free */
+static unsigned char key_lens[KEY_COUNT];
+static pthread_once_t key_once = PTHREAD_ONCE_INIT;
+
+static unsigned key_slot(const char *s, size_t len)
+{
+	return ((unsigned char)s[0] * 7u + (unsigned char)s[len - 1] * 3u +
+		(unsigned)len) % KEY_HASH;
+}
+
+static void key_hash_init(void)
+{
+	for (int k = 0; k < KEY_COUNT; k++) {
+		unsigned h;
+
+		key_lens[k] = (unsigned char)strlen(key_names[k]);
+		h = key_slot(key_names[k], key_lens[k]);
+		while (key_hash[h])
+			h = (h + 1) % KEY_HASH;
+		key_hash[h] = (unsigned char)(k + 1);
+	}
+}
+
 static int key_lookup(const char *s, size_t len)
 {
-	for (int k = 0; k < KEY_COUNT; k++)
-		if (key_names[k][0] == s[0] && key_lens[k] == len &&
-		    !memcmp(key_names[k], s, len))
+	for (unsigned h = key_slot(s, len); key_hash[h]; h = (h + 1) % KEY_HASH) {
+		int k = key_hash[h] - 1;
+
+		if (key_lens[k] == len && !memcmp(key_names[k], s, len))
 			return k;
+	}
 	return -1;
 }
 
@@ -1551,6 +1601,7 @@ int msg_decode(const void *buf, size_t len, struct msg *m,
 		return fail(err, errlen, "message too large: %zu bytes", len);
 	if (!buf)
 		return fail(err, errlen, "empty message");
+	pthread_once(&key_once, key_hash_init);
 	s.start = s.p = buf;
 	s.end = s.p + len;
 	jobj_init(&top, (UINT32_C(1) << KEY_COUNT) - 1, &live);
