@@ -1233,6 +1233,9 @@ static bool start(struct central *c, int *status)
 	if (!restore(c) ||
 	    bus_subscribe(c->bus, topics, sizeof(topics) / sizeof(topics[0])))
 		return false;
+	/* Looked up now, while Kafka answers, rather than at the first tick. */
+	bus_partition(c->bus, T_HEALTH, "");
+	bus_partition(c->bus, T_TELEMETRY, "");
 	/* A stopped CP keeps its record: the flag survives restarts. */
 	for (uint32_t i = 0; i < c->ncps; i++)
 		if (!c->cps[i].stopped)

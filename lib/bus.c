@@ -41,6 +41,7 @@ struct bus {
 	unsigned char *at_end[T_COUNT];	/* per partition: read to its end */
 	int32_t nat_end[T_COUNT];
 	int32_t nparts[T_COUNT];	/* partition counts looked up */
+	long long nparts_tried[T_COUNT];	/* mono ms of the last look-up */
 	struct ratelimit rl_reject;
 	struct ratelimit rl_error;
 };
@@ -802,10 +803,13 @@ int32_t bus_partition(struct bus *b, enum topic t, const char *key)
 {
 	const char *topic = b->conf->topics[t];
 
-	if (!b->nparts[t] && b->cons) {
-		int n = partition_count(b, topic);
+	/* A look-up blocks: once, and again only now and then if it failed. */
+	if (!b->nparts[t] && b->cons &&
+	    (!b->nparts_tried[t] || mono_ms() - b->nparts_tried[t] > 30000)) {
+		int n;
 
-		if (n <= 0)
+		b->nparts_tried[t] = mono_ms();
+		if ((n = partition_count(b, topic)) <= 0)
 			return -1;
 		b->nparts[t] = n;
 	}
