@@ -748,28 +748,8 @@ static int scan_escape(struct scan *s, const unsigned char **pp)
 	return 0;
 }
 
-/*
- * Eight bytes at a time, the part of a string that needs no closer look
- * (printable ASCII but '"' and '\'): most of the bytes of a message.
- */
-static const unsigned char *skip_plain(const unsigned char *p,
-				       const unsigned char *end)
-{
-	const uint64_t ones = UINT64_C(0x0101010101010101), high = ones << 7;
-
-	while (end - p >= 8) {
-		uint64_t x, q, b;
-
-		memcpy(&x, p, 8);
-		q = x ^ ones * '"';
-		b = x ^ ones * '\\';
-		if ((x & high) || ((x - ones * 0x20) & ~x & high) ||
-		    ((q - ones) & ~q & high) || ((b - ones) & ~b & high))
-			break;
-		p += 8;
-	}
-	return p;
-}
+/* String bytes that need no closer look: printable ASCII but '"' and '\\'. */
+static bool plain[256];		/* filled with the key table, once */
 
 /* A string at s->p (on the quote): checked, not copied. */
 static int scan_string(struct scan *s, struct jval *v)
@@ -782,14 +762,11 @@ static int scan_string(struct scan *s, struct jval *v)
 	for (;;) {
 		unsigned c, k;
 
-		p = skip_plain(p, end);
+		while (p < end && plain[*p])
+			p++;
 		if (p == end)
 			return jerr(s, p, "premature end of input");
 		c = *p;
-		if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-			p++;
-			continue;
-		}
 		if (c == '"')
 			break;
 		if (c == '\\') {
@@ -1061,6 +1038,8 @@ static unsigned key_slot(const char *s, size_t len)
 
 static void key_hash_init(void)
 {
+	for (unsigned c = 0x20; c < 0x80; c++)
+		plain[c] = c != '"' && c != '\\';
 	for (int k = 0; k < KEY_COUNT; k++) {
 		unsigned h;
 
