@@ -615,10 +615,15 @@ static void grant(struct central *c, struct cp *p, const struct msg *m)
 	memcpy(p->granted[p->ngranted++ % CP_GRANTED_MAX], m->id,
 	       sizeof(p->granted[0]));
 	index_put(&c->by_driver, c->cps, (uint32_t)(p - c->cps));
-	send_command(c, p, CMD_START, &m->u.req);
-	answer(c, p, m, DENY_NONE);
+	/*
+	 * The session goes to cp-state before the CP is told to start: a
+	 * Central killed in between leaves a session that never started
+	 * (cancelled after a restart), rarely a supply no one bills.
+	 */
 	event(c, "%s authorised at %s, session %.8s", m->driver, p->id, s->id);
 	update(c, p, true);
+	send_command(c, p, CMD_START, &m->u.req);
+	answer(c, p, m, DENY_NONE);
 }
 
 /*
