@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # crash-check.py: the invariants of the crash tests, from the telemetry and auth-response topics as kcat -J dumps them.
-"""usage: crash-check.py NAME ROUNDS PREFIX REASONS TELEMETRY RESPONSES PRICES [stale-ok]
+"""usage: crash-check.py NAME ROUNDS PREFIX REASONS TELEMETRY RESPONSES PRICES
        crash-check.py answers RESPONSES REQUEST
        crash-check.py committed GROUP <OFFSETS
 
@@ -10,9 +10,6 @@ PREFIX    the drivers of the scenario: their ids start with it
 REASONS   the end reasons a ticket of the scenario may give, comma-separated
 TELEMETRY, RESPONSES  files of `kcat -C -J -e` output (one record a line)
 PRICES    CP=EUR/kWh,... the catalogue
-stale-ok  a ticket that Central closed alone (disconnected, broken) with
-          the figures of an earlier telemetry than the last is counted
-          as stale and listed, but is not a failure
 
 Prints one report line, then one line per broken invariant; exits 1 when
 anything was lost, duplicated or wrong. Drivers whose ids start with
@@ -59,11 +56,10 @@ def cents(wh, price):
 
 
 def main(argv):
-    if len(argv) not in (8, 9) or argv[8:] not in ([], ["stale-ok"]):
+    if len(argv) != 8:
         sys.stderr.write(__doc__)
         return 2
     name, rounds, prefix, reasons, tele, resp, prices = argv[1:8]
-    stale_ok = len(argv) == 9
     reasons = set(reasons.split(","))
     price_of = dict(p.split("=") for p in prices.split(","))
     mine = lambda m: str(m.get("driver", "")).startswith(prefix)
@@ -95,7 +91,6 @@ def main(argv):
             ends.setdefault(s, []).append(m)
 
     lost = dup = 0
-    stale = []
     for s, g in sorted(grants.items(), key=lambda i: i[1]["ts"]):
         ts = tickets.get(s, [])
         tag = "%s at %s, session %s" % (g["driver"], g["cp"], s[:8])
@@ -109,12 +104,6 @@ def main(argv):
         t = ts[0]
         bad = check_ticket(t, tag, tel.get(s, []), ends.get(s, []),
                            price_of.get(g["cp"]), reasons)
-        if stale_ok and bad and is_stale(t, tel.get(s, [])):
-            stale.append("stale: ticket %d Wh, last telemetry %d: %s" % (
-                t["wh"], max(m["wh"] for m in tel.get(s, [])), tag))
-            bad = check_ticket(t, tag, [m for m in tel.get(s, [])
-                                        if m["wh"] <= t["wh"]],
-                               [], price_of.get(g["cp"]), reasons)
         problems += bad
     # One request, one session: a request granted twice charges twice.
     # A grant is answered once: a request read again after a crash, or
@@ -135,24 +124,16 @@ def main(argv):
     if len(grants) < int(rounds):
         problems.append("%d sessions for %s rounds" % (len(grants), rounds))
     print("%s: rounds %s, sessions %d, tickets %d, lost %d, duplicated %d,"
-          " wrong %d, stale %d, refused %d%s"
+          " wrong %d, refused %d%s"
           % (name, rounds, len(grants), sum(len(v) for v in tickets.values()),
-             lost, dup, len(problems) - lost - dup, len(stale),
+             lost, dup, len(problems) - lost - dup,
              sum(refused.values()),
              " (%s)" % ", ".join("%s %d" % (r, n)
                                  for r, n in sorted(refused.items()))
              if refused else ""))
-    for p in problems + stale:
+    for p in problems:
         print("  " + p)
     return 1 if problems else 0
-
-
-def is_stale(t, tel):
-    """Did Central close the session alone with the figures of a
-    telemetry that was not the last?"""
-    return (t["reason"] in ("disconnected", "broken") and
-            any(m["wh"] == t["wh"] for m in tel) and
-            t["wh"] < max(m["wh"] for m in tel))
 
 
 def check_ticket(t, tag, tel, ends, price, reasons):

@@ -84,7 +84,7 @@ t = json.load(open(sys.argv[1]))["ticket"]
 print(t["reason"] if t else "none")' "$1.out"
 }
 
-# report NAME PREFIX REASONS [stale-ok]: checks the scenario's invariants
+# report NAME PREFIX REASONS: checks the scenario's invariants
 # on the whole of both topics, and keeps its report line for the end.
 report()
 {
@@ -93,7 +93,7 @@ report()
 	kc -C -J -e -q -t "$(topic telemetry)" >tele.json 2>/dev/null &&
 	kc -C -J -e -q -t "$(topic auth_response)" >resp.json 2>/dev/null &&
 	python3 "$check" "$1" "$rounds" "$2" "$3" tele.json resp.json \
-		"$prices" $4 >report.$1
+		"$prices" >report.$1
 	rc=$?
 	cat report.$1
 	return $rc
@@ -323,13 +323,10 @@ test_expect_success "Central killed mid-supply, $rounds rounds: CPs finish, no g
 '
 
 # Central closes a session alone when the CP turns DISCONNECTED (or stays
-# BROKEN without a supply_end), with the figures it has read so far. Its
-# reading of the telemetry topic may lag that of the health topic: the
-# later telemetry and the CP's supply_end, already in Kafka, then come too
-# late. The scenarios below list such stale tickets without failing.
-test_skip 'monitor or engine killed: the ticket has the energy of the last telemetry' \
-	"Central closed a session on DISCONNECTED with the figures of an earlier telemetry: ticket 373 Wh (disconnected) while CP003 had reported 847 Wh and its supply_end 990 Wh; the late supply_end is ignored"
-
+# BROKEN without a supply_end), with the figures it has read. It judges
+# so only once it has read the CP's health and telemetry partitions to
+# their end: the ticket has the energy of the last telemetry, or of the
+# supply_end when one came.
 test_expect_success "engine killed mid-supply, $rounds rounds: BROKEN, energy kept, one ticket" '
 	for r in $(seq "$rounds"); do
 		echo "--- round $r" &&
@@ -346,7 +343,7 @@ test_expect_success "engine killed mid-supply, $rounds rounds: BROKEN, energy ke
 		new=$(engine_of cp2) && test -n "$new" && test "$new" != "$eng" ||
 			return 1
 	done &&
-	report engine E broken stale-ok
+	report engine E broken
 '
 
 test_expect_success "monitor killed mid-supply, $rounds rounds: DISCONNECTED, ticket says so" '
@@ -366,7 +363,7 @@ test_expect_success "monitor killed mid-supply, $rounds rounds: DISCONNECTED, ti
 		bg $mon "$EVC" cp CP003 &&
 		wait_for 20 "test \"\$(state CP003)\" = ACTIVE" || return 1
 	done &&
-	report monitor M disconnected stale-ok
+	report monitor M disconnected
 '
 
 # drive DRIVER: a driver reading its commands from the fifo "in", which
