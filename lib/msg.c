@@ -1137,6 +1137,17 @@ static int keyset_pop(struct scan *s, const struct keyref *base,
 
 static int scan_value(struct scan *s, struct jval *v, struct jobj *into);
 
+/* As jansson said it: where the key ends, and the key if it is short. */
+static int dup_key(struct scan *s, const struct jval *key)
+{
+	const unsigned char *end = key->p + key->len + 1;
+
+	if (key->len + 2 <= 20)
+		return jerr(s, end, "duplicate object key near '\"%.*s\"'",
+			    (int)key->len, (const char *)key->p);
+	return jerr(s, end, "duplicate object key");
+}
+
 /* Where a key goes: its slot in o, or the stack of other keys. */
 static struct jval *take_key(struct scan *s, struct jobj *o,
 			     struct jval *key, struct jval *scratch)
@@ -1145,7 +1156,7 @@ static struct jval *take_key(struct scan *s, struct jobj *o,
 
 	if (k >= 0 && (o->allowed >> k & 1)) {
 		if (o->mask >> k & 1) {
-			jerr(s, key->p - 1, "duplicate object key");
+			dup_key(s, key);
 			return NULL;
 		}
 		o->mask |= UINT32_C(1) << k;

@@ -950,7 +950,9 @@ static void test_json_syntax(void)
 		      "\"engine_ok\":\ttrue,\"seq\":7 }\r\n", &b) && !memcmp(&a, &b, sizeof(a)),
 	      "white space between every token");
 	reject("a key twice through an escape", strdup(HEALTH("7", ",\"\\u0076\":1")),
-	       "duplicate object key");
+	       "duplicate object key near '\"\\\\u0076\"'");
+	reject_len("a key twice, named as jansson named it", "{\"v\":1, \"v\" :1}", 15,
+		   "bad json at byte 11: duplicate object key near '\"v\"'");
 	reject("a key twice in an object of an unknown field",
 	       strdup(HEALTH("7", ",\"x\":{\"a\":1,\"b\":[{\"c\":1,\"c\":2}]}")),
 	       "duplicate object key");
