@@ -1,4 +1,5 @@
 /* central.c: the central role: catalogue, registrations, authorisation, sessions. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -391,9 +392,12 @@ static void session_news(struct central *c, struct cp *p)
 		start_grace(p, END_STOPPED);
 		break;
 	case CP_DISCONNECTED:
-		notify(c, p, "%s is disconnected: the supply ends", p->id);
-		send_command(c, p, CMD_END, NULL);
-		close_by_central(c, p, END_DISCONNECTED);
+		/*
+		 * The silence may be Kafka's (a broker failing over) rather
+		 * than the CP's: the session ends only if it lasts as long
+		 * again; a heartbeat and telemetry before then resume it.
+		 */
+		start_grace(p, END_DISCONNECTED);
 		break;
 	default:
 		break;
@@ -862,7 +866,15 @@ static void tick_session(struct central *c, struct cp *p, long long now)
 	struct charge *s = &p->s;
 
 	if (s->grace && now - s->grace > c->conf->central.health_timeout_ms &&
-	    heard_all(c, p)) {
+	    heard_all(c, p) && s->grace_reason == END_DISCONNECTED) {
+		event(c, "%s still disconnected: Central ends session %.8s",
+		      p->id, s->id);
+		notify(c, p, "%s is disconnected: the supply ends", p->id);
+		send_command(c, p, CMD_END, NULL);
+		close_by_central(c, p, END_DISCONNECTED);
+	} else if (s->grace &&
+		   now - s->grace > c->conf->central.health_timeout_ms &&
+		   heard_all(c, p)) {
 		event(c, "%s sent no supply_end for session %.8s: Central ends it",
 		      p->id, s->id);
 		close_by_central(c, p, s->grace_reason);
@@ -984,6 +996,8 @@ static bool take_lease(struct central *c)
 			said = true;
 		}
 	}
+	if (bus_denied(c->lease))
+		bus_abandon(c->lease);
 	return false;
 }
 
@@ -1055,6 +1069,8 @@ static int serve(struct central *c)
 		housekeeping(c);
 		/* Refused by Kafka's ACLs, or replaced: serving would do harm. */
 		if (c->lost || bus_denied(c->bus)) {
+			bus_abandon(c->bus);
+			bus_abandon(c->lease);
 			r = -1;
 			break;
 		}
@@ -1278,6 +1294,23 @@ static void central_free(struct central *c)
 	free(c);
 }
 
+/* Set when the lease went to another Central while this one served. */
+static bool lease_lost;
+
+/*
+ * A Central that lost the lease (frozen past the session timeout, or cut
+ * off while a broker failed over) starts again as the same process, with
+ * nothing of what it held: it stands by, or serves again from cp-state
+ * and the committed offsets if the lease comes back to it.
+ */
+static void stand_by_again(char **argv)
+{
+	info("standing by again");
+	fflush(stderr);
+	execv("/proc/self/exe", argv);
+	warn("cannot start again: %s", strerror(errno));
+}
+
 static int run_central(struct conf *conf, bool check_only)
 {
 	struct central *c = calloc(1, sizeof(*c));
@@ -1302,6 +1335,7 @@ static int run_central(struct conf *conf, bool check_only)
 	if ((c->panel = panel_open()))
 		c->log_too = !isatty(STDERR_FILENO);
 	ret = serve(c);
+	lease_lost = c->lost;
 	panel_close(c->panel);
 	c->panel = NULL;
 out:
@@ -1409,5 +1443,7 @@ int cmd_central(int argc, char **argv)
 		ret = run_central(&c, check_only);
 	conf_free(&c);
 	conf_args_free(&a);
+	if (lease_lost)
+		stand_by_again(argv);
 	return ret;
 }

@@ -36,6 +36,7 @@ struct bus {
 	int fatal;
 	int denied;			/* Kafka refused a topic or group */
 	char *group;			/* the consumer group joined, if any */
+	int abandoned;			/* leave without committing or closing */
 	int revoked;			/* times the group took partitions back */
 	int held;			/* partitions the group gave us */
 	unsigned char *at_end[T_COUNT];	/* per partition: read to its end */
@@ -917,13 +918,26 @@ int bus_commit(struct bus *b)
 	return 0;
 }
 
+void bus_abandon(struct bus *b)
+{
+	if (b)
+		b->abandoned = 1;
+}
+
 int bus_close(struct bus *b, int timeout_ms)
 {
 	int ret = 0;
 
 	if (!b)
 		return 0;
-	if (b->cons) {
+	if (b->cons && b->abandoned) {
+		/* A graceful close would wait on a group that dropped us. */
+		if (b->last)
+			rd_kafka_message_destroy(b->last);
+		b->last = NULL;
+		rd_kafka_destroy_flags(b->cons,
+				       RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	} else if (b->cons) {
 		release_last(b);
 		if (b->flags & BUS_GROUP) {
 			bus_commit(b);

@@ -51,6 +51,12 @@ int bus_check(struct bus *b, int timeout_ms);
  */
 int bus_send(struct bus *b, enum topic t, const struct msg *m);
 
+/*
+ * Makes bus_close() leave the group without committing or waiting for
+ * it: for a member the group has dropped (its partitions are another's).
+ */
+void bus_abandon(struct bus *b);
+
 /* Waits until every queued message is delivered; -1 if any failed. */
 int bus_flush(struct bus *b, int timeout_ms);
 

@@ -20,14 +20,15 @@ cps:
   - {id: CP002, location: Madrid, price: 0.40}
 EOF
 
-# 1111 kW: 61.72 Wh a tick (200 ms); 4 kWh take about 13 s, longer than
-# a takeover (the group's 6 s session timeout, then two joins).
+# 1111 kW: 61.72 Wh a tick (200 ms); 7 kWh take about 23 s: the kill
+# comes 5.5 to 7.5 s in, and the takeover (the group's 6 s session
+# timeout, then two joins) well before the end.
 test_config <<EOF
 central:
   catalogue: cps.yaml
 cp:
   power_kw: 1111
-  default_kwh: 4
+  default_kwh: 7
 driver:
   lookback_s: 600
 EOF
@@ -143,6 +144,25 @@ test_expect_success 'the serving Central stopped cleanly: the standby serves wit
 	grep -q "stats: received" $active.err &&
 	"$EVC" auth --wait -t 20 --kwh 0.1 T1 CP002 >t1.out &&
 	grep -q "^ticket at CP002: .*(finished)" t1.out
+'
+
+# A serving Central frozen past the group's session timeout loses the
+# lease to the standby; woken, it must not serve on: it says so and
+# starts again, the same process, standing by.
+test_expect_success 'a serving Central frozen past the timeout loses the lease and stands by' '
+	start_central && frozen=$central &&
+	wait_for 30 "standing_by $frozen" &&
+	kill -STOP "$(bg_pid $standby)" &&
+	wait_for $takeover_max "serving $frozen" &&
+	sleep 1 &&
+	kill -CONT "$(bg_pid $standby)" &&
+	wait_for 20 "grep -q \"standing by again\" $standby.err" &&
+	grep -q "lost the lease of group .*: another Central serves now" $standby.err &&
+	wait_for 20 "test \$(grep -c \"standing by: another Central\" $standby.err) = 2" &&
+	kill -0 "$(bg_pid $standby)" &&
+	"$EVC" auth --wait -t 20 --kwh 0.1 T2 CP002 >t2.out &&
+	grep -q "^ticket at CP002: .*(finished)" t2.out &&
+	grep -q "T2 authorised at CP002" $frozen.err
 '
 
 test_expect_success 'the Central that took over reports no stale session' '
