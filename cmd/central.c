@@ -26,6 +26,9 @@
 #define PROBE_CP ".probe"	/* the CP id of Central's own probes */
 #define PROBE_MS 500		/* between probes, until one comes back */
 #define LEASE_SAY_MS 5000	/* a lease this slow to come: say it */
+#define STALL_MS 1000		/* a main loop this slow read nothing meanwhile */
+#define HPROBE_MS 500		/* between two probes of every health partition */
+#define HPROBE_FRESH_MS 2000	/* a partition whose probe came back this lately */
 
 static const char usage[] =
 	"usage: evc central [-nv] [-b BROKERS] [-c FILE] [-X NAME=VALUE]...\n"
@@ -67,6 +70,7 @@ struct cp {
 	bool engine_ok;
 	bool stopped;			/* out of order by the operator */
 	bool busy;			/* a session is open: s is valid */
+	bool unsaid;			/* restored: cp-state keeps the last word */
 	enum cp_state state;
 	int64_t since;			/* ms since epoch of the last change */
 	long long heartbeat;		/* mono ms of the last one */
@@ -109,6 +113,13 @@ struct central {
 	long long probe_sent;
 	long long last_tick, last_commit;
 	long long commit_ms;		/* between two commits of offsets */
+	long long serving;		/* mono ms Central began to serve */
+	long long deaf_until;
+	long long last_loop;		/* mono ms the main loop last went round */
+	int64_t *probe_back;		/* per health partition: ts of the newest
+					   probe read back */
+	int32_t nprobe;
+	long long hprobe_sent;		/* mono ms: Central's own stall is too recent */
 };
 
 static uint32_t hash(const char *s)
@@ -309,6 +320,7 @@ static void publish_state(struct central *c, struct cp *p)
 	m.u.state.price = p->price;
 	m.u.state.since = p->since;
 	post(c, T_CP_STATE, &m);
+	p->unsaid = false;
 }
 
 static void notify(struct central *c, const struct cp *p, const char *fmt, ...)
@@ -533,11 +545,53 @@ static void on_register(struct central *c, const struct msg *m)
 	update(c, p, true);
 }
 
+/*
+ * Central's own heartbeat, written to every health partition twice a
+ * second. One read back lately shows that Kafka makes the partition's
+ * messages readable (a broker failing over can hold them all back for
+ * seconds) and that Central reads them: only then is a CP's silence its
+ * own. Everything a CP sent before the probe is read before it.
+ */
+static void probe_health(struct central *c, long long now)
+{
+	int32_t n = bus_partitions(c->bus, T_HEALTH);
+	struct msg m;
+
+	if (now - c->hprobe_sent < HPROBE_MS || n <= 0)
+		return;
+	if (n > c->nprobe) {
+		c->probe_back = realloc(c->probe_back, sizeof(int64_t) * (size_t)n);
+		if (!c->probe_back)
+			die(EXIT_FAIL, "out of memory");
+		memset(c->probe_back + c->nprobe, 0,
+		       sizeof(int64_t) * (size_t)(n - c->nprobe));
+		c->nprobe = n;
+	}
+	msg_init(&m, MSG_HEALTH);
+	snprintf(m.cp, sizeof(m.cp), "%s", PROBE_CP);
+	m.u.health.engine_ok = true;
+	for (int32_t p = 0; p < n; p++)
+		bus_send_to(c->bus, T_HEALTH, p, &m);
+	c->hprobe_sent = now;
+}
+
+static void on_health_probe(struct central *c, const struct msg *m)
+{
+	int32_t p = bus_last_partition(c->bus);
+
+	if (p >= 0 && p < c->nprobe && m->ts > c->probe_back[p])
+		c->probe_back[p] = m->ts;
+}
+
 static void on_health(struct central *c, const struct msg *m)
 {
 	struct cp *p = find(c, m->cp);
 	char price[32];
 
+	if (!strcmp(m->cp, PROBE_CP)) {
+		on_health_probe(c, m);
+		return;
+	}
 	if (!p && !(p = adopt(c, m->cp, ""))) {
 		ignore(c, m, "unknown CP");
 		return;
@@ -854,9 +908,13 @@ static void handle(struct central *c, const struct msg *m)
  */
 static bool heard_all(struct central *c, struct cp *p)
 {
+	if (mono_ms() < c->deaf_until)
+		return false;
 	if (p->part < 0)
 		p->part = bus_partition(c->bus, T_HEALTH, p->id);
-	return p->part >= 0 && bus_at_end(c->bus, T_HEALTH, p->part) &&
+	return p->part >= 0 && p->part < c->nprobe &&
+	       now_ms() - c->probe_back[p->part] < HPROBE_FRESH_MS &&
+	       bus_at_end(c->bus, T_HEALTH, p->part) &&
 	       bus_at_end(c->bus, T_TELEMETRY, p->part);
 }
 
@@ -901,6 +959,9 @@ static void tick(struct central *c, long long now)
 		    heard_all(c, p)) {
 			p->connected = false;
 			update(c, p, false);
+		} else if (p->unsaid && !p->connected && !p->stopped &&
+			   now - c->serving > timeout && heard_all(c, p)) {
+			publish_state(c, p);	/* never heard since the start */
 		}
 		if (p->busy)
 			tick_session(c, p, now);
@@ -1023,6 +1084,7 @@ static void housekeeping(struct central *c)
 
 	if (now - c->last_tick >= TICK_MS) {
 		probe(c, now);
+		probe_health(c, now);
 		tick(c, now);
 		c->last_tick = now;
 		c->lost = !keep_lease(c);
@@ -1059,11 +1121,23 @@ static int serve(struct central *c)
 	enum topic t;
 	int r = 0;
 
-	c->last_tick = c->last_commit = mono_ms();
+	c->last_tick = c->last_commit = c->last_loop = c->serving = mono_ms();
 	c->commit_ms = commit_interval(c->conf);
 	while (!bus_stop && !c->quit) {
+		long long before = mono_ms();
+
 		if ((r = bus_recv(c->bus, &m, &t, RECV_MS)) < 0)
 			break;
+		/*
+		 * A loop that stalled (a slow disk, a frozen process) read
+		 * nothing meanwhile: what it knows of partitions' ends is old
+		 * until it has read for a health timeout again.
+		 */
+		if (mono_ms() - before > STALL_MS + RECV_MS ||
+		    before - c->last_loop > STALL_MS)
+			c->deaf_until = mono_ms() +
+					c->conf->central.health_timeout_ms;
+		c->last_loop = mono_ms();
 		if (r > 0)
 			handle(c, &m);
 		housekeeping(c);
@@ -1164,6 +1238,7 @@ static void restore_one(struct central *c, const struct msg *m)
 		p->busy = false;
 	}
 	p->stopped = st->state == CP_STOPPED;
+	p->unsaid = true;
 	p->s.last_seq = -1;
 	if (m->session[0] && m->driver[0])
 		restore_session(c, p, m);
@@ -1254,12 +1329,16 @@ static bool start(struct central *c, int *status)
 	if (!restore(c) ||
 	    bus_subscribe(c->bus, topics, sizeof(topics) / sizeof(topics[0])))
 		return false;
+	bus_trust(c->bus, c->conf->central.health_timeout_ms);
 	/* Looked up now, while Kafka answers, rather than at the first tick. */
 	bus_partition(c->bus, T_HEALTH, "");
 	bus_partition(c->bus, T_TELEMETRY, "");
-	/* A stopped CP keeps its record: the flag survives restarts. */
+	/*
+	 * CPs with a record keep it until heard (or found silent): a
+	 * restarted Central does not flash them all DISCONNECTED.
+	 */
 	for (uint32_t i = 0; i < c->ncps; i++)
-		if (!c->cps[i].stopped)
+		if (!c->cps[i].unsaid)
 			publish_state(c, &c->cps[i]);
 	c->started = now_ms();
 	return true;
@@ -1288,6 +1367,7 @@ static void stop(struct central *c)
 
 static void central_free(struct central *c)
 {
+	free(c->probe_back);
 	free(c->by_id.slot);
 	free(c->by_driver.slot);
 	free(c->cps);

@@ -5,17 +5,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "bus.h"
 #include "log.h"
 
 #define BUS_OP_TIMEOUT_MS 10000	/* metadata and offset look-ups */
 #define BUS_SEND_BUF 8192
+#define BUS_COMMIT_WAIT_MS 500	/* longest wait for deliveries before a commit */
 
 struct follow_end {		/* a partition bus_follow_all() must read */
 	char *topic;
 	int32_t partition;
 	int64_t end;		/* high watermark when following began */
 	int done;
+};
+
+struct part {			/* a partition the consumer reads */
+	unsigned char end;		/* read to its end, as last fetched */
+	unsigned char seen;		/* in the last statistics */
+	long long up_since;		/* mono ms since its leader answers; 0 */
 };
 
 struct bus {
@@ -39,8 +48,9 @@ struct bus {
 	int abandoned;			/* leave without committing or closing */
 	int revoked;			/* times the group took partitions back */
 	int held;			/* partitions the group gave us */
-	unsigned char *at_end[T_COUNT];	/* per partition: read to its end */
-	int32_t nat_end[T_COUNT];
+	struct part *parts[T_COUNT];	/* what the consumer knows of each */
+	int32_t nparts_known[T_COUNT];
+	long long trust_ms;		/* a leader answering this long is trusted */
 	int32_t nparts[T_COUNT];	/* partition counts looked up */
 	long long nparts_tried[T_COUNT];	/* mono ms of the last look-up */
 	struct ratelimit rl_reject;
@@ -287,8 +297,11 @@ static int open_producer(struct bus *b)
 	return b->prod ? 0 : -1;
 }
 
+static struct part *part(struct bus *b, int t, int32_t p);
+static int topic_of(const struct bus *b, const char *name);
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque);
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 
 static int open_consumer(struct bus *b, const char *group)
 {
@@ -309,6 +322,14 @@ static int open_consumer(struct bus *b, const char *group)
 		rd_kafka_conf_destroy(kc);
 		return -1;
 	}
+	/* Which leaders answer: librdkafka says it in its statistics. */
+	if (group && !(b->flags & BUS_LEASE)) {
+		if (set(kc, "statistics.interval.ms", "1000")) {
+			rd_kafka_conf_destroy(kc);
+			return -1;
+		}
+		rd_kafka_conf_set_stats_cb(kc, on_stats);
+	}
 	if (group) {
 		rd_kafka_conf_set_rebalance_cb(kc, on_rebalance);
 		if (!(b->group = strdup(group)))
@@ -318,6 +339,71 @@ static int open_consumer(struct bus *b, const char *group)
 		return -1;
 	rd_kafka_poll_set_consumer(b->cons);
 	b->assigned = rd_kafka_topic_partition_list_new(4);
+	return 0;
+}
+
+/* Is broker nodeid connected ("UP") in librdkafka's statistics? */
+static int broker_up(json_t *brokers, json_int_t nodeid)
+{
+	const char *name;
+	json_t *br;
+
+	json_object_foreach(brokers, name, br) {
+		json_t *id = json_object_get(br, "nodeid");
+		const char *st = json_string_value(json_object_get(br, "state"));
+
+		if (json_is_integer(id) && json_integer_value(id) == nodeid)
+			return st && !strcmp(st, "UP");
+	}
+	return 0;
+}
+
+/* One topic of the statistics: which of its partitions are fetched. */
+static void partitions_up(struct bus *b, int t, json_t *parts, json_t *brokers)
+{
+	long long now = mono_ms();
+	const char *key;
+	json_t *pj;
+
+	json_object_foreach(parts, key, pj) {
+		json_int_t p = json_integer_value(json_object_get(pj, "partition"));
+		json_t *leader = json_object_get(pj, "leader");
+		const char *fs = json_string_value(json_object_get(pj,
+								  "fetch_state"));
+		struct part *pt;
+		int up;
+
+		if (p < 0 || p > 65535 || !(pt = part(b, t, (int32_t)p)))
+			continue;
+		up = json_is_integer(leader) && fs && !strcmp(fs, "active") &&
+		     broker_up(brokers, json_integer_value(leader));
+		if (!up)
+			pt->up_since = 0;
+		else if (!pt->up_since)
+			pt->up_since = now;
+	}
+}
+
+/* Every second: the partitions whose leader answers, and since when. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	struct bus *b = opaque;
+	json_t *root = json_loadb(json, len, 0, NULL), *topics, *brokers, *tj;
+	const char *name;
+
+	(void)rk;
+	if (!root)
+		return 0;
+	brokers = json_object_get(root, "brokers");
+	topics = json_object_get(root, "topics");
+	json_object_foreach(topics, name, tj) {
+		int t = topic_of(b, name);
+
+		if (t >= 0)
+			partitions_up(b, t, json_object_get(tj, "partitions"),
+				      brokers);
+	}
+	json_decref(root);
 	return 0;
 }
 
@@ -382,6 +468,16 @@ int bus_revoked(const struct bus *b)
 	return b->revoked;
 }
 
+int32_t bus_last_partition(const struct bus *b)
+{
+	return b->last ? b->last->partition : -1;
+}
+
+int32_t bus_partitions(const struct bus *b, enum topic t)
+{
+	return b->nparts[t];
+}
+
 int64_t bus_timestamp(const struct bus *b)
 {
 	return b->last ? rd_kafka_message_timestamp(b->last, NULL) : -1;
@@ -443,6 +539,12 @@ static const char *key_of(const struct msg *m)
 
 int bus_send(struct bus *b, enum topic t, const struct msg *m)
 {
+	return bus_send_to(b, t, RD_KAFKA_PARTITION_UA, m);
+}
+
+int bus_send_to(struct bus *b, enum topic t, int32_t partition,
+		const struct msg *m)
+{
 	char buf[BUS_SEND_BUF];
 	const char *key = key_of(m);
 	rd_kafka_resp_err_t err;
@@ -458,6 +560,7 @@ int bus_send(struct bus *b, enum topic t, const struct msg *m)
 	do {
 		err = rd_kafka_producev(b->prod,
 			RD_KAFKA_V_TOPIC(b->conf->topics[t]),
+			RD_KAFKA_V_PARTITION(partition),
 			RD_KAFKA_V_KEY(key, strlen(key)),
 			RD_KAFKA_V_VALUE(buf, (size_t)len),
 			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
@@ -777,27 +880,51 @@ static void reject(struct bus *b, const rd_kafka_message_t *rkm,
  * Whether partition p of topic t was read to its end, as the last fetch
  * knew it: an end-of-partition event sets it, a message clears it.
  */
-static void set_at_end(struct bus *b, int t, int32_t p, int end)
+static struct part *part(struct bus *b, int t, int32_t p)
 {
 	int32_t n;
 
 	if (t < 0 || p < 0 || p > 65535)
-		return;
-	if (p >= (n = b->nat_end[t])) {
+		return NULL;
+	if (p >= (n = b->nparts_known[t])) {
 		int32_t m = p + 8;
 
-		b->at_end[t] = realloc(b->at_end[t], (size_t)m);
-		if (!b->at_end[t])
+		b->parts[t] = realloc(b->parts[t], sizeof(struct part) * (size_t)m);
+		if (!b->parts[t])
 			die(EXIT_FAIL, "out of memory");
-		memset(b->at_end[t] + n, 0, (size_t)(m - n));
-		b->nat_end[t] = m;
+		memset(b->parts[t] + n, 0, sizeof(struct part) * (size_t)(m - n));
+		b->nparts_known[t] = m;
 	}
-	b->at_end[t][p] = (unsigned char)end;
+	return &b->parts[t][p];
 }
 
+static void set_at_end(struct bus *b, int t, int32_t p, int end)
+{
+	struct part *pt = part(b, t, p);
+
+	if (pt)
+		pt->end = (unsigned char)end;
+}
+
+void bus_trust(struct bus *b, long long ms)
+{
+	b->trust_ms = ms;
+}
+
+/*
+ * Read to its end as far as the last fetch knew, and fetched from a
+ * leader that has answered for trust_ms at least: while a broker fails
+ * over, "the end" is only where the dead leader's fetches stopped.
+ */
 int bus_at_end(const struct bus *b, enum topic t, int32_t p)
 {
-	return p >= 0 && p < b->nat_end[t] && b->at_end[t][p];
+	const struct part *pt;
+
+	if (p < 0 || p >= b->nparts_known[t])
+		return 0;
+	pt = &b->parts[t][p];
+	return pt->end && pt->up_since &&
+	       mono_ms() - pt->up_since >= b->trust_ms;
 }
 
 int32_t bus_partition(struct bus *b, enum topic t, const char *key)
@@ -908,9 +1035,19 @@ int bus_commit(struct bus *b)
 	if (!b->cons || !(b->flags & BUS_GROUP))
 		return 0;
 	release_last(b);
-	/* State written because of these messages comes first. */
-	if (b->prod && bus_flush(b, BUS_OP_TIMEOUT_MS))
-		return error("offsets not committed: what they caused is not all delivered");
+	/*
+	 * State written because of these messages comes first. A flush
+	 * that does not end soon (a broker failing over) is not waited
+	 * for: the offsets are committed at a later call instead.
+	 */
+	if (b->prod) {
+		rd_kafka_flush(b->prod, BUS_COMMIT_WAIT_MS);
+		if (rd_kafka_outq_len(b->prod) > 0) {
+			debug("offsets not committed yet: %d messages in flight",
+			      rd_kafka_outq_len(b->prod));
+			return -1;
+		}
+	}
 	err = rd_kafka_commit(b->cons, NULL, 0);
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		return error("cannot commit offsets: %s",
@@ -955,7 +1092,7 @@ int bus_close(struct bus *b, int timeout_ms)
 		free(b->ends[i].topic);
 	free(b->ends);
 	for (int t = 0; t < T_COUNT; t++)
-		free(b->at_end[t]);
+		free(b->parts[t]);
 	free(b->group);
 	free(b);
 	return ret;

@@ -57,6 +57,9 @@ int bus_send(struct bus *b, enum topic t, const struct msg *m);
  */
 void bus_abandon(struct bus *b);
 
+/* bus_send() to partition p of t rather than to the key's partition. */
+int bus_send_to(struct bus *b, enum topic t, int32_t p, const struct msg *m);
+
 /* Waits until every queued message is delivered; -1 if any failed. */
 int bus_flush(struct bus *b, int timeout_ms);
 
@@ -109,6 +112,13 @@ int bus_commit(struct bus *b);
 int bus_held(const struct bus *b);
 int bus_revoked(const struct bus *b);
 
+/*
+ * The partition of the message bus_recv() returned last (-1 if none), and
+ * the partition count of t that bus_partition() looked up (0 if not yet).
+ */
+int32_t bus_last_partition(const struct bus *b);
+int32_t bus_partitions(const struct bus *b, enum topic t);
+
 /* The Kafka time stamp (ms) of the message bus_recv() returned last, or -1. */
 int64_t bus_timestamp(const struct bus *b);
 
@@ -118,6 +128,13 @@ int64_t bus_timestamp(const struct bus *b);
  */
 int32_t bus_partition(struct bus *b, enum topic t, const char *key);
 int bus_at_end(const struct bus *b, enum topic t, int32_t p);
+
+/*
+ * How long a partition's leader must have answered before bus_at_end()
+ * believes the partition read to its end (group consumers, which learn
+ * it from librdkafka's statistics every second).
+ */
+void bus_trust(struct bus *b, long long ms);
 
 /* True once Kafka refused this client a topic or its group (said once). */
 int bus_denied(const struct bus *b);

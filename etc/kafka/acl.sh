@@ -115,7 +115,10 @@ user operator EVC_OPERATOR_PASSWORD
 # Writing (or reading) a topic implies describing it (metadata, offsets),
 # and in Kafka 3 writing one implies the idempotent producer's
 # IdempotentWrite: these lists are all a role needs.
-mapfile -t w < <(t cp-register-ack cp-commands auth-response cp-state control)
+# Central writes a probe of its own to every health partition: it reads
+# a CP's silence only where its probes come back.
+mapfile -t w < <(t cp-register-ack cp-commands auth-response cp-state control \
+	health)
 acl central -- --operation Write "${w[@]}"
 mapfile -t r < <(t cp-register auth-request telemetry health control cp-state \
 	central-lease)
