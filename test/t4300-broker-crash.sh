@@ -18,7 +18,7 @@
 #
 # EVC_BROKER_CRASH_ROUNDS sets the rounds (default 3, at most 50),
 # EVC_BROKER_CRASH_SECONDS the time after which no round begins (400),
-# EVC_BROKER_CRASH_HEALTH_MS Central's health timeout (15000, see below),
+# EVC_BROKER_CRASH_HEALTH_MS Central's health timeout (3000, its default),
 # EVC_BROKER_CRASH_GROUP_MS the session timeout of Central's groups (20000).
 # Needs root, java, kcat and python3; elsewhere every test is skipped.
 . "$(dirname "$0")/lib.sh"
@@ -48,13 +48,12 @@ EOF
 hosts_init
 
 # How long Central waits for a CP's heartbeat before it calls the CP
-# DISCONNECTED and closes its session with the figures it has. While a
-# killed broker's partitions and the groups it coordinated move to the
-# other two (4 s of missed broker heartbeats, etc/kafka, and the quorum's
-# own election when it was the controller: 4 to 9 s from the kill here),
-# Central can go that long without a heartbeat. It must wait longer, or
-# it bills the supply short (the skipped test below).
-health_timeout=${EVC_BROKER_CRASH_HEALTH_MS:-15000}
+# DISCONNECTED. While a killed broker's partitions and the groups it
+# coordinated move to the other two (4 s of missed broker heartbeats,
+# etc/kafka, and the quorum's own election when it was the controller:
+# 4 to 9 s from the kill here), no heartbeat is readable; Central judges
+# only partitions where its own probes come back, so its default holds.
+health_timeout=${EVC_BROKER_CRASH_HEALTH_MS:-3000}
 # A monitor that has no answer from its engine within one health period
 # reports it KO and Central shows the CP BROKEN. With the quick 200 ms of
 # the other tests, an answer came too late during a failover in 1 run of
@@ -65,7 +64,8 @@ health_ms=1000
 # stops heartbeating session.timeout.ms (6000 by default) before it loses
 # its partitions. Their coordinator is a broker too: killed, its groups
 # wait for another to take them over, as long as the partitions do. A
-# Central whose lease was lost so stops serving, alone or not: the
+# Central whose lease was lost so stops serving, alone or not, until it
+# has the lease again: for no CP to show DISCONNECTED meanwhile the
 # session must outlast the failover (the skipped test below).
 group_ms=${EVC_BROKER_CRASH_GROUP_MS:-20000}
 
@@ -270,11 +270,8 @@ test_expect_success 'Central on h1, CP001 on h2, CP002 on h3: ACTIVE, a first ch
 	test -n "$(controller)" && test -n "$(telemetry_leader)"
 '
 
-test_skip 'a broker killed with central.health_timeout_ms at its default (3000): nothing lost' \
-	"Central takes the failover for the CPs' silence: with 3000, in 2 rounds of 3 it turned CP001 and CP002 DISCONNECTED at the same instant and billed 432 Wh and 370 Wh (disconnected) of supplies of 1500 Wh (their late supply_end is ignored), even when the node killed led no evc partition; run with EVC_BROKER_CRASH_HEALTH_MS=3000"
-
-test_skip 'a broker killed with the session timeout of Central'"'"'s groups at its default (6 s): nothing lost' \
-	"Central exits when the coordinator of its lease group dies: with 6000, the controller killed mid-supply, Central said 'lost the lease of group ...: another Central serves now' within 9 s and exited, alone; both sessions went without a ticket; run with EVC_BROKER_CRASH_GROUP_MS=6000"
+test_skip 'a broker killed with the session timeout of Central'"'"'s groups at its default (6 s): no CP shown DISCONNECTED' \
+	"with 6000, a controller failover outlasts the lease group's session: Central loses the lease, starts again as a standby and takes the lease back about 11 s later; tickets stay exact (3 rounds: 0 lost, 0 duplicated, 0 wrong) but a CP is shown DISCONNECTED meanwhile; run with EVC_BROKER_CRASH_GROUP_MS=6000"
 
 # one_round R KIND: round R, its victim a broker of KIND. The kind is
 # added to the file "ran" once the broker is dead. Returns 1 when an
