@@ -193,6 +193,7 @@ static const char full_yaml[] =
 	"    health: a7\n"
 	"    control: a8\n"
 	"    cp_state: a9\n"
+	"    central_lease: a10\n"
 	"central:\n"
 	"  catalogue: cps.yaml\n"
 	"  allow_unknown: yes\n"
