@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # t4100-crash.sh: kill -9 Central, an engine, a monitor or a driver at a random moment of a supply, round after round; nothing lost, nothing billed twice.
 . "$(dirname "$0")/lib.sh"
+. "$TEST_TOP/test/crash.sh"
 
 need_kafka
 if ! command -v python3 >/dev/null; then
@@ -54,49 +55,11 @@ random_pause()
 	sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.3 + (r % 1701) / 1000 }')"
 }
 
-# supplying CP DRIVER: has the engine of CP (its monitor's background
-# name) started the session of DRIVER?
-supplying()
-{
-	grep -q "session started for '$2'" "$1.err"
-}
-
-# state CP: the last state Central published for CP.
-state()
-{
-	kc -C -e -q -t "$(topic cp_state)" -f '%s\n' 2>/dev/null |
-		grep "\"cp\":\"$1\"" | tail -n 1 |
-		sed -n 's/.*"state":"\([A-Z]*\)".*/\1/p'
-}
-
 # times_state CP STATE: how many times Central published STATE for CP.
 times_state()
 {
 	kc -C -e -q -t "$(topic cp_state)" -f '%s\n' 2>/dev/null |
 		grep "\"cp\":\"$1\"" | grep -c "\"state\":\"$2\""
-}
-
-# ticket_reason NAME: the reason of the ticket in evc auth --json's NAME.out.
-ticket_reason()
-{
-	python3 -c 'import json, sys
-t = json.load(open(sys.argv[1]))["ticket"]
-print(t["reason"] if t else "none")' "$1.out"
-}
-
-# report NAME PREFIX REASONS: checks the scenario's invariants
-# on the whole of both topics, and keeps its report line for the end.
-report()
-{
-	local rc
-
-	kc -C -J -e -q -t "$(topic telemetry)" >tele.json 2>/dev/null &&
-	kc -C -J -e -q -t "$(topic auth_response)" >resp.json 2>/dev/null &&
-	python3 "$check" "$1" "$rounds" "$2" "$3" tele.json resp.json \
-		"$prices" >report.$1
-	rc=$?
-	cat report.$1
-	return $rc
 }
 
 # told DRIVER STATE: did Central send DRIVER a notice of its CP in STATE?

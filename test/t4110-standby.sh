@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # t4110-standby.sh: two Centrals, one serving and one standing by; kill -9 the serving one mid-supply, round after round: the other takes over, the supply goes on, one ticket, nothing lost.
 . "$(dirname "$0")/lib.sh"
+. "$TEST_TOP/test/crash.sh"
 
 need_kafka
 if ! command -v python3 >/dev/null; then
@@ -51,39 +52,6 @@ serving()
 standing_by()
 {
 	grep -q "standing by: another Central holds the lease" "$1.err"
-}
-
-supplying()
-{
-	grep -q "session started for '$2'" "$1.err"
-}
-
-# state CP: the last state Central published for CP.
-state()
-{
-	kc -C -e -q -t "$(topic cp_state)" -f '%s\n' 2>/dev/null |
-		grep "\"cp\":\"$1\"" | tail -n 1 |
-		sed -n 's/.*"state":"\([A-Z]*\)".*/\1/p'
-}
-
-ticket_reason()
-{
-	python3 -c 'import json, sys
-t = json.load(open(sys.argv[1]))["ticket"]
-print(t["reason"] if t else "none")' "$1.out"
-}
-
-report()
-{
-	local rc
-
-	kc -C -J -e -q -t "$(topic telemetry)" >tele.json 2>/dev/null &&
-	kc -C -J -e -q -t "$(topic auth_response)" >resp.json 2>/dev/null &&
-	python3 "$check" "$1" "$rounds" "$2" "$3" tele.json resp.json \
-		"$prices" >report.$1
-	rc=$?
-	cat report.$1
-	return $rc
 }
 
 test_expect_success 'the first Central serves, the second stands by' '
