@@ -119,7 +119,8 @@ struct central {
 	int64_t *probe_back;		/* per health partition: ts of the newest
 					   probe read back */
 	int32_t nprobe;
-	long long hprobe_sent;		/* mono ms: Central's own stall is too recent */
+	long long hprobe_sent;
+	char probe_key[MSG_UUID_LEN + 1];	/* first half: this Central's */		/* mono ms: Central's own stall is too recent */
 };
 
 static uint32_t hash(const char *s)
@@ -521,6 +522,10 @@ static void on_register(struct central *c, const struct msg *m)
 	struct cp *p = find(c, m->cp);
 	char price[32];
 
+	if (!msg_cp_id_ok(m->cp)) {
+		ignore(c, m, "reserved CP id");
+		return;
+	}
 	if (!p && !(p = adopt(c, m->cp, m->u.reg.location))) {
 		send_ack(c, m->cp, NULL);
 		event(c, "%s refused: not in the catalogue", m->cp);
@@ -570,6 +575,10 @@ static void probe_health(struct central *c, long long now)
 	msg_init(&m, MSG_HEALTH);
 	snprintf(m.cp, sizeof(m.cp), "%s", PROBE_CP);
 	m.u.health.engine_ok = true;
+	/* Its id begins with a key of this run: a forged probe is not ours. */
+	if (!c->probe_key[0])
+		msg_new_uuid(c->probe_key);
+	memcpy(m.id, c->probe_key, MSG_UUID_LEN / 2);
 	for (int32_t p = 0; p < n; p++)
 		bus_send_to(c->bus, T_HEALTH, p, &m);
 	c->hprobe_sent = now;
@@ -579,6 +588,11 @@ static void on_health_probe(struct central *c, const struct msg *m)
 {
 	int32_t p = bus_last_partition(c->bus);
 
+	if (!c->probe_key[0] ||
+	    memcmp(m->id, c->probe_key, MSG_UUID_LEN / 2)) {
+		ignore(c, m, "a probe that is not this Central's");
+		return;
+	}
 	if (p >= 0 && p < c->nprobe && m->ts > c->probe_back[p])
 		c->probe_back[p] = m->ts;
 }

@@ -933,8 +933,8 @@ static int check(const struct conf *c, const char *id, const char *location)
 	struct msg m;
 	char buf[1024];
 
-	if (!msg_name_ok(id))
-		return usage_error("bad CP id (1 to 32 of A-Z a-z 0-9 _ . -): '%s'",
+	if (!msg_cp_id_ok(id))
+		return usage_error("bad CP id (1 to 32 of A-Z a-z 0-9 _ . -, not first '.'): '%s'",
 				   id);
 	msg_init(&m, MSG_REGISTER);
 	snprintf(m.cp, sizeof(m.cp), "%s", id);
@@ -1009,7 +1009,7 @@ static int parse(struct cp_opts *o, int argc, char **argv)
 		return usage_error("too many arguments: '%s'", argv[optind]);
 	if (o->action && !is_action(o->action))
 		return usage_error("unknown action: '%s'", o->action);
-	if (o->action && !msg_name_ok(o->id))
+	if (o->action && !msg_cp_id_ok(o->id))
 		return usage_error("bad CP id: '%s'", o->id);
 	return -1;
 }

@@ -519,9 +519,9 @@ static int check(const struct conf *c, const char *prefix, unsigned start,
 
 	snprintf(first, sizeof(first), "%s%05u", prefix, start);
 	snprintf(last, sizeof(last), "%s%05u", prefix, start + n - 1);
-	if (strlen(prefix) > MSG_NAME_MAX || !msg_name_ok(first) ||
-	    !msg_name_ok(last))
-		return usage_error("bad CP ids (1 to 32 of A-Z a-z 0-9 _ . -): '%s'",
+	if (strlen(prefix) > MSG_NAME_MAX || !msg_cp_id_ok(first) ||
+	    !msg_cp_id_ok(last))
+		return usage_error("bad CP ids (1 to 32 of A-Z a-z 0-9 _ . -, not first '.'): '%s'",
 				   last);
 	msg_init(&m, MSG_REGISTER);
 	memcpy(m.cp, first, strlen(first) + 1);	/* a good name fits */

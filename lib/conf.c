@@ -1516,7 +1516,7 @@ static int cat_entry(struct catalogue *cat, const struct ydoc *d,
 	char path[64];
 
 	snprintf(path, sizeof(path), "cps.%u.id", n);
-	if (!msg_name_ok(e->id))
+	if (!msg_cp_id_ok(e->id))
 		return path_error(d, path, "invalid CP id: '%s'", e->id);
 	snprintf(path, sizeof(path), "cps.%u.location", n);
 	if (!text_ok(e->location))

@@ -322,6 +322,11 @@ bool msg_name_ok(const char *s)
 	return s && name_okn(s, strnlen(s, MSG_NAME_MAX + 1));
 }
 
+bool msg_cp_id_ok(const char *s)
+{
+	return msg_name_ok(s) && s[0] != '.';
+}
+
 static bool uuid_okn(const char *s, size_t len)
 {
 	if (len != MSG_UUID_LEN)

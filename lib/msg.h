@@ -216,6 +216,12 @@ const char *msg_deny_text(enum msg_deny r);
 /* True when s is a valid CP or driver id. */
 bool msg_name_ok(const char *s);
 
+/*
+ * True when s may name a CP: a valid id not beginning with '.', which
+ * marks Central's own probes (".probe") on the topics CPs write.
+ */
+bool msg_cp_id_ok(const char *s);
+
 /* Fills out with 32 lowercase hex characters from a good random source. */
 void msg_new_uuid(char out[MSG_UUID_LEN + 1]);
 

@@ -116,6 +116,8 @@ test_expect_success 'usage errors exit 2' '
 	grep -q "missing CP_ID" err &&
 	test_expect_code 2 "$EVC" cp -n "bad id" 2>err &&
 	grep -q "bad CP id" err &&
+	test_expect_code 2 "$EVC" cp -n .probe 2>err &&
+	grep -q "bad CP id .*not first" err && grep -qF .probe err &&
 	test_expect_code 2 "$EVC" cp CP001 explode 2>err &&
 	grep -q "unknown action: .explode." err &&
 	test_expect_code 2 "$EVC" cp CP001 status extra

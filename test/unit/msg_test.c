@@ -574,6 +574,9 @@ static void test_ids(void)
 	      !msg_name_ok("abcdefghijklmnopqrstuvwxyz0123456") && !msg_name_ok(NULL) &&
 	      !msg_name_ok("\xc3\xa9"), "msg_name_ok refuses empty, spaces, *, 33 bytes, NULL, UTF-8");
 	check(msg_name_ok("abcdefghijklmnopqrstuvwxyz012345"), "msg_name_ok takes 32 bytes");
+	check(msg_cp_id_ok("CP.001") && !msg_cp_id_ok(".probe") &&
+	      !msg_cp_id_ok(".x") && !msg_cp_id_ok("a b") && !msg_cp_id_ok(NULL),
+	      "msg_cp_id_ok: a valid id, not beginning with the probes' dot");
 }
 
 static void test_strings(void)
