@@ -25,7 +25,7 @@ static void check_loaded(const struct catalogue *cat)
 	for (unsigned i = 0; i < cat->ncps; i++) {
 		const struct cp_entry *e = &cat->cps[i];
 
-		if (!msg_name_ok(e->id))
+		if (!msg_cp_id_ok(e->id))
 			fuzz_fail("CP id '%s' accepted", e->id);
 		for (unsigned j = 0; j < i; j++)
 			if (!strcmp(e->id, cat->cps[j].id))
