@@ -23,7 +23,6 @@ struct follow_end {		/* a partition bus_follow_all() must read */
 
 struct part {			/* a partition the consumer reads */
 	unsigned char end;		/* read to its end, as last fetched */
-	unsigned char seen;		/* in the last statistics */
 	long long up_since;		/* mono ms since its leader answers; 0 */
 };
 
@@ -49,7 +48,7 @@ struct bus {
 	int revoked;			/* times the group took partitions back */
 	int held;			/* partitions the group gave us */
 	struct part *parts[T_COUNT];	/* what the consumer knows of each */
-	int32_t nparts_known[T_COUNT];
+	int32_t nparts_alloc[T_COUNT];	/* entries of parts[t] allocated */
 	long long trust_ms;		/* a leader answering this long is trusted */
 	int32_t nparts[T_COUNT];	/* partition counts looked up */
 	long long nparts_tried[T_COUNT];	/* mono ms of the last look-up */
@@ -407,20 +406,36 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 	return 0;
 }
 
-/* Group consumers: what was handled is committed before it goes. */
-static void hand_over(struct bus *b)
+/*
+ * Commits the offsets stored so far once every message produced before
+ * is delivered, waiting up to wait_ms for that; -1 (nothing committed)
+ * when something is still in flight, or the commit failed.
+ */
+static int commit_delivered(struct bus *b, int wait_ms)
 {
 	rd_kafka_resp_err_t err;
 
-	if (b->flags & BUS_LEASE)
-		return;
-	if (b->prod && bus_flush(b, BUS_OP_TIMEOUT_MS)) {
-		warn("partitions handed over uncommitted: what they caused was not all delivered");
-		return;
+	if (b->prod) {
+		rd_kafka_flush(b->prod, wait_ms);
+		if (rd_kafka_outq_len(b->prod) > 0) {
+			debug("offsets not committed yet: %d messages in flight",
+			      rd_kafka_outq_len(b->prod));
+			return -1;
+		}
 	}
 	err = rd_kafka_commit(b->cons, NULL, 0);
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-		warn("cannot commit offsets: %s", rd_kafka_err2str(err));
+		return error("cannot commit offsets: %s",
+			     rd_kafka_err2str(err));
+	return 0;
+}
+
+/* Group consumers: what was handled is committed before it goes. */
+static void hand_over(struct bus *b)
+{
+	if (!(b->flags & BUS_LEASE) &&
+	    commit_delivered(b, BUS_OP_TIMEOUT_MS))
+		warn("partitions handed over with their offsets uncommitted");
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -478,10 +493,6 @@ int32_t bus_partitions(const struct bus *b, enum topic t)
 	return b->nparts[t];
 }
 
-int64_t bus_timestamp(const struct bus *b)
-{
-	return b->last ? rd_kafka_message_timestamp(b->last, NULL) : -1;
-}
 
 struct bus *bus_open(const struct conf *c, int flags, const char *group)
 {
@@ -886,14 +897,14 @@ static struct part *part(struct bus *b, int t, int32_t p)
 
 	if (t < 0 || p < 0 || p > 65535)
 		return NULL;
-	if (p >= (n = b->nparts_known[t])) {
+	if (p >= (n = b->nparts_alloc[t])) {
 		int32_t m = p + 8;
 
 		b->parts[t] = realloc(b->parts[t], sizeof(struct part) * (size_t)m);
 		if (!b->parts[t])
 			die(EXIT_FAIL, "out of memory");
 		memset(b->parts[t] + n, 0, sizeof(struct part) * (size_t)(m - n));
-		b->nparts_known[t] = m;
+		b->nparts_alloc[t] = m;
 	}
 	return &b->parts[t][p];
 }
@@ -920,7 +931,7 @@ int bus_at_end(const struct bus *b, enum topic t, int32_t p)
 {
 	const struct part *pt;
 
-	if (p < 0 || p >= b->nparts_known[t])
+	if (p < 0 || p >= b->nparts_alloc[t])
 		return 0;
 	pt = &b->parts[t][p];
 	return pt->end && pt->up_since &&
@@ -1030,8 +1041,6 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 
 int bus_commit(struct bus *b)
 {
-	rd_kafka_resp_err_t err;
-
 	if (!b->cons || !(b->flags & BUS_GROUP))
 		return 0;
 	release_last(b);
@@ -1040,19 +1049,7 @@ int bus_commit(struct bus *b)
 	 * that does not end soon (a broker failing over) is not waited
 	 * for: the offsets are committed at a later call instead.
 	 */
-	if (b->prod) {
-		rd_kafka_flush(b->prod, BUS_COMMIT_WAIT_MS);
-		if (rd_kafka_outq_len(b->prod) > 0) {
-			debug("offsets not committed yet: %d messages in flight",
-			      rd_kafka_outq_len(b->prod));
-			return -1;
-		}
-	}
-	err = rd_kafka_commit(b->cons, NULL, 0);
-	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-		return error("cannot commit offsets: %s",
-			     rd_kafka_err2str(err));
-	return 0;
+	return commit_delivered(b, BUS_COMMIT_WAIT_MS);
 }
 
 void bus_abandon(struct bus *b)

@@ -119,8 +119,6 @@ int bus_revoked(const struct bus *b);
 int32_t bus_last_partition(const struct bus *b);
 int32_t bus_partitions(const struct bus *b, enum topic t);
 
-/* The Kafka time stamp (ms) of the message bus_recv() returned last, or -1. */
-int64_t bus_timestamp(const struct bus *b);
 
 /*
  * The partition of topic t that key goes to (-1 after printing why), and
