@@ -29,6 +29,7 @@
 #define STALL_MS 1000		/* a main loop this slow read nothing meanwhile */
 #define HPROBE_MS 500		/* between two probes of every health partition */
 #define HPROBE_FRESH_MS 2000	/* a partition whose probe came back this lately */
+#define PROGRESS_MS 100		/* least time between two progress of a session */
 
 static const char usage[] =
 	"usage: evc central [-nv] [-b BROKERS] [-c FILE] [-X NAME=VALUE]...\n"
@@ -57,6 +58,8 @@ struct charge {
 	int64_t last_seq;		/* of the last telemetry; -1: none yet */
 	struct msg_progress live;	/* cents by Central's price */
 	bool live_dirty;		/* figures not yet on cp-state */
+	bool prog_dirty;		/* figures not yet sent to the driver */
+	long long prog_at;		/* mono ms of the last progress sent */
 };
 
 #define CP_GRANTED_MAX 4
@@ -115,7 +118,8 @@ struct central {
 	long long commit_ms;		/* between two commits of offsets */
 	long long serving;		/* mono ms Central began to serve */
 	long long deaf_until;
-	long long last_loop;		/* mono ms the main loop last went round */
+	long long last_loop;		/* mono ms the main loop last read: "now"
+					   for the message it read */
 	int64_t *probe_back;		/* per health partition: ts of the newest
 					   probe read back */
 	int32_t nprobe;
@@ -324,6 +328,32 @@ static void publish_state(struct central *c, struct cp *p)
 	p->unsaid = false;
 }
 
+static void send_progress(struct central *c, struct cp *p)
+{
+	struct msg m;
+
+	init_about(&m, MSG_PROGRESS, p);
+	m.u.prog = p->s.live;
+	post(c, T_AUTH_RESPONSE, &m);
+	p->s.prog_dirty = false;
+	p->s.prog_at = c->last_loop;
+}
+
+/*
+ * The driver's live figures: at once, unless the last ones went out less
+ * than PROGRESS_MS ago; then the newest go at the next tick. A CP sends
+ * telemetry every second, so this only matters for a backlog (a Central
+ * catching up after a restart), whose stale figures no driver needs one
+ * by one.
+ */
+static void progress(struct central *c, struct cp *p, bool first)
+{
+	if (first || c->last_loop - p->s.prog_at >= PROGRESS_MS)
+		send_progress(c, p);
+	else
+		p->s.prog_dirty = true;
+}
+
 static void notify(struct central *c, const struct cp *p, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -353,6 +383,8 @@ static void close_session(struct central *c, struct cp *p,
 	char fig[96];
 	struct msg m;
 
+	if (p->s.prog_dirty)
+		send_progress(c, p);	/* the figures before the ticket */
 	init_about(&m, MSG_TICKET, p);
 	m.u.ticket = *t;
 	m.u.ticket.price = p->price;
@@ -773,15 +805,6 @@ static struct cp *session_of(struct central *c, const struct msg *m)
 	return p;
 }
 
-static void send_progress(struct central *c, const struct cp *p)
-{
-	struct msg m;
-
-	init_about(&m, MSG_PROGRESS, p);
-	m.u.prog = p->s.live;
-	post(c, T_AUTH_RESPONSE, &m);
-}
-
 static void on_telemetry(struct central *c, const struct msg *m)
 {
 	struct cp *p = session_of(c, m);
@@ -813,7 +836,7 @@ static void on_telemetry(struct central *c, const struct msg *m)
 		notify(c, p, "supply started at %s", p->id);
 		event(c, "%s supply started for %s", p->id, s->driver);
 	}
-	send_progress(c, p);
+	progress(c, p, first);
 	if (c->panel)
 		panel_touch(c->panel);
 }
@@ -937,6 +960,8 @@ static void tick_session(struct central *c, struct cp *p, long long now)
 {
 	struct charge *s = &p->s;
 
+	if (s->prog_dirty)
+		send_progress(c, p);
 	if (s->grace && now - s->grace > c->conf->central.health_timeout_ms &&
 	    heard_all(c, p) && s->grace_reason == END_DISCONNECTED) {
 		event(c, "%s still disconnected: Central ends session %.8s",
@@ -1091,9 +1116,8 @@ static bool keep_lease(struct central *c)
 	return true;
 }
 
-static void housekeeping(struct central *c)
+static void housekeeping(struct central *c, long long now)
 {
-	long long now = mono_ms();
 	struct panel_cmd cmd;
 
 	if (now - c->last_tick >= TICK_MS) {
@@ -1138,23 +1162,23 @@ static int serve(struct central *c)
 	c->last_tick = c->last_commit = c->last_loop = c->serving = mono_ms();
 	c->commit_ms = commit_interval(c->conf);
 	while (!bus_stop && !c->quit) {
-		long long before = mono_ms();
+		long long now;
 
 		if ((r = bus_recv(c->bus, &m, &t, RECV_MS)) < 0)
 			break;
 		/*
 		 * A loop that stalled (a slow disk, a frozen process) read
 		 * nothing meanwhile: what it knows of partitions' ends is old
-		 * until it has read for a health timeout again.
+		 * until it has read for a health timeout again. One clock
+		 * read per message: at a backlog's pace it is not free.
 		 */
-		if (mono_ms() - before > STALL_MS + RECV_MS ||
-		    before - c->last_loop > STALL_MS)
-			c->deaf_until = mono_ms() +
-					c->conf->central.health_timeout_ms;
-		c->last_loop = mono_ms();
+		now = mono_ms();
+		if (now - c->last_loop > STALL_MS + RECV_MS)
+			c->deaf_until = now + c->conf->central.health_timeout_ms;
+		c->last_loop = now;
 		if (r > 0)
 			handle(c, &m);
-		housekeeping(c);
+		housekeeping(c, now);
 		/* Refused by Kafka's ACLs, or replaced: serving would do harm. */
 		if (c->lost || bus_denied(c->bus)) {
 			bus_abandon(c->bus);

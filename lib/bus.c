@@ -217,10 +217,21 @@ static const char *const consumer_defaults[] = {
  * Members of a group: a member that died is noticed in 6 s (the least a
  * broker allows by default), so its partitions, or the lease, pass to
  * another member quickly.
+ *
+ * A group member (Central) may have a backlog to read: after a restart,
+ * a takeover or a burst. Once its queue of fetched messages reaches
+ * queued.min.messages or queued.max.messages.kbytes, librdkafka 2.0
+ * stops fetching and looks again only about a second later, however
+ * soon the queue is empty: with its defaults (100,000 messages) Central
+ * read a backlog at a sixth of its speed, idle most of each second.
+ * Room for a second's work keeps it busy, at the cost of memory only
+ * while there is a backlog (measured in BENCHMARKS.md).
  */
 static const char *const group_defaults[] = {
 	"session.timeout.ms", "6000",
 	"heartbeat.interval.ms", "1000",
+	"queued.min.messages", "1000000",
+	"queued.max.messages.kbytes", "131072",
 	NULL
 };
 
@@ -1010,11 +1021,16 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 	return 1;
 }
 
+/*
+ * A message already fetched is taken without waiting and without reading
+ * the clock: at a backlog's pace both cost more than decoding it. Only
+ * a wait, or a message skipped (an end of partition, a rejected one),
+ * reads it, so that a flood of those still returns in time.
+ */
 int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 {
-	long long deadline = mono_ms() + timeout_ms;
+	long long deadline = 0, now;
 	rd_kafka_message_t *rkm;
-	long long left;
 
 	release_last(b);
 	if (!b->cons)
@@ -1024,17 +1040,24 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 			return -1;
 		if (b->prod)
 			rd_kafka_poll(b->prod, 0);
-		left = deadline - mono_ms();
-		rkm = rd_kafka_consumer_poll(b->cons, left > 0 ? (int)left : 0);
-		if (!rkm)
-			return 0;
+		if (!(rkm = rd_kafka_consumer_poll(b->cons, 0))) {
+			now = mono_ms();
+			if (!deadline)
+				deadline = now + timeout_ms;
+			if (now >= deadline || !(rkm = rd_kafka_consumer_poll(
+					b->cons, (int)(deadline - now))))
+				return 0;
+		}
 		if (take(b, rkm, m, t)) {
 			b->last = rkm;
 			return 1;
 		}
 		store(b, rkm);
 		rd_kafka_message_destroy(rkm);
-		if (bus_stop || mono_ms() >= deadline)
+		now = mono_ms();
+		if (!deadline)
+			deadline = now + timeout_ms;
+		if (bus_stop || now >= deadline)
 			return 0;
 	}
 }

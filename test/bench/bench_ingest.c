@@ -257,13 +257,31 @@ static int watch(struct ingest *g, uint32_t last)
 struct cpu {
 	int64_t ns;
 	double all, main;
+	long hwm_kib;		/* Central's peak resident memory so far */
 };
+
+static long peak_rss_kib(int pid)
+{
+	char path[64], line[128];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
 
 static void sample(struct cpu *x, int pid)
 {
 	x->ns = bench_ns();
 	x->all = bench_cpu_of(pid, 0);
 	x->main = bench_cpu_of(pid, pid);
+	x->hwm_kib = peak_rss_kib(pid);
 }
 
 static void report(const struct conf *c, long n, int cps,
@@ -274,8 +292,8 @@ static void report(const struct conf *c, long n, int cps,
 	double all = b->all - a->all, main = b->main - a->main;
 
 	printf("ingest n=%ld cps=%d secs=%.3f rate=%.0f cpu=%.3f main_cpu=%.3f"
-	       " rate_per_cpu=%.0f rate_per_main=%.0f range=", n, cps, secs,
-	       n / secs, all, main, n / all, n / main);
+	       " rate_per_cpu=%.0f rate_per_main=%.0f rss_peak_kib=%ld range=",
+	       n, cps, secs, n / secs, all, main, n / all, n / main, b->hwm_kib);
 	for (unsigned p = 0; p < c->partitions; p++)
 		printf("%s%u:%lld-%lld", p ? "," : "", p, (long long)lo[p],
 		       (long long)hi[p]);

@@ -86,8 +86,11 @@ $1 == "ingest" || $1 == "bare" {
 	add($1 SUBSEP "per_cpu", f["rate_per_cpu"])
 	add($1 SUBSEP "per_main", f["rate_per_main"])
 	add($1 SUBSEP "secs", f["secs"])
-	if ($1 == "ingest")
+	if ($1 == "ingest") {
 		ingest_n = f["n"]
+		if (f["rss_peak_kib"] > 0)
+			add("ingest" SUBSEP "rss", f["rss_peak_kib"] / 1024)
+	}
 }
 
 $1 == "codec" && NF >= 3 {
@@ -187,6 +190,9 @@ function ingest_table(    r, k, c, b) {
 	if (c != "" && b != "")
 		printf "\nCentral / bare consumer (medians, wall clock): %.1f%% (target: at least 50%%); Central per main-thread CPU-second: %s (target: 200000).\n",
 			100 * c / b, fmt(med("ingest" SUBSEP "per_main"))
+	if (n["ingest" SUBSEP "rss"])
+		printf "\nCentral's peak resident memory at the end of a run (MiB): %s.\n",
+			cell("ingest" SUBSEP "rss")
 	print ""
 }
 
