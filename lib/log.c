@@ -31,19 +31,31 @@ const char *log_prog(void)
 /*
  * Under systemd the journal stamps each line itself; elsewhere a daemon's
  * log lines carry the time so that a terminal or a file can be read later.
+ * A busy Central logs tens of thousands of lines a second: the time of
+ * day is worked out once a second (per thread: librdkafka's threads log
+ * too), and the environment read once.
  */
-static void stamp(FILE *f)
+static size_t stamp(char *buf, size_t len)
 {
+	static _Thread_local time_t sec = -1;
+	static _Thread_local char hms[16];
+	static _Thread_local int journal = -1;
 	struct timespec ts;
 	struct tm tm;
-	char buf[32];
+	int n;
 
-	if (getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID"))
-		return;
+	if (journal < 0)
+		journal = getenv("JOURNAL_STREAM") || getenv("INVOCATION_ID");
+	if (journal)
+		return 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
-	localtime_r(&ts.tv_sec, &tm);
-	strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
-	fprintf(f, "%s.%03ld ", buf, ts.tv_nsec / 1000000);
+	if (ts.tv_sec != sec) {
+		localtime_r(&ts.tv_sec, &tm);
+		strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+		sec = ts.tv_sec;
+	}
+	n = snprintf(buf, len, "%s.%03ld ", hms, ts.tv_nsec / 1000000);
+	return n > 0 && (size_t)n < len ? (size_t)n : 0;
 }
 
 static void vreport(const char *kind, const char *fmt, va_list ap)
@@ -105,13 +117,22 @@ void warn(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* One write per line: lines of processes sharing a file never mix. */
 static void vlog(const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char line[1024 + 128];
+	size_t n = stamp(line, sizeof(line));
+	int k;
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	stamp(stderr);
-	fprintf(stderr, "%s: %s\n", prog, msg);
+	k = snprintf(line + n, sizeof(line) - n, "%s: ", prog);
+	if (k > 0 && (size_t)k < sizeof(line) - n)
+		n += (size_t)k;
+	k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	if (k > 0)
+		n += (size_t)k < sizeof(line) - n - 1 ? (size_t)k :
+		     sizeof(line) - n - 2;
+	line[n++] = '\n';
+	fwrite(line, 1, n, stderr);
 }
 
 void info(const char *fmt, ...)
