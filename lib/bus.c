@@ -54,6 +54,7 @@ struct bus {
 	long long nparts_tried[T_COUNT];	/* mono ms of the last look-up */
 	struct ratelimit rl_reject;
 	struct ratelimit rl_error;
+	const rd_kafka_topic_t *rkt_seen[T_COUNT];	/* handles of messages read */
 };
 
 volatile int bus_stop;
@@ -969,6 +970,24 @@ int32_t bus_partition(struct bus *b, enum topic t, const char *key)
 						   b->nparts[t], NULL, NULL);
 }
 
+/*
+ * The topic of a message read: the handle it carries is compared first,
+ * then its name with that topic's alone, rather than with each of the
+ * ten topics' for every message.
+ */
+static int topic_of_message(struct bus *b, const rd_kafka_topic_t *rkt,
+			    const char *name)
+{
+	int t;
+
+	for (t = 0; t < T_COUNT; t++)
+		if (b->rkt_seen[t] == rkt)
+			return strcmp(b->conf->topics[t], name) ? topic_of(b, name) : t;
+	if ((t = topic_of(b, name)) >= 0)
+		b->rkt_seen[t] = rkt;
+	return t;
+}
+
 /* Decodes one fetched message; 1 when it is for the caller. */
 static int take(struct bus *b, const rd_kafka_message_t *rkm,
 		struct msg *m, enum topic *tp)
@@ -1000,7 +1019,7 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 	}
 	name = rd_kafka_topic_name(rkm->rkt);
 	mark_end(b, name, rkm->partition, rkm->offset + 1);
-	if ((t = topic_of(b, name)) < 0)
+	if ((t = topic_of_message(b, rkm->rkt, name)) < 0)
 		return 0;
 	set_at_end(b, t, rkm->partition, 0);
 	if (!rkm->payload && t == T_CP_STATE)
