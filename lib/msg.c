@@ -1586,12 +1586,16 @@ int msg_decode(const void *buf, size_t len, struct msg *m,
 	       char *err, size_t errlen)
 {
 	char q[sizeof(((struct scan *)0)->why) * 4 + 4];
-	struct scan s = { 0 };
+	struct scan s;
 	struct jobj top, live;
 	struct jval v;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
+	s.depth = 0;
+	s.at = 0;
+	s.why[0] = '\0';
+	memset(&s.dups, 0, sizeof(s.dups));
 	if (len > MSG_MAX_BYTES)
 		return fail(err, errlen, "message too large: %zu bytes", len);
 	if (!buf)
