@@ -1121,6 +1121,7 @@ static void housekeeping(struct central *c, long long now)
 	struct panel_cmd cmd;
 
 	if (now - c->last_tick >= TICK_MS) {
+		log_flush();
 		probe(c, now);
 		probe_health(c, now);
 		tick(c, now);
@@ -1161,6 +1162,11 @@ static int serve(struct central *c)
 
 	c->last_tick = c->last_commit = c->last_loop = c->serving = mono_ms();
 	c->commit_ms = commit_interval(c->conf);
+	/*
+	 * Serving, Central may log tens of thousands of lines a second: they
+	 * go out in batches, at the latest at the next tick (100 ms).
+	 */
+	log_batch(true);
 	while (!bus_stop && !c->quit) {
 		long long now;
 
@@ -1178,6 +1184,8 @@ static int serve(struct central *c)
 		c->last_loop = now;
 		if (r > 0)
 			handle(c, &m);
+		else
+			log_flush();	/* nothing to read: nothing to wait for */
 		housekeeping(c, now);
 		/* Refused by Kafka's ACLs, or replaced: serving would do harm. */
 		if (c->lost || bus_denied(c->bus)) {
@@ -1187,6 +1195,7 @@ static int serve(struct central *c)
 			break;
 		}
 	}
+	log_batch(false);
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 

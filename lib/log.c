@@ -1,4 +1,6 @@
 /* log.c: error, warning and log lines in one style, "evc ROLE: ...". */
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +60,64 @@ static size_t stamp(char *buf, size_t len)
 	return n > 0 && (size_t)n < len ? (size_t)n : 0;
 }
 
+/*
+ * Log lines of a busy daemon, batched: written by log_flush() (Central
+ * calls it every tick, and when it has nothing to read) in one write,
+ * rather than one write each. librdkafka's threads log too, hence the
+ * lock. Errors and warnings are never held back: they flush the batch
+ * first, so that the order of lines stays.
+ */
+static struct {
+	pthread_mutex_t lock;
+	bool on;
+	size_t used;
+	char buf[1 << 16];
+} batch = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void flush_locked(void)
+{
+	if (batch.used)
+		fwrite(batch.buf, 1, batch.used, stderr);
+	batch.used = 0;
+}
+
+void log_flush(void)
+{
+	pthread_mutex_lock(&batch.lock);
+	flush_locked();
+	pthread_mutex_unlock(&batch.lock);
+}
+
+void log_batch(bool on)
+{
+	pthread_mutex_lock(&batch.lock);
+	flush_locked();
+	batch.on = on;
+	pthread_mutex_unlock(&batch.lock);
+}
+
+/* One line, whole: lines of processes sharing a file never mix. */
+static void put_line(const char *line, size_t n)
+{
+	pthread_mutex_lock(&batch.lock);
+	if (batch.on && n <= sizeof(batch.buf)) {
+		if (batch.used + n > sizeof(batch.buf))
+			flush_locked();
+		memcpy(batch.buf + batch.used, line, n);
+		batch.used += n;
+	} else {
+		flush_locked();
+		fwrite(line, 1, n, stderr);
+	}
+	pthread_mutex_unlock(&batch.lock);
+}
+
 static void vreport(const char *kind, const char *fmt, va_list ap)
 {
 	char msg[1024];
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_flush();
 	fprintf(stderr, "%s: %s%s\n", prog, kind, msg);
 }
 
@@ -117,7 +172,6 @@ void warn(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* One write per line: lines of processes sharing a file never mix. */
 static void vlog(const char *fmt, va_list ap)
 {
 	char line[1024 + 128];
@@ -132,7 +186,7 @@ static void vlog(const char *fmt, va_list ap)
 		n += (size_t)k < sizeof(line) - n - 1 ? (size_t)k :
 		     sizeof(line) - n - 2;
 	line[n++] = '\n';
-	fwrite(line, 1, n, stderr);
+	put_line(line, n);
 }
 
 void info(const char *fmt, ...)

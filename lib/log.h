@@ -3,6 +3,7 @@
 #define EVC_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 
 /* The exit-code contract, documented in evc(1). */
 enum {
@@ -29,6 +30,14 @@ __attribute__((format(printf, 1, 2)))
 void info(const char *fmt, ...);
 __attribute__((format(printf, 1, 2)))
 void debug(const char *fmt, ...);
+
+/*
+ * Batching of info() and debug() lines for a busy daemon: while on, they
+ * are written only by log_flush() (or when 64 KiB are waiting); turning
+ * it off flushes. Errors and warnings are written at once.
+ */
+void log_batch(bool on);
+void log_flush(void);
 
 /*
  * Usage errors: the message, a pointer to -h, and EXIT_USAGE to return.
