@@ -1526,19 +1526,11 @@ int cmd_central(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	static char logbuf[4096];
 	struct conf_args a = { 0 };
 	bool check_only = false;
 	struct conf c;
 	int opt, r, ret;
 
-	/*
-	 * Central logs a line for every decision, and an unbuffered stderr
-	 * costs two write(2) calls per line (time stamp, then text): a
-	 * quarter of its time when refusing requests at full speed. Line
-	 * buffering writes each line whole, as soon as it ends.
-	 */
-	setvbuf(stderr, logbuf, _IOLBF, sizeof(logbuf));
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "hn", opts,
 				  NULL)) != -1) {
