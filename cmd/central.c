@@ -30,6 +30,8 @@
 #define HPROBE_MS 500		/* between two probes of every health partition */
 #define HPROBE_FRESH_MS 2000	/* a partition whose probe came back this lately */
 #define PROGRESS_MS 100		/* least time between two progress of a session */
+#define DRAIN_MS 1000		/* longest read of what is left at a clean stop */
+#define DRAIN_QUIET_MS 100	/* nothing read for this long: all is read */
 
 static const char usage[] =
 	"usage: evc central [-nv] [-b BROKERS] [-c FILE] [-X NAME=VALUE]...\n"
@@ -1154,6 +1156,30 @@ static long long commit_interval(const struct conf *conf)
 	return ms > 0 ? ms : COMMIT_MS;
 }
 
+/*
+ * A clean stop first reads what is left, Central's own last probes of
+ * the health topic among it, so that the offsets it commits leave no lag
+ * behind it. What is read is handled as usual; no probe goes out.
+ */
+static void drain(struct central *c)
+{
+	long long end = mono_ms() + DRAIN_MS, quiet = mono_ms();
+	struct msg m;
+	enum topic t;
+	int r;
+
+	bus_flush(c->bus, FLUSH_MS);
+	while (mono_ms() < end && mono_ms() - quiet < DRAIN_QUIET_MS) {
+		if ((r = bus_recv(c->bus, &m, &t, 10)) < 0)
+			break;
+		if (r > 0) {
+			c->last_loop = mono_ms();
+			handle(c, &m);
+			quiet = c->last_loop;
+		}
+	}
+}
+
 static int serve(struct central *c)
 {
 	struct msg m;
@@ -1195,6 +1221,8 @@ static int serve(struct central *c)
 			break;
 		}
 	}
+	if (r >= 0)
+		drain(c);
 	log_batch(false);
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
