@@ -12,7 +12,7 @@
 #   EVC_BENCH_REPEAT  repetitions of every measurement (default 5)
 #   EVC_BENCH_SECS    seconds counted per latency run (default 3, after 1 s warm-up)
 #   EVC_BENCH_DRIVERS concurrent drivers of the latency runs (default "1 100 1000")
-#   EVC_BENCH_N       telemetry messages per ingest run (default 1000000)
+#   EVC_BENCH_N       telemetry messages per ingest run (default 3000000)
 #   EVC_BENCH_CPS     CPs with a session that the telemetry is for (default 2000)
 #   EVC_BENCH_RUNS    evc auth runs per one-shot measurement (default 30)
 #   EVC_BENCH_OUT     directory for configs, logs and raw results (default: a new
@@ -31,7 +31,7 @@ evc=$top/evc
 bench=$top/test/bench
 repeat=${EVC_BENCH_REPEAT:-5}
 secs=${EVC_BENCH_SECS:-3}
-n=${EVC_BENCH_N:-1000000}
+n=${EVC_BENCH_N:-3000000}
 cps=${EVC_BENCH_CPS:-2000}
 runs=${EVC_BENCH_RUNS:-30}
 drivers=${EVC_BENCH_DRIVERS:-1 100 1000}
