@@ -96,11 +96,15 @@ void log_batch(bool on)
 	pthread_mutex_unlock(&batch.lock);
 }
 
-/* One line, whole: lines of processes sharing a file never mix. */
-static void put_line(const char *line, size_t n)
+/*
+ * One line, whole: lines of processes sharing a file never mix. A line
+ * not to be held back (now) goes after what is waiting, under the same
+ * lock, so that lines keep their order whatever thread writes them.
+ */
+static void put_line(const char *line, size_t n, bool now)
 {
 	pthread_mutex_lock(&batch.lock);
-	if (batch.on && n <= sizeof(batch.buf)) {
+	if (batch.on && !now) {
 		if (batch.used + n > sizeof(batch.buf))
 			flush_locked();
 		memcpy(batch.buf + batch.used, line, n);
@@ -112,13 +116,24 @@ static void put_line(const char *line, size_t n)
 	pthread_mutex_unlock(&batch.lock);
 }
 
+/* Appends what snprintf wrote (k) to a line of n bytes, within cap. */
+static size_t grown(size_t n, size_t cap, int k)
+{
+	if (k < 0)
+		return n;
+	return (size_t)k < cap - n ? n + (size_t)k : cap - 1;
+}
+
+/* "evc ROLE: KIND...": a line of its own, without a time stamp. */
 static void vreport(const char *kind, const char *fmt, va_list ap)
 {
-	char msg[1024];
+	char line[1024 + 128];
+	size_t cap = sizeof(line) - 1, n;	/* room for the newline */
 
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	log_flush();
-	fprintf(stderr, "%s: %s%s\n", prog, kind, msg);
+	n = grown(0, cap, snprintf(line, cap, "%s: %s", prog, kind));
+	n = grown(n, cap, vsnprintf(line + n, cap - n, fmt, ap));
+	line[n++] = '\n';
+	put_line(line, n, true);
 }
 
 void die(int status, const char *fmt, ...)
@@ -175,18 +190,13 @@ void warn(const char *fmt, ...)
 static void vlog(const char *fmt, va_list ap)
 {
 	char line[1024 + 128];
-	size_t n = stamp(line, sizeof(line));
-	int k;
+	size_t cap = sizeof(line) - 1, n;	/* room for the newline */
 
-	k = snprintf(line + n, sizeof(line) - n, "%s: ", prog);
-	if (k > 0 && (size_t)k < sizeof(line) - n)
-		n += (size_t)k;
-	k = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	if (k > 0)
-		n += (size_t)k < sizeof(line) - n - 1 ? (size_t)k :
-		     sizeof(line) - n - 2;
+	n = stamp(line, cap);
+	n = grown(n, cap, snprintf(line + n, cap - n, "%s: ", prog));
+	n = grown(n, cap, vsnprintf(line + n, cap - n, fmt, ap));
 	line[n++] = '\n';
-	put_line(line, n);
+	put_line(line, n, false);
 }
 
 void info(const char *fmt, ...)
