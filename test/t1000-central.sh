@@ -315,6 +315,15 @@ test_expect_success 'stale telemetry, and telemetry of a wrong session or CP, is
 	grep -q "stale seq 1" central.err
 '
 
+test_expect_success 'telemetry read in a burst reaches the driver as its newest figures' '
+	for i in $(seq 10 29); do
+		printf "%s\t%s\n" CP001 "{\"v\":1,\"type\":\"telemetry\",\"id\":\"$(uuid)\",\"ts\":$(now),\"cp\":\"CP001\",\"session\":\"$sess1\",\"seq\":$i,\"kw\":22,\"wh\":$((i * 100)),\"cents\":0}"
+	done | kc -P -t "$(topic telemetry)" -K "$tab" &&
+	wait_for 10 "has auth_response type=progress session=$sess1 seq=29 wh=2900 cents=102" &&
+	n=$(has auth_response type=progress session=$sess1 | grep -cE "\"seq\":(1[0-9]|2[0-9])," ) &&
+	test "$n" -ge 1 && test "$n" -lt 20
+'
+
 test_expect_success 'supply_end gives the driver a ticket with Central cents' '
 	fin CP001 $sess1 4 10000 finished &&
 	wait_for 10 "has auth_response type=ticket session=$sess1 >ticket" &&
