@@ -304,17 +304,44 @@ static int msg_type_parsen(const char *s, size_t len)
 	return -1;
 }
 
+/*
+ * The id checks run on every message, two or three times: each byte is
+ * looked up and the results combined without a branch, since ids are
+ * random enough that a branch per byte mispredicts often (on a stream of
+ * distinct messages this was a fifth of Central's time per message).
+ */
+#define NAME_BYTE 1	/* may be in a CP or driver id */
+#define HEX_BYTE 2	/* may be in a uuid: 0-9, a-f */
+
+#define N NAME_BYTE
+#define NH (NAME_BYTE | HEX_BYTE)
+static const unsigned char name_byte[256] = {
+	['-'] = N, ['.'] = N, ['_'] = N,
+	['0'] = NH, ['1'] = NH, ['2'] = NH, ['3'] = NH, ['4'] = NH, ['5'] = NH,
+	['6'] = NH, ['7'] = NH, ['8'] = NH, ['9'] = NH,
+	['A'] = N, ['B'] = N, ['C'] = N, ['D'] = N, ['E'] = N, ['F'] = N,
+	['G'] = N, ['H'] = N, ['I'] = N, ['J'] = N, ['K'] = N, ['L'] = N,
+	['M'] = N, ['N'] = N, ['O'] = N, ['P'] = N, ['Q'] = N, ['R'] = N,
+	['S'] = N, ['T'] = N, ['U'] = N, ['V'] = N, ['W'] = N, ['X'] = N,
+	['Y'] = N, ['Z'] = N,
+	['a'] = NH, ['b'] = NH, ['c'] = NH, ['d'] = NH, ['e'] = NH, ['f'] = NH,
+	['g'] = N, ['h'] = N, ['i'] = N, ['j'] = N, ['k'] = N, ['l'] = N,
+	['m'] = N, ['n'] = N, ['o'] = N, ['p'] = N, ['q'] = N, ['r'] = N,
+	['s'] = N, ['t'] = N, ['u'] = N, ['v'] = N, ['w'] = N, ['x'] = N,
+	['y'] = N, ['z'] = N,
+};
+#undef N
+#undef NH
+
 static bool name_okn(const char *s, size_t len)
 {
+	unsigned ok = NAME_BYTE;
+
 	if (len < 1 || len > MSG_NAME_MAX)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
-			return false;
-	}
-	return true;
+	for (size_t i = 0; i < len; i++)
+		ok &= name_byte[(unsigned char)s[i]];
+	return ok;
 }
 
 bool msg_name_ok(const char *s)
@@ -329,12 +356,13 @@ bool msg_cp_id_ok(const char *s)
 
 static bool uuid_okn(const char *s, size_t len)
 {
+	unsigned ok = HEX_BYTE;
+
 	if (len != MSG_UUID_LEN)
 		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-	return true;
+	for (size_t i = 0; i < MSG_UUID_LEN; i++)
+		ok &= name_byte[(unsigned char)s[i]];
+	return ok;
 }
 
 /*

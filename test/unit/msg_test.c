@@ -542,6 +542,59 @@ static void test_envelope(void)
 	reject("an empty id", edit(&m, "id", "\"\""), "bad id ''");
 }
 
+/*
+ * Every byte value in an id, a session and a CP id, against the rules
+ * written out plainly: the decoder checks ids with a lookup table.
+ */
+static bool plain_hex(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static bool plain_name(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+}
+
+/* Decodes the encoding of m with byte c written at offset at of value. */
+static bool takes_byte(const struct msg *m, const char *value, size_t at,
+		       int c)
+{
+	char buf[2048], err[256];
+	struct msg out;
+	char *p;
+	int len = msg_encode(m, buf, sizeof(buf));
+
+	if (len < 0 || !(p = strstr(buf, value)))
+		return false;
+	p[at] = (char)c;
+	return !decode(buf, (size_t)len, &out, err, sizeof(err));
+}
+
+static void test_id_bytes(void)
+{
+	int wrong_id = 0, wrong_session = 0, wrong_cp = 0, wrong_name = 0;
+	char name[4] = "a?b";
+	struct msg m, t;
+
+	sample(&m, MSG_HEALTH);
+	sample(&t, MSG_TELEMETRY);
+	for (int c = 1; c < 256; c++) {
+		wrong_id += takes_byte(&m, m.id, 5, c) != plain_hex(c);
+		wrong_session += takes_byte(&t, SESSION, 31, c) != plain_hex(c);
+		wrong_cp += takes_byte(&t, "\"CP001\"", 3, c) != plain_name(c);
+		name[1] = (char)c;
+		wrong_name += msg_name_ok(name) != plain_name(c);
+	}
+	check(!wrong_id && !wrong_session,
+	      "ids and sessions: exactly 0-9 and a-f taken, of 255 byte values "
+	      "(%d and %d wrong)", wrong_id, wrong_session);
+	check(!wrong_cp && !wrong_name,
+	      "CP ids and names: exactly letters, digits, '_', '.', '-' taken, "
+	      "of 255 byte values (%d and %d wrong)", wrong_cp, wrong_name);
+}
+
 static void test_ids(void)
 {
 	struct msg m;
@@ -1156,6 +1209,7 @@ int main(void)
 	test_fields();
 	test_envelope();
 	test_ids();
+	test_id_bytes();
 	test_strings();
 	test_numbers();
 	test_rules();
