@@ -784,6 +784,37 @@ static int scan_escape(struct scan *s, const unsigned char **pp)
 /* String bytes that need no closer look: printable ASCII but '"' and '\\'. */
 static bool plain[256];		/* filled with the key table, once */
 
+#define BYTES(b) (UINT64_C(0x0101010101010101) * (b))
+
+/*
+ * Skips 8 bytes at a time while none of them is a quote, a backslash, a
+ * control character or part of a multibyte character: ids and numbers
+ * in strings are plain ASCII, and a byte at a time cost a branch each.
+ */
+static const unsigned char *skip_plain8(const unsigned char *p,
+					const unsigned char *end)
+{
+	while (end - p >= 8) {
+		uint64_t w, q, b, hit;
+
+		memcpy(&w, p, 8);
+		q = w ^ BYTES('"');
+		b = w ^ BYTES('\\');
+		/*
+		 * The high bit of a byte is set in hit where q or b has a
+		 * zero byte, w a byte below 0x20, or w a byte above 0x7f
+		 * (exact for the first such byte; any later one just ends
+		 * the fast path early).
+		 */
+		hit = ((q - BYTES(1)) & ~q) | ((b - BYTES(1)) & ~b) |
+		      ((w - BYTES(0x20)) & ~w) | w;
+		if (hit & BYTES(0x80))
+			break;
+		p += 8;
+	}
+	return p;
+}
+
 /* A string at s->p (on the quote): checked, not copied. */
 static int scan_string(struct scan *s, struct jval *v)
 {
@@ -795,6 +826,7 @@ static int scan_string(struct scan *s, struct jval *v)
 	for (;;) {
 		unsigned c, k;
 
+		p = skip_plain8(p, end);
 		while (p < end && plain[*p])
 			p++;
 		if (p == end)
@@ -1084,12 +1116,22 @@ static void key_hash_init(void)
 	}
 }
 
+/* Keys are a few bytes long: compared in line, not by a call to memcmp. */
+static bool same_key(const char *name, const char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len && name[i] == s[i])
+		i++;
+	return i == len;
+}
+
 static int key_lookup(const char *s, size_t len)
 {
 	for (unsigned h = key_slot(s, len); key_hash[h]; h = (h + 1) % KEY_HASH) {
 		int k = key_hash[h] - 1;
 
-		if (key_lens[k] == len && !memcmp(key_names[k], s, len))
+		if (key_lens[k] == len && same_key(key_names[k], s, len))
 			return k;
 	}
 	return -1;
