@@ -13,6 +13,7 @@
 #define BUS_OP_TIMEOUT_MS 10000	/* metadata and offset look-ups */
 #define BUS_SEND_BUF 8192
 #define BUS_COMMIT_WAIT_MS 500	/* longest wait for deliveries before a commit */
+#define BUS_WAKE_MS 50		/* longest wait for leaders woken (see wake_fetchers) */
 
 struct follow_end {		/* a partition bus_follow_all() must read */
 	char *topic;
@@ -55,6 +56,8 @@ struct bus {
 	struct ratelimit rl_reject;
 	struct ratelimit rl_error;
 	const rd_kafka_topic_t *rkt_seen[T_COUNT];	/* handles of messages read */
+	long long run_msgs, run_bytes;	/* read since the queue was last empty */
+	long long wake_msgs, wake_bytes;	/* a run that long may have stopped fetching */
 };
 
 volatile int bus_stop;
@@ -217,22 +220,14 @@ static const char *const consumer_defaults[] = {
 /*
  * Members of a group: a member that died is noticed in 6 s (the least a
  * broker allows by default), so its partitions, or the lease, pass to
- * another member quickly.
- *
- * A group member (Central) may have a backlog to read: after a restart,
- * a takeover or a burst. Once its queue of fetched messages reaches
- * queued.min.messages or queued.max.messages.kbytes, librdkafka 2.0
- * stops fetching and looks again only about a second later, however
- * soon the queue is empty: with its defaults (100,000 messages) Central
- * read a backlog at a sixth of its speed, idle most of each second.
- * Room for a second's work keeps it busy, at the cost of memory only
- * while there is a backlog (measured in BENCHMARKS.md).
+ * another member quickly. A member may have a backlog to read (after a
+ * restart, a takeover or a burst): librdkafka's own limits on fetched
+ * messages queued serve, since bus_recv() wakes the fetchers as soon as
+ * the queue is empty (see wake_fetchers()).
  */
 static const char *const group_defaults[] = {
 	"session.timeout.ms", "6000",
 	"heartbeat.interval.ms", "1000",
-	"queued.min.messages", "1000000",
-	"queued.max.messages.kbytes", "131072",
 	NULL
 };
 
@@ -257,6 +252,14 @@ static rd_kafka_conf_t *make_conf(const struct conf *c,
 	for (const char *const *d = more; d && d[0]; d += 2)
 		if (set(kc, d[0], d[1]))
 			goto fail;
+	/*
+	 * librdkafka 2.1 and later wait fetch.queue.backoff.ms (1 s) before
+	 * fetching again once a group member's queue is full, whatever
+	 * wakes them (see wake_fetchers() for 2.0); 2.0 has no such name.
+	 */
+	if (more == group_defaults && rd_kafka_version() >= 0x020100ff &&
+	    set(kc, "fetch.queue.backoff.ms", "10"))
+		goto fail;
 	/* evc broker's mock cluster does not wake a waiting fetch. */
 	if (defaults == consumer_defaults && c->brokers_from &&
 	    !strcmp(c->brokers_from, "evc broker") &&
@@ -314,6 +317,59 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque);
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 
+/* A number property of the consumer as librdkafka holds it, or 0. */
+static long long consumer_prop(struct bus *b, const char *name)
+{
+	char buf[32];
+	size_t size = sizeof(buf);
+
+	if (rd_kafka_conf_get(rd_kafka_conf(b->cons), name, buf, &size) !=
+	    RD_KAFKA_CONF_OK)
+		return 0;
+	return strtoll(buf, NULL, 10);
+}
+
+/*
+ * Fetching stops once the fetched messages queued reach either limit, so
+ * a reader that took at least half of one since its queue was last empty
+ * may find it empty because fetching stopped (see wake_fetchers()).
+ */
+static void wake_thresholds(struct bus *b)
+{
+	b->wake_msgs = consumer_prop(b, "queued.min.messages") / 2;
+	b->wake_bytes = consumer_prop(b, "queued.max.messages.kbytes") * 512;
+}
+
+/*
+ * librdkafka 2.0 stops fetching a partition once the queue of fetched
+ * messages reaches queued.min.messages or queued.max.messages.kbytes, and
+ * looks at it again only when the leader's broker thread next wakes: up
+ * to a second later, long after a fast reader has emptied the queue
+ * (librdkafka 2.1 made that wait a setting, fetch.queue.backoff.ms). Any
+ * request to a leader wakes its thread: when the queue runs dry after a
+ * long run, the leaders of the assigned partitions are asked for their
+ * ends, a read-only request answered in about a millisecond, and
+ * fetching resumes at once. A run that short never filled the queue:
+ * nothing is asked.
+ */
+static void wake_fetchers(struct bus *b)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	bool long_run = (b->wake_msgs && b->run_msgs >= b->wake_msgs) ||
+			(b->wake_bytes && b->run_bytes >= b->wake_bytes);
+
+	if (long_run && !rd_kafka_assignment(b->cons, &parts) && parts) {
+		debug("fetch queue empty after %lld messages: waking the leaders",
+		      b->run_msgs);
+		for (int i = 0; i < parts->cnt; i++)
+			parts->elems[i].offset = RD_KAFKA_OFFSET_END;	/* latest */
+		if (parts->cnt)
+			rd_kafka_offsets_for_times(b->cons, parts, BUS_WAKE_MS);
+		rd_kafka_topic_partition_list_destroy(parts);
+	}
+	b->run_msgs = b->run_bytes = 0;
+}
+
 static int open_consumer(struct bus *b, const char *group)
 {
 	rd_kafka_conf_t *kc = make_conf(b->conf, consumer_defaults,
@@ -350,6 +406,8 @@ static int open_consumer(struct bus *b, const char *group)
 		return -1;
 	rd_kafka_poll_set_consumer(b->cons);
 	b->assigned = rd_kafka_topic_partition_list_new(4);
+	if (group)
+		wake_thresholds(b);
 	return 0;
 }
 
@@ -1060,6 +1118,7 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 		if (b->prod)
 			rd_kafka_poll(b->prod, 0);
 		if (!(rkm = rd_kafka_consumer_poll(b->cons, 0))) {
+			wake_fetchers(b);
 			now = mono_ms();
 			if (!deadline)
 				deadline = now + timeout_ms;
@@ -1067,6 +1126,8 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 					b->cons, (int)(deadline - now))))
 				return 0;
 		}
+		b->run_msgs++;
+		b->run_bytes += (long long)rkm->len;
 		if (take(b, rkm, m, t)) {
 			b->last = rkm;
 			return 1;

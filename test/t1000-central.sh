@@ -495,3 +495,19 @@ test_expect_success 'allow_unknown: a CP outside the catalogue gets the default 
 	wait_for 10 "has cp_state cp=NEW3 state=ACTIVE" &&
 	bg_kill central3
 '
+
+# A backlog larger than a small fetch queue (64 KiB): librdkafka 2.0 stops
+# fetching when the queue is full and would look again up to a second
+# later; Central wakes the leaders as soon as it has emptied the queue.
+test_expect_success 'a backlog larger than the fetch queue: leaders woken, all of it read' '
+	bg central4 "$EVC" central -v -X queued.max.messages.kbytes=64 &&
+	wait_for 30 "grep -q \"ready: \" central4.err" &&
+	pid=$(bg_pid central4) && kill -STOP "$pid" &&
+	awk -v ts="$(now)" "BEGIN { for (i = 1; i <= 4000; i++)
+		printf \"BACKLOG\t{\\\"v\\\":1,\\\"type\\\":\\\"health\\\",\\\"id\\\":\\\"%032x\\\",\\\"ts\\\":%d,\\\"cp\\\":\\\"BACKLOG\\\",\\\"engine_ok\\\":true,\\\"seq\\\":%d}\n\", i, ts + i, i }" |
+		kc -P -t "$(topic health)" -K "$tab" &&
+	kill -CONT "$pid" &&
+	wait_for 20 "test \$(grep -c \"health from .BACKLOG.\" central4.err) -ge 4000" &&
+	grep -q "fetch queue empty after [0-9]* messages: waking the leaders" central4.err &&
+	bg_kill central4
+'
