@@ -253,11 +253,11 @@ static rd_kafka_conf_t *make_conf(const struct conf *c,
 		if (set(kc, d[0], d[1]))
 			goto fail;
 	/*
-	 * librdkafka 2.1 and later wait fetch.queue.backoff.ms (1 s) before
+	 * librdkafka 2.2 and later wait fetch.queue.backoff.ms (1 s) before
 	 * fetching again once a group member's queue is full, whatever
 	 * wakes them (see wake_fetchers() for 2.0); 2.0 has no such name.
 	 */
-	if (more == group_defaults && rd_kafka_version() >= 0x020100ff &&
+	if (more == group_defaults && rd_kafka_version() >= 0x020200ff &&
 	    set(kc, "fetch.queue.backoff.ms", "10"))
 		goto fail;
 	/* evc broker's mock cluster does not wake a waiting fetch. */
@@ -345,7 +345,7 @@ static void wake_thresholds(struct bus *b)
  * messages reaches queued.min.messages or queued.max.messages.kbytes, and
  * looks at it again only when the leader's broker thread next wakes: up
  * to a second later, long after a fast reader has emptied the queue
- * (librdkafka 2.1 made that wait a setting, fetch.queue.backoff.ms). Any
+ * (librdkafka 2.2 made that wait a setting, fetch.queue.backoff.ms). Any
  * request to a leader wakes its thread: when the queue runs dry after a
  * long run, the leaders of the assigned partitions are asked for their
  * ends, a read-only request answered in about a millisecond, and
