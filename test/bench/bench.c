@@ -23,7 +23,15 @@ void bench_conf(struct conf *c, const char *file)
 	struct conf_args a = { 0 };
 
 	a.config = file;
-	if (conf_load(c, &a))
+	bench_conf_args(c, &a);
+}
+
+void bench_conf_args(struct conf *c, struct conf_args *a)
+{
+	int rc = conf_load(c, a);
+
+	conf_args_free(a);
+	if (rc)
 		exit(EXIT_USAGE);
 }
 

@@ -14,6 +14,9 @@ int64_t bench_ns(void);
 /* Loads FILE as evc does (-c FILE); exits 2 on a bad file. */
 void bench_conf(struct conf *c, const char *file);
 
+/* The same, with librdkafka properties after the file's (-X name=value). */
+void bench_conf_args(struct conf *c, struct conf_args *a);
+
 /*
  * Follows every partition of topic t from its end: for each partition
  * one key that hashes to it (prefix plus a number), so that bus_follow()

@@ -18,6 +18,9 @@
 #   EVC_BENCH_OUT     directory for configs, logs and raw results (default: a new
 #                     one under $TMPDIR, kept and printed at the end)
 #   EVC_BENCH_BROKERS a Kafka to use instead of starting one
+#   EVC_BENCH_SERVER_X librdkafka properties NAME=VALUE, separated by spaces,
+#                     given with -X to Central and to the echo of the latency
+#                     runs alike (default none)
 #
 # Every raw result is one line of key=value in OUT/results.txt; the
 # summary (OUT/summary.md, also printed) gives the median and the range
@@ -36,6 +39,10 @@ cps=${EVC_BENCH_CPS:-2000}
 runs=${EVC_BENCH_RUNS:-30}
 drivers=${EVC_BENCH_DRIVERS:-1 100 1000}
 sections=${*:-auth oneshot ingest codec}
+server_x=()
+for x in ${EVC_BENCH_SERVER_X:-}; do
+	server_x+=(-X "$x")
+done
 
 say() { echo "run.sh: $*" >&2; }
 
@@ -189,8 +196,8 @@ auth_setup()
 {
 	[ -n "${pid_central_authcentral:-}" ] && return 0
 	config authcentral && config authecho || return 1
-	central authcentral || return 1
-	bg echo "$bench/bench_echo" -c "$out/authecho.yaml"
+	central authcentral "${server_x[@]}" || return 1
+	bg echo "$bench/bench_echo" -c "$out/authecho.yaml" "${server_x[@]}"
 	"$bench/bench_auth" -c "$out/authcentral.yaml" setup 1000 >&2 &&
 		"$bench/bench_auth" -c "$out/authcentral.yaml" ping -s 30 >&2 &&
 		"$bench/bench_auth" -c "$out/authecho.yaml" ping -s 30 >&2
@@ -300,10 +307,13 @@ machine()
 	echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
 		"$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM," \
 		"$(uname -sr)"
-	echo "- Kafka 3.9.1 (test/kafka.sh: one KRaft node on loopback), librdkafka" \
+	echo "- Kafka 3.9.1 (test/kafka.sh: one KRaft node on loopback, JVM ${EVC_KAFKA_JVM:-quick}), librdkafka" \
 		"$(pkg-config --modversion rdkafka 2>/dev/null || echo '?'), evc $(git rev-parse --short HEAD 2>/dev/null)"
 	echo "- repetitions: $repeat; latency runs: $secs s counted after 1 s warm-up;" \
 		"ingest: $n messages for $cps sessions; one-shot: $runs runs each"
+	[ -n "${EVC_BENCH_SERVER_X:-}" ] &&
+		echo "- Central and the echo with -X: $EVC_BENCH_SERVER_X"
+	return 0
 }
 
 summary()
