@@ -86,17 +86,14 @@ int main(int argc, char **argv)
 		case 'g': group = optarg; break;
 		case 'X':
 			if (conf_opt(&a, opt, optarg) < 0)
-				return EXIT_USAGE;
+				goto usage;
 			break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
-		default: fputs(usage, stderr); return EXIT_USAGE;
+		default: goto usage;
 		}
 	}
-	if (!a.config || optind != argc) {
-		conf_args_free(&a);
-		fputs(usage, stderr);
-		return EXIT_USAGE;
-	}
+	if (!a.config || optind != argc)
+		goto usage;
 	bench_conf_args(&c, &a);
 	bus_signals();
 	if (!(b = bus_open(&c, BUS_PRODUCER | BUS_GROUP, group)) ||
@@ -108,4 +105,8 @@ int main(int argc, char **argv)
 	bus_close(b, 10000);
 	conf_free(&c);
 	return EXIT_OK;
+usage:
+	conf_args_free(&a);
+	fputs(usage, stderr);
+	return EXIT_USAGE;
 }

@@ -304,10 +304,13 @@ section_codec()
 
 machine()
 {
+	local kafka="Kafka 3.9.1 (test/kafka.sh: one KRaft node on loopback, JVM ${EVC_KAFKA_JVM:-quick})"
+
 	echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
 		"$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM," \
 		"$(uname -sr)"
-	echo "- Kafka 3.9.1 (test/kafka.sh: one KRaft node on loopback, JVM ${EVC_KAFKA_JVM:-quick}), librdkafka" \
+	[ -n "${EVC_BENCH_BROKERS:-}" ] && kafka="Kafka at $EVC_BENCH_BROKERS (EVC_BENCH_BROKERS)"
+	echo "- $kafka, librdkafka" \
 		"$(pkg-config --modversion rdkafka 2>/dev/null || echo '?'), evc $(git rev-parse --short HEAD 2>/dev/null)"
 	echo "- repetitions: $repeat; latency runs: $secs s counted after 1 s warm-up;" \
 		"ingest: $n messages for $cps sessions; one-shot: $runs runs each"
