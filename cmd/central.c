@@ -11,9 +11,11 @@
 #include "cmd/cmds.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
+#include "lib/index.h"
 #include "lib/log.h"
 #include "lib/msg.h"
 #include "lib/panel.h"
+#include "lib/xalloc.h"
 
 #define RECV_MS 50		/* longest wait for a message: keys stay responsive */
 #define TICK_MS 100		/* heartbeat timeouts, grace periods, live figures */
@@ -86,18 +88,6 @@ struct cp {
 	unsigned ngranted;
 };
 
-/*
- * Open addressing with linear probing over numbers of the CP array, by
- * CP id and by the driver of each open session: one lookup per message
- * however many CPs there are. key is where the key lives in struct cp.
- */
-struct index {
-	uint32_t *slot;			/* CP number + 1; 0: empty */
-	uint32_t mask;			/* slots - 1, a power of two */
-	uint32_t n;
-	size_t key;
-};
-
 struct central {
 	struct conf *conf;
 	struct bus *bus;
@@ -128,93 +118,6 @@ struct central {
 	long long hprobe_sent;
 	char probe_key[MSG_UUID_LEN + 1];	/* first half: this Central's */		/* mono ms: Central's own stall is too recent */
 };
-
-static uint32_t hash(const char *s)
-{
-	uint32_t h = 2166136261u;	/* FNV-1a */
-
-	while (*s) {
-		h ^= (unsigned char)*s++;
-		h *= 16777619u;
-	}
-	return h;
-}
-
-static const char *slot_key(const struct index *x, const struct cp *cps,
-			    uint32_t i)
-{
-	return (const char *)&cps[x->slot[i] - 1] + x->key;
-}
-
-/* The slot holding key, or the empty slot where it would go. */
-static uint32_t index_slot(const struct index *x, const struct cp *cps,
-			   const char *key)
-{
-	uint32_t i = hash(key) & x->mask;
-
-	while (x->slot[i] && strcmp(slot_key(x, cps, i), key))
-		i = (i + 1) & x->mask;
-	return i;
-}
-
-static long index_find(const struct index *x, const struct cp *cps,
-		       const char *key)
-{
-	uint32_t i;
-
-	if (!x->slot)
-		return -1;
-	i = index_slot(x, cps, key);
-	return x->slot[i] ? (long)x->slot[i] - 1 : -1;
-}
-
-static void index_put(struct index *x, const struct cp *cps, uint32_t n);
-
-/* Doubles the table; at most half full, probes stay short. */
-static void index_grow(struct index *x, const struct cp *cps)
-{
-	struct index old = *x;
-	uint32_t size = old.slot ? (old.mask + 1) * 2 : 64;
-
-	if (!(x->slot = calloc(size, sizeof(*x->slot))))
-		die(EXIT_FAIL, "out of memory");
-	x->mask = size - 1;
-	x->n = 0;
-	for (uint32_t i = 0; old.slot && i <= old.mask; i++)
-		if (old.slot[i])
-			index_put(x, cps, old.slot[i] - 1);
-	free(old.slot);
-}
-
-static void index_put(struct index *x, const struct cp *cps, uint32_t n)
-{
-	if (!x->slot || (x->n + 1) * 2 > x->mask + 1)
-		index_grow(x, cps);
-	x->slot[index_slot(x, cps, (const char *)&cps[n] + x->key)] = n + 1;
-	x->n++;
-}
-
-/*
- * Removal moves back the entries that follow in the same run, so that
- * no tombstones pile up as sessions come and go.
- */
-static void index_del(struct index *x, const struct cp *cps, const char *key)
-{
-	uint32_t i, j, home;
-
-	if (!x->slot || !x->slot[i = index_slot(x, cps, key)])
-		return;
-	x->slot[i] = 0;
-	x->n--;
-	for (j = (i + 1) & x->mask; x->slot[j]; j = (j + 1) & x->mask) {
-		home = hash(slot_key(x, cps, j)) & x->mask;
-		if (((j - home) & x->mask) >= ((j - i) & x->mask)) {
-			x->slot[i] = x->slot[j];
-			x->slot[j] = 0;
-			i = j;
-		}
-	}
-}
 
 static struct cp *find(struct central *c, const char *id)
 {
@@ -504,8 +407,7 @@ static struct cp *add_cp(struct central *c, const char *id,
 		return NULL;
 	if (c->ncps == c->cap) {
 		c->cap = c->cap ? c->cap * 2 : 64;
-		if (!(c->cps = realloc(c->cps, c->cap * sizeof(*c->cps))))
-			die(EXIT_FAIL, "out of memory");
+		c->cps = xreallocarray(c->cps, c->cap, sizeof(*c->cps));
 	}
 	p = &c->cps[c->ncps];
 	memset(p, 0, sizeof(*p));
@@ -599,9 +501,8 @@ static void probe_health(struct central *c, long long now)
 	if (now - c->hprobe_sent < HPROBE_MS || n <= 0)
 		return;
 	if (n > c->nprobe) {
-		c->probe_back = realloc(c->probe_back, sizeof(int64_t) * (size_t)n);
-		if (!c->probe_back)
-			die(EXIT_FAIL, "out of memory");
+		c->probe_back = xreallocarray(c->probe_back, (size_t)n,
+					       sizeof(int64_t));
 		memset(c->probe_back + c->nprobe, 0,
 		       sizeof(int64_t) * (size_t)(n - c->nprobe));
 		c->nprobe = n;
@@ -1443,8 +1344,8 @@ static void stop(struct central *c)
 static void central_free(struct central *c)
 {
 	free(c->probe_back);
-	free(c->by_id.slot);
-	free(c->by_driver.slot);
+	index_free(&c->by_id);
+	index_free(&c->by_driver);
 	free(c->cps);
 	free(c);
 }
@@ -1468,14 +1369,13 @@ static void stand_by_again(char **argv)
 
 static int run_central(struct conf *conf, bool check_only)
 {
-	struct central *c = calloc(1, sizeof(*c));
+	struct central *c = xcalloc(1, sizeof(*c));
 	int ret;
 
-	if (!c)
-		die(EXIT_FAIL, "out of memory");
 	c->conf = conf;
-	c->by_id.key = offsetof(struct cp, id);
-	c->by_driver.key = offsetof(struct cp, s.driver);
+	index_init(&c->by_id, sizeof(struct cp), offsetof(struct cp, id));
+	index_init(&c->by_driver, sizeof(struct cp),
+		   offsetof(struct cp, s.driver));
 	if (check_defaults(&conf->central) || load_catalogue(c)) {
 		ret = EXIT_USAGE;
 		goto out;

@@ -25,6 +25,7 @@
 #include "lib/engine.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/xalloc.h"
 
 /*
  * `evc cp CP_ID` is the monitor. It runs the engine (lib/engine.c) as a
@@ -865,10 +866,8 @@ static void monitor_loop(struct monitor *m)
 /* The engine's command line: this one, with --engine first. */
 static char **engine_argv(int argc, char **argv)
 {
-	char **v = calloc((size_t)argc + 3, sizeof(*v));
+	char **v = xcalloc((size_t)argc + 3, sizeof(*v));
 
-	if (!v)
-		die(EXIT_FAIL, "out of memory");
 	v[0] = "evc";
 	v[1] = "cp";
 	v[2] = "--engine";

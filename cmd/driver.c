@@ -14,6 +14,7 @@
 #include "lib/conf.h"
 #include "lib/log.h"
 #include "lib/session.h"
+#include "lib/xalloc.h"
 
 #define TICK_MS 100		/* longest wait before stdin is looked at */
 #define REPLAY_QUIET_MS 500	/* history is read once this passes quietly */
@@ -195,8 +196,7 @@ static void add_service(struct service **svs, int *n, int *cap,
 {
 	if (*n == *cap) {
 		*cap = *cap ? *cap * 2 : 16;
-		if (!(*svs = realloc(*svs, sizeof(**svs) * (size_t)*cap)))
-			die(EXIT_FAIL, "out of memory");
+		*svs = xreallocarray(*svs, (size_t)*cap, sizeof(**svs));
 	}
 	(*svs)[(*n)++] = *sv;
 }

@@ -13,6 +13,7 @@
 #include "lib/engine.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/xalloc.h"
 
 #define FLEET_MAX 1000000	/* CPs in one process */
 #define SPREAD_MS 1000		/* first registrations spread over this */
@@ -127,9 +128,7 @@ static void heap_push(struct fleet *f, long long at, uint32_t cp)
 
 	if (f->nheap > f->heap_cap) {
 		f->heap_cap = f->heap_cap ? f->heap_cap * 2 : 1024;
-		f->heap = realloc(f->heap, sizeof(*f->heap) * f->heap_cap);
-		if (!f->heap)
-			die(EXIT_FAIL, "out of memory");
+		f->heap = xreallocarray(f->heap, f->heap_cap, sizeof(*f->heap));
 	}
 	while (i && f->heap[(i - 1) / 2].at > at) {
 		f->heap[i] = f->heap[(i - 1) / 2];
@@ -463,10 +462,8 @@ static int fleet_init(struct fleet *f, const char *prefix, unsigned start)
 	while (size < 2 * f->n)
 		size *= 2;
 	f->mask = size - 1;
-	f->cps = calloc(f->n, sizeof(*f->cps));
-	f->slots = calloc(size, sizeof(*f->slots));
-	if (!f->cps || !f->slots)
-		die(EXIT_FAIL, "out of memory");
+	f->cps = xcalloc(f->n, sizeof(*f->cps));
+	f->slots = xcalloc(size, sizeof(*f->slots));
 	for (uint32_t i = 0; i < f->n; i++) {
 		struct fcp *p = &f->cps[i];
 

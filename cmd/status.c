@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "lib/msg.h"
 #include "lib/panel.h"
+#include "lib/xalloc.h"
 
 #define CHECK_MS 5000		/* for a broker to answer at all */
 #define CATCH_UP_MS 15000	/* to read cp-state to its end */
@@ -87,8 +88,7 @@ static void index_grow(struct status *s)
 	size_t slots = s->slot ? (s->mask + 1) * 2 : 64;
 
 	free(s->slot);
-	if (!(s->slot = calloc(slots, sizeof(*s->slot))))
-		die(EXIT_FAIL, "out of memory");
+	s->slot = xcalloc(slots, sizeof(*s->slot));
 	s->mask = slots - 1;
 	for (size_t i = 0; i < s->n; i++)
 		s->slot[slot_of(s, s->rows[i].id)] = (uint32_t)i + 1;
@@ -114,9 +114,7 @@ static struct row *row_add(struct status *s, const char *id)
 		index_grow(s);
 	if (s->n == s->cap) {
 		s->cap = s->cap ? s->cap * 2 : 32;
-		s->rows = realloc(s->rows, s->cap * sizeof(*s->rows));
-		if (!s->rows)
-			die(EXIT_FAIL, "out of memory");
+		s->rows = xreallocarray(s->rows, s->cap, sizeof(*s->rows));
 	}
 	r = &s->rows[s->n];
 	memset(r, 0, sizeof(*r));
@@ -139,8 +137,7 @@ static void sort_rows(struct status *s)
 {
 	if (s->nsorted == s->n)
 		return;
-	if (!(s->order = realloc(s->order, (s->n + 1) * sizeof(*s->order))))
-		die(EXIT_FAIL, "out of memory");
+	s->order = xreallocarray(s->order, s->n + 1, sizeof(*s->order));
 	for (size_t i = 0; i < s->n; i++)
 		s->order[i] = &s->rows[i];
 	qsort(s->order, s->n, sizeof(*s->order), by_id);

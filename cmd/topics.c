@@ -8,6 +8,7 @@
 #include "lib/bus.h"
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #define ADMIN_TIMEOUT_MS 15000
 
@@ -314,8 +315,7 @@ static rd_kafka_event_t *list_groups(rd_kafka_t *rk, const char ***names,
 		warn("some consumer groups may be missing: %s",
 		     rd_kafka_error_string(errs[i]));
 	gl = rd_kafka_ListConsumerGroups_result_valid(res, n);
-	if (!(*names = calloc(*n + 1, sizeof(**names))))
-		die(EXIT_FAIL, "out of memory");
+	*names = xcalloc(*n + 1, sizeof(**names));
 	for (size_t i = 0; i < *n; i++)
 		(*names)[i] = rd_kafka_ConsumerGroupListing_group_id(gl[i]);
 	qsort(*names, *n, sizeof(**names), by_name);
@@ -350,12 +350,10 @@ static rd_kafka_event_t *describe_groups(rd_kafka_t *rk, struct lag_group *g,
 	rd_kafka_AdminOptions_t *opt =
 		admin_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
 	const rd_kafka_ConsumerGroupDescription_t **d = NULL;
-	const char **names = calloc(n, sizeof(*names));
+	const char **names = xcalloc(n, sizeof(*names));
 	rd_kafka_event_t *ev;
 	size_t nd = 0;
 
-	if (!names)
-		die(EXIT_FAIL, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		names[i] = g[i].name;
 	rd_kafka_DescribeConsumerGroups(rk, names, n, opt, q);
@@ -544,8 +542,7 @@ static int topics_lag(rd_kafka_t *rk, char **want, int nwant)
 
 	if (!(listed = list_groups(rk, &all, &n)))
 		return EXIT_FAIL;
-	if (!(g = calloc(n + (size_t)nwant + 1, sizeof(*g))))
-		die(EXIT_FAIL, "out of memory");
+	g = xcalloc(n + (size_t)nwant + 1, sizeof(*g));
 	if (select_groups(all, n, want, nwant, g, &ng))
 		ret = EXIT_FAIL;
 	if (!n && !nwant)

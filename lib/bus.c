@@ -9,6 +9,7 @@
 
 #include "bus.h"
 #include "log.h"
+#include "xalloc.h"
 
 #define BUS_OP_TIMEOUT_MS 10000	/* metadata and offset look-ups */
 #define BUS_SEND_BUF 8192
@@ -399,8 +400,7 @@ static int open_consumer(struct bus *b, const char *group)
 	}
 	if (group) {
 		rd_kafka_conf_set_rebalance_cb(kc, on_rebalance);
-		if (!(b->group = strdup(group)))
-			die(EXIT_FAIL, "out of memory");
+		b->group = xstrdup(group);
 	}
 	if (!(b->cons = new_handle(b, RD_KAFKA_CONSUMER, kc)))
 		return -1;
@@ -566,10 +566,8 @@ int32_t bus_partitions(const struct bus *b, enum topic t)
 
 struct bus *bus_open(const struct conf *c, int flags, const char *group)
 {
-	struct bus *b = calloc(1, sizeof(*b));
+	struct bus *b = xcalloc(1, sizeof(*b));
 
-	if (!b)
-		die(EXIT_FAIL, "out of memory");
 	b->conf = c;
 	b->flags = flags;
 	b->held = -1;
@@ -833,11 +831,9 @@ static void track_end(struct bus *b, const char *topic, int32_t p,
 {
 	struct follow_end *e;
 
-	b->ends = realloc(b->ends, sizeof(*b->ends) * (size_t)(b->nends + 1));
-	if (!b->ends)
-		die(EXIT_FAIL, "out of memory");
+	b->ends = xreallocarray(b->ends, (size_t)b->nends + 1, sizeof(*b->ends));
 	e = &b->ends[b->nends++];
-	e->topic = strdup(topic);
+	e->topic = xstrdup(topic);
 	e->partition = p;
 	e->end = hi;
 	e->done = hi <= lo;
@@ -970,9 +966,8 @@ static struct part *part(struct bus *b, int t, int32_t p)
 	if (p >= (n = b->nparts_alloc[t])) {
 		int32_t m = p + 8;
 
-		b->parts[t] = realloc(b->parts[t], sizeof(struct part) * (size_t)m);
-		if (!b->parts[t])
-			die(EXIT_FAIL, "out of memory");
+		b->parts[t] = xreallocarray(b->parts[t], (size_t)m,
+					    sizeof(struct part));
 		memset(b->parts[t] + n, 0, sizeof(struct part) * (size_t)(m - n));
 		b->nparts_alloc[t] = m;
 	}

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "log.h"
 #include "msg.h"
+#include "xalloc.h"
 
 #define CONF_SYSTEM_FILE "/etc/evc/evc.yaml"
 #define CONF_DEFAULT_BROKERS "localhost:9092"
@@ -57,43 +58,6 @@ const char *const topic_keys[T_COUNT] = {
 unsigned conf_partitions(const struct conf *c, enum topic t)
 {
 	return t == T_CENTRAL_LEASE ? 1 : c->partitions;
-}
-
-static void *xrealloc(void *p, size_t n)
-{
-	p = realloc(p, n ? n : 1);
-	if (!p)
-		die(EXIT_FAIL, "out of memory");
-	return p;
-}
-
-static char *xstrndup(const char *s, size_t n)
-{
-	char *d = xrealloc(NULL, n + 1);
-
-	memcpy(d, s, n);
-	d[n] = '\0';
-	return d;
-}
-
-static char *xstrdup(const char *s)
-{
-	return xstrndup(s, strlen(s));
-}
-
-__attribute__((format(printf, 1, 2)))
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		die(EXIT_FAIL, "out of memory");
-	return s;
 }
 
 static void replace(char **dst, const char *s)

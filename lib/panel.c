@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "panel.h"
+#include "xalloc.h"
 
 #define PANEL_EVENTS 64		/* recent events kept */
 #define PANEL_EVENTS_SHOWN 6
@@ -124,8 +125,7 @@ struct panel *panel_open(void)
 
 	if (!isatty(STDOUT_FILENO) || (term && !strcmp(term, "dumb")))
 		return NULL;
-	if (!(p = calloc(1, sizeof(*p))))
-		die(EXIT_FAIL, "out of memory");
+	p = xcalloc(1, sizeof(*p));
 	p->keys = raw_keys(p);
 	p->colour = wants_colour();
 	p->orange = orange_sgr();
@@ -318,11 +318,7 @@ static void put(struct panel *p, const char *s, size_t len)
 {
 	if (p->flen + len + 1 > p->fcap) {
 		size_t cap = (p->fcap + len + 1) * 2;
-		char *f = realloc(p->frame, cap);
-
-		if (!f)
-			die(EXIT_FAIL, "out of memory");
-		p->frame = f;
+		p->frame = xrealloc(p->frame, cap);
 		p->fcap = cap;
 	}
 	memcpy(p->frame + p->flen, s, len);

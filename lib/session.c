@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "session.h"
+#include "xalloc.h"
 
 #define WAIT_SLICE_MS 200	/* how often a wait looks at bus_stop */
 #define DURATION_MAX_S 1000000.0
@@ -422,9 +423,7 @@ static int keep_state(struct session_cp **cps, int n, int *cap,
 	if (i == n) {
 		if (n == *cap) {
 			*cap = *cap ? *cap * 2 : 16;
-			*cps = realloc(*cps, sizeof(**cps) * (size_t)*cap);
-			if (!*cps)
-				die(EXIT_FAIL, "out of memory");
+			*cps = xreallocarray(*cps, (size_t)*cap, sizeof(**cps));
 		}
 		memcpy((*cps)[n++].id, m->cp, sizeof(m->cp));
 	}

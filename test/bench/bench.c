@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "test/bench/bench.h"
 
 int64_t bench_ns(void)
@@ -38,11 +39,9 @@ void bench_conf_args(struct conf *c, struct conf_args *a)
 int bench_follow_every(struct bus *b, const struct conf *c, enum topic t)
 {
 	int n = (int)c->partitions, done = 0;
-	char *seen = calloc((size_t)n, 1);
+	char *seen = xcalloc((size_t)n, 1);
 	char key[32];
 
-	if (!seen)
-		die(EXIT_FAIL, "out of memory");
 	for (int i = 0; done < n && i < 100000; i++) {
 		int32_t p;
 

@@ -8,6 +8,7 @@
 #include "lib/bus.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/xalloc.h"
 #include "test/bench/bench.h"
 
 #define RECV_MS 100
@@ -103,8 +104,7 @@ static void record(struct run *r, int64_t rtt)
 {
 	if (r->nrtt == r->cap) {
 		r->cap = r->cap ? r->cap * 2 : 65536;
-		if (!(r->rtt = realloc(r->rtt, r->cap * sizeof(*r->rtt))))
-			die(EXIT_FAIL, "out of memory");
+		r->rtt = xreallocarray(r->rtt, r->cap, sizeof(*r->rtt));
 	}
 	r->rtt[r->nrtt++] = rtt;
 }
@@ -179,8 +179,7 @@ static void report(struct run *r, const char *mode, const char *label,
 static void name_drivers(struct run *r, const char *dprefix,
 			 const char *cprefix)
 {
-	if (!(r->d = calloc((size_t)r->n, sizeof(*r->d))))
-		die(EXIT_FAIL, "out of memory");
+	r->d = xcalloc((size_t)r->n, sizeof(*r->d));
 	for (int i = 0; i < r->n; i++) {
 		snprintf(r->d[i].id, sizeof(r->d[i].id), "%s%04d", dprefix, i + 1);
 		snprintf(r->d[i].cp, sizeof(r->d[i].cp), "%s%04d", cprefix, i + 1);

@@ -11,6 +11,7 @@
 #include "lib/bus.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/xalloc.h"
 #include "test/bench/bench.h"
 
 #define RECV_MS 100
@@ -153,8 +154,7 @@ static int read_sessions(struct ingest *g, const char *file)
 		      &s.price) == 4) {
 		if (g->n == cap) {
 			cap = cap ? cap * 2 : 1024;
-			if (!(g->s = realloc(g->s, (size_t)cap * sizeof(s))))
-				die(EXIT_FAIL, "out of memory");
+			g->s = xreallocarray(g->s, (size_t)cap, sizeof(s));
 		}
 		g->s[g->n++] = s;
 	}
@@ -330,8 +330,7 @@ static int cmd_run(struct ingest *g, long n, int pid, uint32_t seq0)
 static void name_sessions(struct ingest *g, int n)
 {
 	g->n = n;
-	if (!(g->s = calloc((size_t)n, sizeof(*g->s))))
-		die(EXIT_FAIL, "out of memory");
+	g->s = xcalloc((size_t)n, sizeof(*g->s));
 	for (int i = 0; i < n; i++) {
 		snprintf(g->s[i].cp, sizeof(g->s[i].cp), "CPT%05d", i + 1);
 		snprintf(g->s[i].driver, sizeof(g->s[i].driver), "dt%05d", i + 1);
