@@ -2003,12 +2003,17 @@ void msg_new_uuid(char out[MSG_UUID_LEN + 1])
 	out[MSG_UUID_LEN] = '\0';
 }
 
-void msg_init(struct msg *m, enum msg_type type)
+void msg_init_at(struct msg *m, enum msg_type type, int64_t ts)
 {
 	memset(m, 0, sizeof(*m));
 	m->type = type;
 	msg_new_uuid(m->id);
-	m->ts = now_ms();
+	m->ts = ts;
+}
+
+void msg_init(struct msg *m, enum msg_type type)
+{
+	msg_init_at(m, type, now_ms());
 }
 
 /*

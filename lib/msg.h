@@ -184,6 +184,8 @@ struct msg {
 
 /* Zeroes m, sets type, a fresh random id and the current time. */
 void msg_init(struct msg *m, enum msg_type type);
+/* The same with the time given: the cores, which read no clock, use it. */
+void msg_init_at(struct msg *m, enum msg_type type, int64_t ts);
 
 /*
  * Encodes m as compact JSON into buf. Returns the length, or -1 when m is
