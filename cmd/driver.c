@@ -12,6 +12,8 @@
 #include "cmd/cmds.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
+#include "lib/cpstate.h"
+#include "lib/figure.h"
 #include "lib/log.h"
 #include "lib/session.h"
 #include "lib/xalloc.h"
@@ -456,18 +458,48 @@ static void do_status(struct driver *d, int argc, char **argv)
 	}
 }
 
+/* One line per CP as Central last published it, by id. */
+static void print_list(FILE *out, struct cpstate *cs)
+{
+	const struct cpstate_row *const *row = cpstate_sorted(cs);
+	uint32_t avail = 0;
+
+	if (!cs->n) {
+		fprintf(out, "no CPs known to Central yet\n");
+		return;
+	}
+	for (uint32_t i = 0; i < cs->n; i++) {
+		fprintf(out, "%-12s %-12s %6s EUR/kWh  %s\n", row[i]->id,
+			cp_state_name(row[i]->st.state),
+			fig_price(row[i]->st.price).s, row[i]->st.location);
+		avail += row[i]->st.state == CP_ACTIVE;
+	}
+	fprintf(out, "%u CP%s, %u available\n", cs->n, cs->n == 1 ? "" : "s",
+		avail);
+}
+
+/*
+ * A handle of its own, closed at the end: keeping cp-state assigned to
+ * the driver's consumer would bring it every tick of every CP.
+ */
 static void do_list(struct driver *d, int argc, char **argv)
 {
-	struct session_cp *cps;
-	int n;
+	struct bus *b = bus_open(d->conf, BUS_CONSUMER, NULL);
+	enum cpstate_result r = CPSTATE_FAILED;
+	struct cpstate cs;
 
 	(void)argc;
 	(void)argv;
+	cpstate_init(&cs);
 	out_begin(d);
 	fflush(stdout);
-	if ((n = session_list(d->conf, d->timeout_ms, &cps)) >= 0)
-		session_print_list(stdout, cps, n);
-	free(cps);
+	if (b && (r = cpstate_read(b, &cs, d->timeout_ms)) == CPSTATE_TIMEOUT)
+		error("cannot read '%s' to its end within %u ms",
+		      bus_topic_name(b, T_CP_STATE), d->timeout_ms);
+	if (r == CPSTATE_DONE)
+		print_list(stdout, &cs);
+	bus_close(b, 0);
+	cpstate_free(&cs);
 	out_end(d);
 }
 

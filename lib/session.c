@@ -11,13 +11,6 @@
 
 #define WAIT_SLICE_MS 200	/* how often a wait looks at bus_stop */
 #define DURATION_MAX_S 1000000.0
-/*
- * The consumer reading cp-state is polled at least this long before it
- * is closed: librdkafka 2.0.2 can abort (rd_kafka_assignment_partition_
- * stopped: rktp_started) when a handle whose assignment bus_follow_all()
- * changed once per partition is destroyed before the changes settle.
- */
-#define SETTLE_MS 100
 
 void session_init(struct session *s, const char *driver)
 {
@@ -410,87 +403,4 @@ void session_describe(const struct session *s, enum session_event ev,
 	default:
 		snprintf(buf, len, "%s", "");
 	}
-}
-
-/* Keeps the latest state of m's CP in *cps (n entries, room for *cap). */
-static int keep_state(struct session_cp **cps, int n, int *cap,
-		      const struct msg *m)
-{
-	int i;
-
-	for (i = 0; i < n && strcmp((*cps)[i].id, m->cp); i++)
-		;
-	if (i == n) {
-		if (n == *cap) {
-			*cap = *cap ? *cap * 2 : 16;
-			*cps = xreallocarray(*cps, (size_t)*cap, sizeof(**cps));
-		}
-		memcpy((*cps)[n++].id, m->cp, sizeof(m->cp));
-	}
-	(*cps)[i].st = m->u.state;
-	return n;
-}
-
-static int by_id(const void *a, const void *b)
-{
-	return strcmp(((const struct session_cp *)a)->id,
-		      ((const struct session_cp *)b)->id);
-}
-
-/*
- * A handle of its own, closed at the end: keeping cp-state assigned to
- * the driver's consumer would bring it every tick of every CP.
- */
-int session_list(const struct conf *c, unsigned timeout_ms,
-		 struct session_cp **cps)
-{
-	long long deadline = mono_ms() + timeout_ms;
-	struct bus *b = bus_open(c, BUS_CONSUMER, NULL);
-	int n = 0, cap = 0, r = 0;
-	enum topic t;
-	struct msg m;
-
-	*cps = NULL;
-	if (!b || bus_follow_all(b, T_CP_STATE)) {
-		bus_close(b, 0);
-		return -1;
-	}
-	do {
-		if ((r = bus_recv(b, &m, &t, SETTLE_MS)) < 0)
-			break;
-		if (r > 0 && t == T_CP_STATE)
-			n = keep_state(cps, n, &cap, &m);
-	} while (!bus_caught_up(b) && !bus_stop && mono_ms() < deadline);
-	if (r >= 0 && !bus_caught_up(b))
-		r = error("cannot read '%s' to its end within %u ms",
-			  bus_topic_name(b, T_CP_STATE), timeout_ms);
-	bus_close(b, 0);
-	if (r < 0) {
-		free(*cps);
-		*cps = NULL;
-		return -1;
-	}
-	if (n)
-		qsort(*cps, (size_t)n, sizeof(**cps), by_id);
-	return n;
-}
-
-void session_print_list(FILE *out, const struct session_cp *cps, int n)
-{
-	char price[32];
-	int avail = 0;
-
-	if (!n) {
-		fprintf(out, "no CPs known to Central yet\n");
-		return;
-	}
-	for (int i = 0; i < n; i++) {
-		const struct msg_cp_state *st = &cps[i].st;
-
-		session_price(st->price, price, sizeof(price));
-		fprintf(out, "%-12s %-12s %6s EUR/kWh  %s\n", cps[i].id,
-			cp_state_name(st->state), price, st->location);
-		avail += st->state == CP_ACTIVE;
-	}
-	fprintf(out, "%d CP%s, %d available\n", n, n == 1 ? "" : "s", avail);
 }

@@ -124,19 +124,4 @@ void session_kwh(int64_t wh, char *buf, size_t len);
 void session_eur(int64_t cents, char *buf, size_t len);
 void session_price(double price, char *buf, size_t len);
 
-/* One CP as Central last published it on cp-state. */
-struct session_cp {
-	char id[MSG_NAME_MAX + 1];
-	struct msg_cp_state st;
-};
-
-/*
- * Reads cp-state from its beginning to its end (within timeout_ms) and
- * keeps the last state of each CP, sorted by id. Returns the number of
- * CPs, or -1 after printing why. The caller frees *cps.
- */
-int session_list(const struct conf *c, unsigned timeout_ms,
-		 struct session_cp **cps);
-void session_print_list(FILE *out, const struct session_cp *cps, int n);
-
 #endif
