@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bus.h"
 #include "cpstate.h"
 #include "log.h"
 #include "xalloc.h"

@@ -4,9 +4,10 @@
 
 #include <stdint.h>
 
-#include "bus.h"
 #include "index.h"
 #include "msg.h"
+
+struct bus;
 
 /* The last cp_state Central published for one CP. */
 struct cpstate_row {
