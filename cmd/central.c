@@ -17,6 +17,7 @@
 #include "lib/msg.h"
 #include "lib/panel.h"
 #include "lib/probe.h"
+#include "lib/setup.h"
 #include "lib/xalloc.h"
 
 #define RECV_MS 50		/* longest wait for a message: keys stay responsive */
@@ -540,8 +541,16 @@ static int run_control(const struct conf *conf, const char *verb,
 	return ret;
 }
 
+static int central_opt(void *ctx, int opt, const char *arg)
+{
+	(void)opt;
+	(void)arg;
+	*(bool *)ctx = true;	/* -n */
+	return 0;
+}
+
 /* What follows the options: nothing, or "stop|resume CP|all". */
-static int check_words(int n, char **w, bool check_only)
+static int check_words(void *ctx, int n, char **w)
 {
 	if (n == 0)
 		return 0;
@@ -550,7 +559,7 @@ static int check_words(int n, char **w, bool check_only)
 	if (n != 2)
 		return usage_error("expected one CP id or 'all' after '%s'",
 				   w[0]);
-	if (check_only)
+	if (*(bool *)ctx)
 		return usage_error("-n does not go with '%s'", w[0]);
 	return 0;
 }
@@ -558,47 +567,21 @@ static int check_words(int n, char **w, bool check_only)
 int cmd_central(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		CONF_LONGOPTS,
 		{ "check", no_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct conf_args a = { 0 };
 	bool check_only = false;
-	struct conf c;
-	int opt, r, ret;
+	struct setup_opts o = {
+		.usage = usage, .shortopts = "n", .longopts = opts,
+		.opt = central_opt, .operands = check_words, .ctx = &check_only,
+	};
+	struct setup su;
+	int ret;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "hn", opts,
-				  NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			conf_args_free(&a);
-			return EXIT_OK;
-		}
-		if (opt == 'n') {
-			check_only = true;
-			continue;
-		}
-		if ((r = conf_opt(&a, opt, optarg)) <= 0) {
-			conf_args_free(&a);
-			return r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
-		}
-	}
-	if ((ret = check_words(argc - optind, argv + optind, check_only))) {
-		conf_args_free(&a);
-		return ret;
-	}
-	if (conf_load(&c, &a)) {
-		conf_args_free(&a);
-		return EXIT_USAGE;
-	}
-	if (optind < argc)
-		ret = run_control(&c, argv[optind], argv[optind + 1]);
-	else
-		ret = run_central(&c, check_only);
-	conf_free(&c);
-	conf_args_free(&a);
+	if ((ret = setup_begin(&su, &o, argc, argv)) < 0)
+		ret = su.argc ? run_control(&su.conf, su.argv[0], su.argv[1]) :
+				run_central(&su.conf, check_only);
+	setup_end(&su);
 	if (lease_lost)
 		stand_by_again(argv);
 	return ret;

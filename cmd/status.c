@@ -15,6 +15,7 @@
 #include "lib/conf.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/setup.h"
 #include "lib/cpstate.h"
 #include "lib/figure.h"
 #include "lib/xalloc.h"
@@ -371,13 +372,13 @@ static int watch(struct bus *b, struct status *s)
 	return EXIT_OK;
 }
 
-static int run(const struct conf *c, struct status *s)
+static int run(struct setup *su, struct status *s)
 {
 	struct bus *b;
 	int ret;
 
 	bus_signals();
-	if (!(b = bus_open(c, BUS_CONSUMER, NULL)))
+	if (!(b = setup_bus(su)))
 		return EXIT_USAGE;
 	if (bus_check(b, CHECK_MS))
 		ret = EXIT_UNREACHABLE;
@@ -409,29 +410,30 @@ static void set_output(struct status *s)
 		s->orange = "33";
 }
 
-/* One option of the role: 1 taken, 0 not ours. */
-static int status_opt(struct status *s, int opt)
+/* One option of the role. */
+static int status_opt(void *ctx, int opt, const char *arg)
 {
-	switch (opt) {
-	case 'j':
+	struct status *s = ctx;
+
+	(void)arg;
+	if (opt == 'j')
 		s->json = true;
-		return 1;
-	case 'w':
+	else
 		s->watch = true;
-		return 1;
-	}
 	return 0;
 }
 
 /* The CP ids on the command line; a bad one is a usage error. */
-static int check_args(struct status *s, int argc, char **argv)
+static int check_args(void *ctx, int argc, char **argv)
 {
-	for (int i = optind; i < argc; i++)
+	struct status *s = ctx;
+
+	for (int i = 0; i < argc; i++)
 		if (!msg_name_ok(argv[i]))
 			return usage_error("bad CP id: '%s'", argv[i]);
-	if (optind < argc) {
-		s->only = argv + optind;
-		s->nonly = argc - optind;
+	if (argc) {
+		s->only = argv;
+		s->nonly = argc;
 	}
 	return EXIT_OK;
 }
@@ -439,45 +441,25 @@ static int check_args(struct status *s, int argc, char **argv)
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		CONF_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "watch", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct conf_args ca = { 0 };
 	struct status s = { 0 };
-	struct conf c;
-	int opt, r, ret = EXIT_USAGE;
+	struct setup_opts o = {
+		.usage = usage, .shortopts = "jw", .longopts = opts,
+		.opt = status_opt, .operands = check_args, .ctx = &s,
+	};
+	struct setup su;
+	int ret;
 
 	cpstate_init(&s.cs);
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "hjw", opts,
-				  NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			ret = EXIT_OK;
-			goto out;
-		}
-		if ((r = conf_opt(&ca, opt, optarg)) == 0)
-			r = status_opt(&s, opt);
-		if (r <= 0) {
-			ret = r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
-			goto out;
-		}
+	if ((ret = setup_begin(&su, &o, argc, argv)) < 0) {
+		set_output(&s);
+		ret = run(&su, &s);
 	}
-	if ((ret = check_args(&s, argc, argv)))
-		goto out;
-	if (conf_load(&c, &ca)) {
-		ret = EXIT_USAGE;
-		goto out;
-	}
-	set_output(&s);
-	ret = run(&c, &s);
-	conf_free(&c);
-out:
+	setup_end(&su);
 	cpstate_free(&s.cs);
 	free(s.view);
-	conf_args_free(&ca);
 	return ret;
 }
