@@ -144,7 +144,8 @@ static int replay(struct driver *d, long long started)
 	int r;
 
 	d->s.adopt = true;
-	while ((r = bus_recv(d->dr.b, &m, &t, REPLAY_QUIET_MS)) > 0 && !bus_stop) {
+	while ((r = bus_recv(d->dr.b, &m, &t, REPLAY_QUIET_MS)) > 0 &&
+	       !bus_stop) {
 		if (t != T_AUTH_RESPONSE)
 			continue;
 		if (m.ts >= started) {
