@@ -10,6 +10,7 @@
 #include "cmd/cmds.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
+#include "lib/drive.h"
 #include "lib/log.h"
 #include "lib/session.h"
 
@@ -106,14 +107,14 @@ static void give_up(struct auth *a, const char *reason, const char *fmt,
 }
 
 /* Central's answer to our request: EXIT_OK, EXIT_FAIL or a timeout. */
-static int decision(struct bus *b, struct auth *a, struct session *s,
+static int decision(struct drive *dr, struct auth *a, struct session *s,
 		    long long deadline)
 {
 	enum session_event ev = EV_NONE;
 	int r = 0;
 
 	while (ev != EV_GRANTED && ev != EV_DENIED && ev != EV_UNSENT) {
-		if ((r = session_wait(b, s, (int)(deadline - mono_ms()), &ev)) <= 0)
+		if ((r = drive_wait(dr, s, (int)(deadline - mono_ms()), &ev)) <= 0)
 			break;
 	}
 	if (r > 0 && ev == EV_UNSENT)
@@ -141,12 +142,12 @@ static int decision(struct bus *b, struct auth *a, struct session *s,
 }
 
 /* --wait: every event of the session up to its ticket. */
-static int follow(struct bus *b, struct auth *a, struct session *s)
+static int follow(struct drive *dr, struct auth *a, struct session *s)
 {
 	enum session_event ev;
 	int r;
 
-	while ((r = session_wait(b, s, (int)a->timeout_ms, &ev)) > 0) {
+	while ((r = drive_wait(dr, s, (int)a->timeout_ms, &ev)) > 0) {
 		say(a, s, ev);
 		if (ev == EV_TICKET)
 			break;
@@ -175,12 +176,12 @@ static int run(const struct conf *c, struct auth *a)
 {
 	long long deadline = mono_ms() + a->timeout_ms;
 	struct session s;
-	struct bus *b;
+	struct drive dr;
 	int ret;
 
 	session_init(&s, a->driver);
 	bus_signals();
-	ret = session_open(c, a->driver, 0, a->timeout_ms, &b);
+	ret = drive_open(&dr, c, &s, 0, a->timeout_ms);
 	if (ret == EXIT_UNREACHABLE) {
 		a->reason = "unreachable";
 		snprintf(a->detail, sizeof(a->detail), "cannot reach Kafka at '%s'",
@@ -188,15 +189,15 @@ static int run(const struct conf *c, struct auth *a)
 	}
 	if (ret)
 		goto out;
-	if (session_request(b, &s, a->cp, &a->target, a->timeout_ms)) {
+	if (drive_request(&dr, &s, a->cp, &a->target, a->timeout_ms)) {
 		ret = EXIT_UNREACHABLE;
 	} else {
 		memcpy(a->request, s.request, sizeof(a->request));
-		ret = decision(b, a, &s, deadline);
+		ret = decision(&dr, a, &s, deadline);
 	}
 	if (ret == EXIT_OK && a->wait)
-		ret = follow(b, a, &s);
-	if (session_close(b, CLOSE_MS) && ret == EXIT_OK)
+		ret = follow(&dr, a, &s);
+	if (drive_close(&dr, CLOSE_MS) && ret == EXIT_OK)
 		ret = EXIT_UNREACHABLE;
 out:
 	if (a->json && ret != EXIT_USAGE)
@@ -212,11 +213,11 @@ static int auth_opt(struct auth *a, int opt, const char *arg)
 		a->json = true;
 		return 1;
 	case 'k':
-		return session_parse_kwh(arg, &a->target.wh) ? -1 : 1;
+		return drive_parse_kwh(arg, &a->target.wh) ? -1 : 1;
 	case 's':
-		return session_parse_seconds(arg, &a->target.s) ? -1 : 1;
+		return drive_parse_seconds(arg, &a->target.s) ? -1 : 1;
 	case 't':
-		if (session_parse_duration("timeout", arg, &a->timeout_ms))
+		if (drive_parse_duration("timeout", arg, &a->timeout_ms))
 			return -1;
 		if (!a->timeout_ms)
 			return error("bad timeout: '%s' (more than 0 s)", arg);

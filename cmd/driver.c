@@ -13,6 +13,7 @@
 #include "lib/bus.h"
 #include "lib/conf.h"
 #include "lib/cpstate.h"
+#include "lib/drive.h"
 #include "lib/figure.h"
 #include "lib/log.h"
 #include "lib/session.h"
@@ -47,7 +48,7 @@ struct service {
 
 struct driver {
 	const struct conf *conf;
-	struct bus *b;
+	struct drive dr;
 	struct session s;
 	struct session_target target;
 	unsigned timeout_ms;		/* 0 until set by -t or the config */
@@ -143,7 +144,8 @@ static int replay(struct driver *d, long long started)
 	int r;
 
 	d->s.adopt = true;
-	while ((r = bus_recv(d->b, &m, &t, REPLAY_QUIET_MS)) > 0 && !bus_stop) {
+	while ((r = bus_recv(d->dr.b, &m, &t, REPLAY_QUIET_MS)) > 0 &&
+	       !bus_stop) {
 		if (t != T_AUTH_RESPONSE)
 			continue;
 		if (m.ts >= started) {
@@ -160,7 +162,7 @@ static int replay(struct driver *d, long long started)
 	return 0;
 }
 
-/* The next event, the held message first; as session_wait() returns. */
+/* The next event, the held message first; as drive_wait() returns. */
 static int next_event(struct driver *d, int timeout_ms,
 		      enum session_event *ev)
 {
@@ -169,7 +171,7 @@ static int next_event(struct driver *d, int timeout_ms,
 		if ((*ev = session_feed(&d->s, &d->held)) != EV_NONE)
 			return 1;
 	}
-	return session_wait(d->b, &d->s, timeout_ms, ev);
+	return drive_wait(&d->dr, &d->s, timeout_ms, ev);
 }
 
 /* "CP [KWH]": 1 with *sv filled, 0 for a blank line, -1 (printed). */
@@ -188,7 +190,7 @@ static int parse_service(const char *path, unsigned no, char *line,
 		return error("%s:%u: bad CP id: '%s'", path, no, cp);
 	memset(sv, 0, sizeof(*sv));
 	snprintf(sv->cp, sizeof(sv->cp), "%s", cp);
-	if (kwh && session_parse_kwh(kwh, &sv->wh))
+	if (kwh && drive_parse_kwh(kwh, &sv->wh))
 		return error("%s:%u: bad line", path, no);
 	return 1;
 }
@@ -236,10 +238,10 @@ static int read_services(const char *path, struct service **svs)
 	return n;
 }
 
-/* Central's decision on the request just sent; as session_wait(). */
+/* Central's decision on the request just sent; as drive_wait(). */
 static int await_decision(struct driver *d, enum session_event *ev)
 {
-	long long deadline = d->s.asked_ms + d->timeout_ms;
+	long long deadline = d->s.asked_ms + d->s.timeout_ms;
 	int r;
 
 	do {
@@ -267,7 +269,7 @@ static int await_ticket(struct driver *d)
 			return 1;
 	}
 	if (r == 0 && !bus_stop)
-		session_cancel(d->b, &d->s);
+		drive_cancel(&d->dr, &d->s);
 	return r;
 }
 
@@ -316,7 +318,7 @@ static enum outcome serve_one(struct driver *d, const struct service *sv,
 		t.wh = sv->wh;
 		t.s = 0;
 	}
-	if (session_request(d->b, &d->s, sv->cp, &t, d->timeout_ms)) {
+	if (drive_request(&d->dr, &d->s, sv->cp, &t, d->timeout_ms)) {
 		r = -1;
 		snprintf(text, sizeof(text), "cannot send the request");
 	} else if ((r = await_decision(d, &ev)) <= 0) {
@@ -404,7 +406,7 @@ static void do_charge(struct driver *d, int argc, char **argv)
 	if (argc == 3) {
 		out_begin(d);
 		fflush(stdout);
-		if (session_parse_kwh(argv[2], &t.wh)) {
+		if (drive_parse_kwh(argv[2], &t.wh)) {
 			out_end(d);
 			return;
 		}
@@ -415,7 +417,7 @@ static void do_charge(struct driver *d, int argc, char **argv)
 			 d->s.asked_cp);
 		return;
 	}
-	if (session_request(d->b, &d->s, argv[1], &t, d->timeout_ms)) {
+	if (drive_request(&d->dr, &d->s, argv[1], &t, d->timeout_ms)) {
 		out_end(d);
 		return;
 	}
@@ -431,7 +433,7 @@ static void do_stop(struct driver *d, int argc, char **argv)
 		show(d, "no session in progress");
 		return;
 	}
-	if (session_cancel(d->b, &d->s)) {
+	if (drive_cancel(&d->dr, &d->s)) {
 		out_end(d);
 		return;
 	}
@@ -623,11 +625,11 @@ static bool busy(const struct driver *d)
 
 static void check_answer_time(struct driver *d)
 {
-	if (!d->s.pending || mono_ms() - d->s.asked_ms < d->timeout_ms)
-		return;
-	d->s.pending = false;	/* a late answer is still shown */
-	complain(d, "no answer from Central for %s within %g s", d->s.asked_cp,
-		 d->timeout_ms / 1000.0);
+	struct now now = drive_now();
+
+	if (session_overdue(&d->s, &now))
+		complain(d, "no answer from Central for %s within %g s",
+			 d->s.asked_cp, d->s.timeout_ms / 1000.0);
 }
 
 static int prompt_loop(struct driver *d)
@@ -662,8 +664,7 @@ static int run(struct driver *d, const struct service *svs, int n)
 	if (d->conf->driver.lookback_s)
 		from = started - (int64_t)d->conf->driver.lookback_s * 1000;
 	bus_signals();
-	if ((ret = session_open(d->conf, d->s.driver, from, d->timeout_ms,
-				&d->b)))
+	if ((ret = drive_open(&d->dr, d->conf, &d->s, from, d->timeout_ms)))
 		return ret;
 	if (from && replay(d, started) < 0)
 		ret = EXIT_UNREACHABLE;
@@ -671,7 +672,7 @@ static int run(struct driver *d, const struct service *svs, int n)
 		ret = serve_file(d, svs, n);
 	else
 		ret = prompt_loop(d);
-	session_close(d->b, CLOSE_MS);
+	drive_close(&d->dr, CLOSE_MS);
 	return ret;
 }
 
@@ -685,20 +686,20 @@ static int driver_opt(struct driver *d, int opt, const char *arg)
 		d->file = arg;
 		return 1;
 	case 'k':
-		return session_parse_kwh(arg, &d->target.wh) ? -1 : 1;
+		return drive_parse_kwh(arg, &d->target.wh) ? -1 : 1;
 	case 'q':
 		d->quiet = true;
 		return 1;
 	case 's':
-		return session_parse_seconds(arg, &d->target.s) ? -1 : 1;
+		return drive_parse_seconds(arg, &d->target.s) ? -1 : 1;
 	case 't':
-		if (session_parse_duration("timeout", arg, &d->timeout_ms))
+		if (drive_parse_duration("timeout", arg, &d->timeout_ms))
 			return -1;
 		if (!d->timeout_ms)
 			return error("bad timeout: '%s' (more than 0 s)", arg);
 		return 1;
 	case 'w':
-		if (session_parse_duration("pause", arg, &ms))
+		if (drive_parse_duration("pause", arg, &ms))
 			return -1;
 		d->wait_ms = (int)ms;
 		return 1;
