@@ -17,6 +17,7 @@
 #include "lib/figure.h"
 #include "lib/log.h"
 #include "lib/session.h"
+#include "lib/setup.h"
 #include "lib/xalloc.h"
 
 #define TICK_MS 100		/* longest wait before stdin is looked at */
@@ -54,6 +55,8 @@ struct driver {
 	unsigned timeout_ms;		/* 0 until set by -t or the config */
 	int wait_ms;			/* -1 until set by -w or the config */
 	const char *file;
+	struct service *svs;		/* --file's services */
+	int nsvs;
 	bool quiet;
 	bool tty;			/* a person at a terminal: prompt */
 	bool asked;			/* a request was made by this process */
@@ -655,7 +658,7 @@ static int prompt_loop(struct driver *d)
 	return EXIT_OK;
 }
 
-static int run(struct driver *d, const struct service *svs, int n)
+static int run(struct driver *d, struct setup *su)
 {
 	int64_t from = 0;
 	long long started = now_ms();
@@ -664,56 +667,73 @@ static int run(struct driver *d, const struct service *svs, int n)
 	if (d->conf->driver.lookback_s)
 		from = started - (int64_t)d->conf->driver.lookback_s * 1000;
 	bus_signals();
-	if ((ret = drive_open(&d->dr, d->conf, &d->s, from, d->timeout_ms)))
+	if ((ret = drive_open(&d->dr, setup_bus(su), &d->s, from,
+			      d->timeout_ms)))
 		return ret;
 	if (from && replay(d, started) < 0)
 		ret = EXIT_UNREACHABLE;
-	else if (svs)
-		ret = serve_file(d, svs, n);
+	else if (d->svs)
+		ret = serve_file(d, d->svs, d->nsvs);
 	else
 		ret = prompt_loop(d);
 	drive_close(&d->dr, CLOSE_MS);
 	return ret;
 }
 
-/* One option of the role: 1 taken, 0 not ours, -1 bad (printed). */
-static int driver_opt(struct driver *d, int opt, const char *arg)
+/* One option of the role: 0, or EXIT_USAGE after saying why. */
+static int driver_opt(void *ctx, int opt, const char *arg)
 {
+	struct driver *d = ctx;
 	unsigned ms;
 
 	switch (opt) {
 	case 'f':
 		d->file = arg;
-		return 1;
+		return 0;
 	case 'k':
-		return drive_parse_kwh(arg, &d->target.wh) ? -1 : 1;
+		return drive_parse_kwh(arg, &d->target.wh) ? EXIT_USAGE : 0;
 	case 'q':
 		d->quiet = true;
-		return 1;
+		return 0;
 	case 's':
-		return drive_parse_seconds(arg, &d->target.s) ? -1 : 1;
+		return drive_parse_seconds(arg, &d->target.s) ? EXIT_USAGE : 0;
 	case 't':
 		if (drive_parse_duration("timeout", arg, &d->timeout_ms))
-			return -1;
-		if (!d->timeout_ms)
-			return error("bad timeout: '%s' (more than 0 s)", arg);
-		return 1;
-	case 'w':
+			return EXIT_USAGE;
+		if (!d->timeout_ms) {
+			error("bad timeout: '%s' (more than 0 s)", arg);
+			return EXIT_USAGE;
+		}
+		return 0;
+	default:
 		if (drive_parse_duration("pause", arg, &ms))
-			return -1;
+			return EXIT_USAGE;
 		d->wait_ms = (int)ms;
-		return 1;
+		return 0;
 	}
-	return 0;
 }
 
-static int parse_args(struct driver *d, struct conf_args *ca, int argc,
-		      char **argv)
+/* The driver id, and the file of services (read before Kafka is tried). */
+static int check_args(void *ctx, int argc, char **argv)
+{
+	struct driver *d = ctx;
+
+	if (d->target.wh && d->target.s)
+		return usage_error("--kwh and --seconds exclude each other");
+	if (argc != 1)
+		return usage_error("expected one driver id");
+	if (!msg_name_ok(argv[0]))
+		return usage_error("bad driver id: '%s'", argv[0]);
+	session_init(&d->s, argv[0]);
+	if (d->file && (d->nsvs = read_services(d->file, &d->svs)) < 0)
+		return EXIT_USAGE;
+	return EXIT_OK;
+}
+
+int cmd_driver(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		CONF_LONGOPTS,
 		{ "file", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
 		{ "kwh", required_argument, NULL, 'k' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "seconds", required_argument, NULL, 's' },
@@ -721,60 +741,25 @@ static int parse_args(struct driver *d, struct conf_args *ca, int argc,
 		{ "wait", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int opt, r;
-
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "f:hk:qs:t:w:",
-				  opts, NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			return -1;
-		}
-		if ((r = conf_opt(ca, opt, optarg)) == 0)
-			r = driver_opt(d, opt, optarg);
-		if (r <= 0)
-			return r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
-	}
-	if (d->target.wh && d->target.s)
-		return usage_error("--kwh and --seconds exclude each other");
-	if (argc - optind != 1)
-		return usage_error("expected one driver id");
-	if (!msg_name_ok(argv[optind]))
-		return usage_error("bad driver id: '%s'", argv[optind]);
-	session_init(&d->s, argv[optind]);
-	return EXIT_OK;
-}
-
-int cmd_driver(int argc, char **argv)
-{
-	struct conf_args ca = { 0 };
 	struct driver d = { .wait_ms = -1 };
-	struct service *svs = NULL;
-	struct conf c;
-	int n = 0, ret;
+	struct setup_opts o = {
+		.usage = usage, .shortopts = "f:k:qs:t:w:", .longopts = opts,
+		.opt = driver_opt, .operands = check_args, .ctx = &d,
+	};
+	struct setup su;
+	int ret;
 
-	if ((ret = parse_args(&d, &ca, argc, argv))) {
-		conf_args_free(&ca);
-		return ret < 0 ? EXIT_OK : ret;
+	if ((ret = setup_begin(&su, &o, argc, argv)) < 0) {
+		d.conf = &su.conf;
+		if (!d.timeout_ms)
+			d.timeout_ms = su.conf.driver.timeout_ms;
+		if (d.wait_ms < 0)
+			d.wait_ms = (int)su.conf.driver.wait_ms;
+		d.tty = !d.file && isatty(STDIN_FILENO) &&
+			isatty(STDOUT_FILENO);
+		ret = run(&d, &su);
 	}
-	if (d.file && (n = read_services(d.file, &svs)) < 0) {
-		conf_args_free(&ca);
-		return EXIT_USAGE;
-	}
-	if (conf_load(&c, &ca)) {
-		ret = EXIT_USAGE;
-		goto out;
-	}
-	d.conf = &c;
-	if (!d.timeout_ms)
-		d.timeout_ms = c.driver.timeout_ms;
-	if (d.wait_ms < 0)
-		d.wait_ms = (int)c.driver.wait_ms;
-	d.tty = !d.file && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	ret = run(&d, svs, n);
-	conf_free(&c);
-out:
-	free(svs);
-	conf_args_free(&ca);
+	setup_end(&su);
+	free(d.svs);
 	return ret;
 }

@@ -22,13 +22,13 @@ static void say_to_log(void *arg, enum say level, const char *line)
 		warn("%s", line);
 }
 
-int drive_open(struct drive *dr, const struct conf *c, struct session *s,
+int drive_open(struct drive *dr, struct bus *b, struct session *s,
 	       int64_t from_ms, unsigned timeout_ms)
 {
 	memset(dr, 0, sizeof(*dr));
 	s->say = say_to_log;
 	s->say_min = log_verbose ? SAY_DEBUG : SAY_INFO;
-	if (!(dr->b = bus_open(c, BUS_PRODUCER | BUS_CONSUMER, NULL)))
+	if (!(dr->b = b))
 		return EXIT_USAGE;
 	if (bus_check(dr->b, (int)timeout_ms) ||
 	    bus_follow(dr->b, T_AUTH_RESPONSE, s->driver, from_ms)) {

@@ -21,15 +21,16 @@ struct drive {
 };
 
 /*
- * Opens a producer and a consumer (no group, so no join to wait for),
- * checks that Kafka answers within timeout_ms, and follows the partition
+ * Takes b, a producer and consumer (no group, so no join to wait for;
+ * NULL when it could not be opened), checks that Kafka answers within
+ * timeout_ms, and follows the partition
  * of auth-response of s's driver from from_ms (0: from now) before
  * anything is sent, so that no answer can be missed; s's lines go to
  * the log. Returns EXIT_OK, else the exit status after printing why:
  * EXIT_USAGE for a bad Kafka property, EXIT_UNREACHABLE when Kafka
  * cannot be used.
  */
-int drive_open(struct drive *dr, const struct conf *c, struct session *s,
+int drive_open(struct drive *dr, struct bus *b, struct session *s,
 	       int64_t from_ms, unsigned timeout_ms);
 
 /*
