@@ -10,25 +10,10 @@
 
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "test/unit/check.h"
 
-static int passed, failed;
 static char dir[64];		/* the test's own temporary directory */
 static char err[4096];		/* what the last captured call printed on stderr */
-
-static void check(int ok, const char *title, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, title);
-	vprintf(title, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
 
 static const char *tmp_path(const char *name)
 {
@@ -852,6 +837,5 @@ int main(void)
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		unlink(tmp_path(files[i]));
 	rmdir(dir);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return check_done();
 }

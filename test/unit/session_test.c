@@ -5,14 +5,8 @@
 
 #include "lib/msg.h"
 #include "lib/session.h"
+#include "test/unit/check.h"
 
-static int passed, failed;
-
-static void check(bool ok, const char *sentence)
-{
-	printf("%s - %s\n", ok ? "ok" : "not ok", sentence);
-	*(ok ? &passed : &failed) += 1;
-}
 
 /* Every case runs at this time; a later one says how much later. */
 static const struct now T0 = { .wall = 1700000000000LL, .mono = 5000000LL };
@@ -535,6 +529,5 @@ int main(void)
 	test_unsent();
 	test_overdue();
 	test_served();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return check_done();
 }
