@@ -310,6 +310,9 @@ static int add_error(const char *file, const struct cp_entry *en,
 			     MSG_PRICE_MAX);
 	case CENTRAL_DUPLICATE:
 		return error("%s: duplicate CP id: '%s'", file, en->id);
+	case CENTRAL_BAD_POWER:
+		return error("%s: power_kw of '%s' above %g", file, en->id,
+			     MSG_KW_MAX);
 	default:
 		return error("%s: more than %d CPs", file, CENTRAL_MAX_CPS);
 	}
@@ -334,7 +337,8 @@ static int load_catalogue(struct role *r)
 	for (unsigned i = 0; i < cat.ncps && !ret; i++) {
 		const struct cp_entry *en = &cat.cps[i];
 
-		e = central_add(&r->core, en->id, en->location, en->price, &now);
+		e = central_add(&r->core, en->id, en->location, en->price,
+				en->power_kw, &now);
 		if (e != CENTRAL_ADDED)
 			ret = add_error(cc->catalogue, en, e);
 	}
@@ -446,10 +450,10 @@ static void stop(struct role *r)
 		bus_flush(r->bus, FLUSH_MS);
 		st = bus_stats(r->bus);
 		if (r->core.started)	/* one that never served has nothing to say */
-			info("stats: received %ld, rejected %ld, ignored %ld, sent %ld, failed %ld",
+			info("stats: received %ld, rejected %ld, ignored %ld, sent %ld, failed %ld, implausible %ld",
 			     st->received, st->rejected,
 			     r->core.ignored + r->probe.forged, st->sent,
-			     st->failed);
+			     st->failed, r->core.implausible);
 		bus_close(r->bus, FLUSH_MS);
 		r->bus = NULL;
 	}

@@ -10,6 +10,15 @@
 #include "xalloc.h"
 
 #define PROGRESS_MS 100		/* least time between two progress of a session */
+/*
+ * Figures a CP could not have measured: more energy than its rated
+ * power delivers in the time since the grant, with this margin and this
+ * slack (Central's clock against the CP's start), or less energy than
+ * before. This many such telemetry in a row is a broken meter.
+ */
+#define PLAUSIBLE_MARGIN 1.10
+#define PLAUSIBLE_SLACK_MS 5000
+#define DOUBTFUL_MAX 3
 
 void central_init(struct central *c, const struct conf_central *rules,
 		  const struct central_hooks *hooks)
@@ -177,6 +186,8 @@ static void progress(struct central *c, struct central_cp *p, bool first,
 		p->s.prog_dirty = true;
 }
 
+static enum cp_state derive(const struct central_cp *p);
+
 /* News of a session for its driver (supply started, CP broken...). */
 __attribute__((format(printf, 4, 5)))
 static void notify(struct central *c, const struct central_cp *p,
@@ -186,7 +197,7 @@ static void notify(struct central *c, const struct central_cp *p,
 	va_list ap;
 
 	init_about(&m, MSG_NOTICE, p, now);
-	m.u.notice.state = p->state;
+	m.u.notice.state = derive(p);	/* what it is now, said or not yet */
 	va_start(ap, fmt);
 	vsnprintf(m.u.notice.text, sizeof(m.u.notice.text), fmt, ap);
 	va_end(ap);
@@ -284,7 +295,7 @@ static enum cp_state derive(const struct central_cp *p)
 {
 	if (!p->connected)
 		return CP_DISCONNECTED;
-	if (!p->engine_ok)
+	if (!p->engine_ok || p->meter_fault)
 		return CP_BROKEN;
 	if (p->stopped)
 		return CP_STOPPED;
@@ -325,7 +336,7 @@ static void update(struct central *c, struct central_cp *p, bool force,
 
 static struct central_cp *add_cp(struct central *c, const char *id,
 				 const char *location, double price,
-				 const struct now *now)
+				 double power_kw, const struct now *now)
 {
 	struct central_cp *p;
 
@@ -340,6 +351,7 @@ static struct central_cp *add_cp(struct central *c, const char *id,
 	snprintf(p->id, sizeof(p->id), "%s", id);
 	snprintf(p->location, sizeof(p->location), "%s", location);
 	p->price = price;
+	p->power_kw = power_kw;
 	p->state = CP_DISCONNECTED;
 	p->since = now->wall;
 	c->count[CP_DISCONNECTED]++;
@@ -349,16 +361,18 @@ static struct central_cp *add_cp(struct central *c, const char *id,
 
 enum central_add central_add(struct central *c, const char *id,
 			     const char *location, double price,
-			     const struct now *now)
+			     double power_kw, const struct now *now)
 {
 	if (strlen(location) > MSG_TEXT_MAX)
 		return CENTRAL_BAD_LOCATION;
 	if (!(price >= 0 && price <= MSG_PRICE_MAX))
 		return CENTRAL_BAD_PRICE;
+	if (!(power_kw >= 0 && power_kw <= MSG_KW_MAX))
+		return CENTRAL_BAD_POWER;
 	if (find(c, id))
 		return CENTRAL_DUPLICATE;
-	return add_cp(c, id, location, price, now) ? CENTRAL_ADDED :
-						     CENTRAL_FULL;
+	return add_cp(c, id, location, price, power_kw, now) ?
+	       CENTRAL_ADDED : CENTRAL_FULL;
 }
 
 /* A CP missing from the catalogue, when the configuration allows it. */
@@ -370,7 +384,7 @@ static struct central_cp *adopt(struct central *c, const char *id,
 	if (!c->rules->allow_unknown)
 		return NULL;
 	p = add_cp(c, id, *location ? location : c->rules->default_location,
-		   c->rules->default_price, now);
+		   c->rules->default_price, 0, now);
 	if (!p)
 		say(c, SAY_HOSTILE, "too many CPs (%d): refusing '%s'",
 		    CENTRAL_MAX_CPS, id);
@@ -420,6 +434,7 @@ static void on_register(struct central *c, const struct msg *m,
 	p->registered = p->connected = true;
 	p->heartbeat = now->mono;
 	p->engine_ok = m->u.reg.engine_ok;
+	p->meter_fault = false;		/* restarted, or repaired */
 	if (p->stopped)
 		send_command(c, p, CMD_STOP, NULL, now);
 	update(c, p, true, now);
@@ -608,11 +623,68 @@ static struct central_cp *session_of(struct central *c, const struct msg *m)
 	return p;
 }
 
+/*
+ * Why figures of wh for p's session cannot be true now, in buf, or NULL
+ * when they can. Central's own clock measures the time since the grant:
+ * a message's time stamp is the sender's to choose.
+ */
+static const char *implausible(const struct central *c,
+			       const struct central_cp *p, int64_t wh,
+			       const struct now *now, char *buf, size_t len)
+{
+	double kw = p->power_kw > 0 ? p->power_kw : c->rules->max_power_kw;
+	int64_t ms = now->wall - p->s.started;
+
+	if (wh < p->s.live.wh) {
+		snprintf(buf, len, "energy went back from %s to %s kWh",
+			 fig_kwh(p->s.live.wh).s, fig_kwh(wh).s);
+		return buf;
+	}
+	if (ms < 0)
+		ms = 0;
+	if ((double)wh <= kw * (double)(ms + PLAUSIBLE_SLACK_MS) / 3600 *
+			  PLAUSIBLE_MARGIN)
+		return NULL;
+	snprintf(buf, len, "%s kWh in %s is more than %s kW can deliver",
+		 fig_kwh(wh).s, fig_span(ms).s, fig_kw(kw).s);
+	return buf;
+}
+
+/* Figures refused: counted, said, and the meter judged after a few. */
+static void refuse_figures(struct central *c, struct central_cp *p,
+			   const struct msg *m, const char *why, bool last)
+{
+	c->implausible++;
+	say(c, SAY_HOSTILE, "refused %s from '%s' for session %.8s: %s",
+	    msg_type_name(m->type), p->id, p->s.id, why);
+	if (last || ++p->s.doubtful >= DOUBTFUL_MAX) {
+		if (!p->meter_fault)
+			say(c, SAY_INFO, "%s meter fault: its figures cannot be true",
+			    p->id);
+		p->meter_fault = true;
+	}
+}
+
+/* Telemetry a broken meter sent: the session ends on verified figures. */
+static void doubt(struct central *c, struct central_cp *p, const struct msg *m,
+		  const char *why, const struct now *now)
+{
+	bool was = p->meter_fault;
+
+	refuse_figures(c, p, m, why, false);
+	if (p->meter_fault && !was) {
+		send_command(c, p, CMD_END, NULL, now);
+		update(c, p, false, now);	/* BROKEN: the driver is told */
+	}
+}
+
 static void on_telemetry(struct central *c, const struct msg *m,
 			 const struct now *now)
 {
 	struct central_cp *p = session_of(c, m);
 	struct central_session *s;
+	const char *why;
+	char buf[256];
 	bool first;
 
 	if (!p)
@@ -623,11 +695,16 @@ static void on_telemetry(struct central *c, const struct msg *m,
 		       (long long)s->last_seq);
 		return;
 	}
+	if ((why = implausible(c, p, m->u.prog.wh, now, buf, sizeof(buf)))) {
+		doubt(c, p, m, why, now);
+		return;
+	}
 	first = s->last_seq < 0;
 	s->last_seq = m->u.prog.seq;
 	s->live = m->u.prog;
 	s->live.cents = msg_cents(s->live.wh, p->price);
 	s->live_dirty = true;
+	s->doubtful = 0;
 	/*
 	 * Telemetry clears a doubt (a second register that was no restart,
 	 * a session restored after Central's own restart), never an end
@@ -644,13 +721,27 @@ static void on_telemetry(struct central *c, const struct msg *m,
 	c->changed = true;
 }
 
+/*
+ * The end of a supply: the ticket of its figures, or, when they cannot
+ * be true, of the last plausible ones (and the meter is judged broken).
+ */
 static void on_supply_end(struct central *c, const struct msg *m,
 			  const struct now *now)
 {
 	struct central_cp *p = session_of(c, m);
+	const char *why;
+	char buf[256];
 
-	if (p)
+	if (!p)
+		return;
+	if (!(why = implausible(c, p, m->u.ticket.wh, now, buf, sizeof(buf)))) {
 		close_session(c, p, &m->u.ticket, now);
+		return;
+	}
+	refuse_figures(c, p, m, why, true);
+	notify(c, p, now, "%s reported figures that cannot be true: the "
+	       "ticket bills the last plausible ones", p->id);
+	close_by_central(c, p, m->u.ticket.reason, now);
 }
 
 /* Stop or resume one CP; quiet when part of "all". */
@@ -659,6 +750,14 @@ static void control(struct central *c, struct central_cp *p, enum msg_cmd cmd,
 {
 	bool stop = cmd == CMD_STOP;
 
+	if (!stop && p->meter_fault) {
+		p->meter_fault = false;	/* the operator vouches for it */
+		if (!quiet)
+			say(c, SAY_INFO, "%s meter fault cleared by the operator",
+			    p->id);
+		if (!p->stopped)
+			update(c, p, true, now);
+	}
 	if (p->stopped == stop)
 		return;
 	p->stopped = stop;
@@ -802,7 +901,7 @@ void central_restore(struct central *c, const struct cpstate_row *r,
 	struct central_cp *p = find(c, r->id);
 
 	if (!p && c->rules->allow_unknown)
-		p = add_cp(c, r->id, r->st.location, r->st.price, now);
+		p = add_cp(c, r->id, r->st.location, r->st.price, 0, now);
 	if (!p)
 		return;
 	if (p->busy) {

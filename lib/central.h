@@ -33,7 +33,9 @@ struct central_session {
 	int64_t owed_since;		/* ... since this mono ms */
 	enum msg_end owed_reason;	/* the ticket's reason if none comes */
 	int64_t last_seq;		/* of the last telemetry; -1: none yet */
-	struct msg_progress live;	/* cents by Central's price */
+	struct msg_progress live;	/* the last plausible figures, cents
+					   by Central's price */
+	unsigned doubtful;		/* implausible telemetry in a row */
 	bool live_dirty;		/* figures not yet on cp-state */
 	bool prog_dirty;		/* figures not yet sent to the driver */
 	int64_t prog_at;		/* mono ms of the last progress sent */
@@ -44,10 +46,12 @@ struct central_cp {
 	char id[MSG_NAME_MAX + 1];
 	char location[MSG_TEXT_MAX + 1];
 	double price;			/* EUR/kWh */
+	double power_kw;		/* rated; 0: rules->max_power_kw */
 	bool registered;		/* the engine announced itself once */
 	bool connected;			/* its monitor's heartbeats arrive */
 	bool engine_ok;
 	bool stopped;			/* out of order by the operator */
+	bool meter_fault;		/* its figures could not be true */
 	bool busy;			/* a session is open: s is valid */
 	bool unsaid;			/* restored: cp-state keeps the last word */
 	enum cp_state state;
@@ -84,6 +88,7 @@ struct central {
 	struct index by_id, by_driver;
 	long count[CP_STATE_COUNT];	/* CPs in each state */
 	long ignored;			/* messages Central would not act on */
+	long implausible;		/* figures refused as impossible */
 	bool changed;			/* a CP changed since the owner looked */
 	int64_t started;		/* wall ms it began to serve; 0: not yet */
 	int64_t serving;		/* the same, mono */
@@ -102,10 +107,12 @@ enum central_add {
 	CENTRAL_FULL,			/* CENTRAL_MAX_CPS reached */
 	CENTRAL_BAD_LOCATION,		/* longer than MSG_TEXT_MAX */
 	CENTRAL_BAD_PRICE,		/* outside 0 to MSG_PRICE_MAX */
+	CENTRAL_BAD_POWER,		/* outside 0 to MSG_KW_MAX */
 };
+/* power_kw is the CP's rated power; 0: the rules' max_power_kw. */
 enum central_add central_add(struct central *c, const char *id,
 			     const char *location, double price,
-			     const struct now *now);
+			     double power_kw, const struct now *now);
 
 /*
  * One row of cp-state, as Central published it before it stopped: a

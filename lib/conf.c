@@ -280,6 +280,7 @@ struct ycentral {
 	unsigned *health_timeout_ms;
 	unsigned *auth_timeout_ms;
 	char *group;
+	double *max_power_kw;
 };
 
 struct ycp {
@@ -361,6 +362,7 @@ static const cyaml_schema_field_t y_central_fields[] = {
 	Y_UINT("health_timeout_ms", struct ycentral, health_timeout_ms),
 	Y_UINT("auth_timeout_ms", struct ycentral, auth_timeout_ms),
 	Y_STR("group", struct ycentral, group),
+	Y_FLOAT("max_power_kw", struct ycentral, max_power_kw),
 	CYAML_FIELD_END
 };
 
@@ -488,6 +490,18 @@ static int set_double(const struct ydoc *d, const struct ynode *sec,
 	return 0;
 }
 
+/* A power in kW: above 0, and within what a message can carry. */
+static int set_kw(const struct ydoc *d, const struct ynode *sec,
+		  const char *key, const double *v, double *out)
+{
+	if (set_double(d, sec, key, v, true, out))
+		return -1;
+	if (*out > MSG_KW_MAX)
+		return key_error(d, sec, key, "expected at most %g for '%s'",
+				 MSG_KW_MAX, key);
+	return 0;
+}
+
 /*
  * Text meant for a panel or a log line has no control characters, C1
  * ones included: msg.c refuses them in a message, and a terminal may
@@ -591,7 +605,8 @@ static int apply_central(struct conf *c, const struct ydoc *d,
 		     DAY_MS, &o->health_timeout_ms) ||
 	    set_uint(d, sec, "auth_timeout_ms", y->auth_timeout_ms, 10,
 		     DAY_MS, &o->auth_timeout_ms) ||
-	    set_str(d, sec, "group", y->group, true, &o->group))
+	    set_str(d, sec, "group", y->group, true, &o->group) ||
+	    set_kw(d, sec, "max_power_kw", y->max_power_kw, &o->max_power_kw))
 		return -1;
 	return 0;
 }
@@ -865,6 +880,8 @@ int conf_load(struct conf *c, const struct conf_args *a)
 		return -1;
 	}
 	props_append(&c->props, &c->nprops, a->props, a->nprops);
+	if (!c->central.max_power_kw)
+		c->central.max_power_kw = c->cp.power_kw;
 	debug("config '%s', brokers '%s' from %s", c->file ? c->file : "(none)",
 	      c->brokers, c->brokers_from);
 	return 0;
@@ -875,6 +892,7 @@ struct ycat_entry {
 	char *id;
 	char *location;
 	double price;
+	double *power_kw;
 };
 
 struct ycat {
@@ -882,7 +900,7 @@ struct ycat {
 	unsigned ncps;
 };
 
-/* Every key of an entry is required. */
+/* Every key of an entry is required but power_kw. */
 static const cyaml_schema_field_t y_entry_fields[] = {
 	CYAML_FIELD_STRING_PTR("id", CYAML_FLAG_DEFAULT, struct ycat_entry,
 			       id, 0, CYAML_UNLIMITED),
@@ -890,6 +908,7 @@ static const cyaml_schema_field_t y_entry_fields[] = {
 			       struct ycat_entry, location, 0, CYAML_UNLIMITED),
 	CYAML_FIELD_FLOAT("price", CYAML_FLAG_DEFAULT, struct ycat_entry,
 			  price),
+	Y_FLOAT("power_kw", struct ycat_entry, power_kw),
 	CYAML_FIELD_END
 };
 
@@ -919,7 +938,9 @@ static int cat_entry(struct catalogue *cat, const struct ydoc *d,
 	if (!ydoc_text_ok(e->location))
 		return key_error(d, n, "location",
 				 "control character in 'location'");
-	if (set_double(d, n, "price", &e->price, false, &o->price))
+	o->power_kw = 0;
+	if (set_double(d, n, "price", &e->price, false, &o->price) ||
+	    set_kw(d, n, "power_kw", e->power_kw, &o->power_kw))
 		return -1;
 	o->id = xstrdup(e->id);
 	o->location = xstrdup(e->location);

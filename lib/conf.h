@@ -41,6 +41,11 @@ struct conf_central {
 	unsigned health_timeout_ms;	/* monitor silent this long: DISCONNECTED */
 	unsigned auth_timeout_ms;	/* requests older than this are not granted */
 	char *group;		/* consumer group id */
+	/*
+	 * The most power, kW, a CP the catalogue gives none for can deliver:
+	 * figures beyond it are not believed. 0 in the file: cp.power_kw.
+	 */
+	double max_power_kw;
 };
 
 struct conf_cp {
@@ -115,6 +120,7 @@ struct cp_entry {
 	char *id;
 	char *location;
 	double price;		/* EUR/kWh */
+	double power_kw;	/* rated power; 0: central.max_power_kw */
 };
 
 struct catalogue {

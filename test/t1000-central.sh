@@ -164,6 +164,7 @@ cps:
   - {id: CP002, location: Madrid, price: 0.40}
   - {id: CP003, location: Valencia, price: 0.30}
   - {id: CP004, location: Elche, price: 0.25}
+  - {id: CP005, location: Elda, price: 0.50, power_kw: 22}
 EOF
 
 test_expect_success 'usage text is the SYNOPSIS of evc-central(1)' '
@@ -190,7 +191,7 @@ test_expect_success '-n rejects a catalogue with a duplicate id, with its FILE:L
 	{ cat cps.yaml && echo "  - {id: CP002, location: Again, price: 1}"; } >dup.yaml &&
 	printf "central:\n  catalogue: dup.yaml\n" >dupconf.yaml &&
 	test_expect_code 2 "$EVC" central -n -c dupconf.yaml 2>err &&
-	grep -q "dup.yaml:6" err && grep -q CP002 err
+	grep -q "dup.yaml:7" err && grep -q CP002 err
 '
 
 test_expect_success 'bad words and ids after the options are usage errors' '
@@ -218,11 +219,15 @@ test_expect_success 'Central without Kafka says so, keeps trying, stops on SIGTE
 # --- against Kafka -----------------------------------------------------------
 
 need_kafka
+# The hand-made figures below come far faster than a CP could measure
+# them: CPs without a power_kw in the catalogue may report up to 100 MW.
+# CP005, rated 22 kW, is the one whose figures are held to its power.
 test_config <<-EOF
 	central:
 	  catalogue: cps.yaml
 	  group: central-$TEST_NAME-$$
 	  health_timeout_ms: 5000
+	  max_power_kw: 100000
 EOF
 conf=$EVC_CONFIG
 
@@ -317,9 +322,9 @@ test_expect_success 'stale telemetry, and telemetry of a wrong session or CP, is
 
 test_expect_success 'telemetry read in a burst reaches the driver as its newest figures' '
 	for i in $(seq 10 29); do
-		printf "%s\t%s\n" CP001 "{\"v\":1,\"type\":\"telemetry\",\"id\":\"$(uuid)\",\"ts\":$(now),\"cp\":\"CP001\",\"session\":\"$sess1\",\"seq\":$i,\"kw\":22,\"wh\":$((i * 100)),\"cents\":0}"
+		printf "%s\t%s\n" CP001 "{\"v\":1,\"type\":\"telemetry\",\"id\":\"$(uuid)\",\"ts\":$(now),\"cp\":\"CP001\",\"session\":\"$sess1\",\"seq\":$i,\"kw\":22,\"wh\":$((2000 + i * 100)),\"cents\":0}"
 	done | kc -P -t "$(topic telemetry)" -K "$tab" &&
-	wait_for 10 "has auth_response type=progress session=$sess1 seq=29 wh=2900 cents=102" &&
+	wait_for 10 "has auth_response type=progress session=$sess1 seq=29 wh=4900 cents=172" &&
 	n=$(has auth_response type=progress session=$sess1 | grep -cE "\"seq\":(1[0-9]|2[0-9])," ) &&
 	test "$n" -ge 1 && test "$n" -lt 20
 '
@@ -430,6 +435,35 @@ test_expect_success 'messages about unknown CPs change nothing' '
 	! has cp_state cp=CP555 && ! has cp_state cp=CP556
 '
 
+test_expect_success 'a forged supply_end of 999 kWh after 4 s at 22 kW bills only what was verified' '
+	bg beats5 beats true CP005 &&
+	reg CP005 && wait_state CP005 ACTIVE &&
+	ask CP005 DRIVER10 && granted $req &&
+	tele CP005 $sess 0 0 && sleep 4 && tele CP005 $sess 1 24 &&
+	wait_for 10 "has auth_response type=progress session=$sess seq=1 wh=24" &&
+	fin CP005 $sess 2 999000 finished &&
+	wait_for 10 "has auth_response type=ticket session=$sess >ticket" &&
+	has auth_response type=ticket session=$sess wh=24 cents=1 reason=finished &&
+	has auth_response type=notice session=$sess state=BROKEN &&
+	wait_state CP005 BROKEN &&
+	grep -q "refused supply_end from .CP005.*999.0 kWh in [45]s is more than 22.0 kW can deliver" central.err
+'
+
+test_expect_success 'the CP registers again: its meter fault is cleared' '
+	reg CP005 && wait_state CP005 ACTIVE
+'
+
+test_expect_success 'energy that goes backwards is refused and the figures stay' '
+	ask CP005 DRIVER10 && granted $req &&
+	sleep 2 && tele CP005 $sess 0 10 && tele CP005 $sess 1 5 &&
+	fin CP005 $sess 2 11 unplugged &&
+	wait_for 10 "has auth_response type=ticket session=$sess wh=11" &&
+	! has auth_response type=progress session=$sess wh=5 &&
+	grep -q "refused telemetry from .CP005.*energy went back from 0.01 to 0.005 kWh" central.err &&
+	wait_state CP005 ACTIVE &&
+	quiet_kill beats5
+'
+
 test_expect_success 'after a restart Central keeps its sessions and stopped CPs' '
 	ask CP001 DRIVER9 && granted $req &&
 	tele CP001 $sess 0 0 && tele CP001 $sess 1 800 &&
@@ -437,7 +471,7 @@ test_expect_success 'after a restart Central keeps its sessions and stopped CPs'
 	bg beats3 beats true CP003 && wait_state CP003 ACTIVE &&
 	"$EVC" central stop CP003 && wait_state CP003 STOPPED &&
 	bg_kill central &&
-	grep -q "stats: received [1-9][0-9]*, rejected [1-9][0-9]*, ignored [1-9]" central.err &&
+	grep -q "stats: received [1-9][0-9]*, rejected [1-9][0-9]*, ignored [1-9][0-9]*, sent [1-9][0-9]*, failed 0, implausible 2" central.err &&
 	fin CP001 $sess 2 900 unplugged &&
 	start_central central2 &&
 	wait_for 10 "has auth_response type=ticket session=$sess reason=unplugged wh=900" &&

@@ -64,7 +64,11 @@ static void clear(void)
 	w.nsaid = 0;
 }
 
-/* Central with CP001 (0.35), CP002 (0.40) and CP003 (0.30) in its catalogue. */
+/*
+ * Central with CP001 (0.35), CP002 (0.40) and CP003 (0.30, rated 22 kW)
+ * in its catalogue; CPs without a rated power may deliver 10 MW, so
+ * that the cases about other rules can use round figures at once.
+ */
 static void start(bool allow_unknown)
 {
 	struct central_hooks h = {
@@ -79,11 +83,12 @@ static void start(bool allow_unknown)
 	w.rules.default_location = "unknown";
 	w.rules.health_timeout_ms = HEALTH_MS;
 	w.rules.auth_timeout_ms = AUTH_MS;
+	w.rules.max_power_kw = 10000;
 	w.now = (struct now){ .wall = 1800000000000, .mono = 5000000 };
 	central_init(&w.c, &w.rules, &h);
-	central_add(&w.c, "CP001", "Alicante", 0.35, &w.now);
-	central_add(&w.c, "CP002", "Elche", 0.40, &w.now);
-	central_add(&w.c, "CP003", "Elda", 0.30, &w.now);
+	central_add(&w.c, "CP001", "Alicante", 0.35, 0, &w.now);
+	central_add(&w.c, "CP002", "Elche", 0.40, 0, &w.now);
+	central_add(&w.c, "CP003", "Elda", 0.30, 22, &w.now);
 	central_serve(&w.c, &w.now);
 	clear();
 }
@@ -760,8 +765,8 @@ static void test_restore(void)
 	memset(&w.c, 0, sizeof(w.c));
 	central_init(&w.c, &w.rules, &(struct central_hooks){
 		.post = on_post, .say = on_say, .heard = on_heard });
-	central_add(&w.c, "CP001", "Alicante", 0.35, &w.now);
-	central_add(&w.c, "CP002", "Elche", 0.40, &w.now);
+	central_add(&w.c, "CP001", "Alicante", 0.35, 0, &w.now);
+	central_add(&w.c, "CP002", "Elche", 0.40, 0, &w.now);
 	central_restore(&w.c, &r1, &w.now);
 	central_restore(&w.c, &r2, &w.now);
 	central_serve(&w.c, &w.now);
@@ -796,6 +801,61 @@ static void test_restore(void)
 	      "without news from its CP, a restored session ends on its last figures");
 }
 
+/* The figures a 22 kW CP may report, and what becomes of the others. */
+static void test_plausible(void)
+{
+	char s[MSG_UUID_LEN + 1];
+	const struct msg *t;
+
+	start(false);
+	online("CP003");
+	granted("D1", "CP003", s);
+	later(4000);
+	tel("CP003", "D1", s, 0, 24);
+	check(w.c.implausible == 0 && last(T_AUTH_RESPONSE, MSG_PROGRESS) &&
+	      last(T_AUTH_RESPONSE, MSG_PROGRESS)->u.prog.wh == 24,
+	      "24 Wh after 4 s at 22 kW is believed");
+	clear();
+	fin("CP003", "D1", s, 1, 999000, END_FINISHED);
+	t = last(T_AUTH_RESPONSE, MSG_TICKET);
+	check(w.c.implausible == 1 && t && t->u.ticket.wh == 24 &&
+	      t->u.ticket.cents == 1,
+	      "a supply_end of 999 kWh after 4 s is refused: the ticket bills the 24 Wh verified");
+	check(state("CP003") == CP_BROKEN && last(T_AUTH_RESPONSE, MSG_NOTICE),
+	      "the CP shows BROKEN (its meter), and the driver is told");
+	reg("CP003", true);
+	check(state("CP003") == CP_ACTIVE,
+	      "registering again (a restarted engine) clears the meter fault");
+	granted("D1", "CP003", s);
+	later(10000);
+	tel("CP003", "D1", s, 0, 50);
+	clear();
+	w.c.implausible = 0;
+	tel("CP003", "D1", s, 1, 40);
+	check(w.c.implausible == 1 && !last(T_AUTH_RESPONSE, MSG_PROGRESS) &&
+	      central_find(&w.c, "CP003")->s.live.wh == 50,
+	      "energy that goes backwards is refused; the figures stay");
+	tel("CP003", "D1", s, 2, 60);
+	check(w.c.implausible == 1 && central_find(&w.c, "CP003")->s.live.wh == 60,
+	      "plausible figures after it are taken again");
+	clear();
+	tel("CP003", "D1", s, 3, 500000);
+	tel("CP003", "D1", s, 4, 500000);
+	check(state("CP003") == CP_SUPPLYING && !command(CMD_END, "CP003"),
+	      "two impossible figures in a row are refused, the supply goes on");
+	tel("CP003", "D1", s, 5, 500000);
+	check(state("CP003") == CP_BROKEN && command(CMD_END, "CP003") &&
+	      last(T_AUTH_RESPONSE, MSG_NOTICE),
+	      "the third in a row is a broken meter: BROKEN, the CP told to end");
+	fin("CP003", "D1", s, 6, 500000, END_CANCELLED);
+	t = last(T_AUTH_RESPONSE, MSG_TICKET);
+	check(t && t->u.ticket.wh == 60 && w.c.implausible == 5,
+	      "its supply_end is refused too: the ticket bills the 60 Wh verified");
+	control(CMD_RESUME, "CP003");
+	check(state("CP003") == CP_ACTIVE,
+	      "the operator's resume clears a meter fault");
+}
+
 static void run_cases(void)
 {
 	test_truth_table();
@@ -809,6 +869,7 @@ static void run_cases(void)
 	test_register();
 	test_cancel();
 	test_restore();
+	test_plausible();
 }
 
 int main(void)
