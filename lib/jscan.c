@@ -590,6 +590,47 @@ static struct jobj *nest_of(const struct jobj *o, const struct jval *v)
 }
 
 /*
+ * After a member of an object or an element of an array: 1 on a comma
+ * (another one follows), 0 on the closing byte, stepped over, else -1.
+ * Inline: it runs after every value, and as a call it cost the decoder
+ * 2% more instructions.
+ */
+static inline int scan_next(struct scan *s, unsigned char close)
+{
+	skip_ws(s);
+	if (s->p < s->end && *s->p == ',') {
+		s->p++;
+		skip_ws(s);
+		return 1;
+	}
+	if (s->p == s->end || *s->p != close)
+		return jerr(s, s->p, "'%c' expected", close);
+	s->p++;
+	return 0;
+}
+
+/* The member of object o at s->p, its rank-th: "key": value. */
+static int scan_member(struct scan *s, struct jobj *o, unsigned rank)
+{
+	struct jval key, scratch, *v;
+
+	if (s->p == s->end || *s->p != '"')
+		return jerr(s, s->p, "string or '}' expected");
+	if (scan_string(s, &key))
+		return -1;
+	skip_ws(s);
+	if (s->p == s->end || *s->p != ':')
+		return jerr(s, s->p, "':' expected");
+	s->p++;
+	skip_ws(s);
+	key.rank = rank;
+	if (!(v = take_key(s, o, &key, &scratch)))
+		return -1;
+	v->rank = rank;
+	return scan_value(s, v, nest_of(o, v));
+}
+
+/*
  * An object at s->p, its keys noted in o (NULL: an object whose keys
  * no one asked for, only checked). The stack of other keys is
  * {count, bytes} at its start, kept in a keyref.
@@ -597,41 +638,21 @@ static struct jobj *nest_of(const struct jobj *o, const struct jval *v)
 static int scan_object(struct scan *s, struct jobj *o)
 {
 	struct keyref base = { s->dups.n, s->dups.used };
-	struct jval key, scratch, *v;
 	unsigned n = 0;
+	int more;
 
 	s->p++;
 	skip_ws(s);
-	if (s->p < s->end && *s->p == '}')
-		goto out;
-	for (;;) {
-		if (s->p == s->end || *s->p != '"')
-			return jerr(s, s->p, "string or '}' expected");
-		if (scan_string(s, &key))
-			return -1;
-		skip_ws(s);
-		if (s->p == s->end || *s->p != ':')
-			return jerr(s, s->p, "':' expected");
+	if (s->p < s->end && *s->p == '}') {
 		s->p++;
-		skip_ws(s);
-		key.rank = n++;
-		if (!(v = take_key(s, o, &key, &scratch)))
+	} else {
+		do {
+			if (scan_member(s, o, n++))
+				return -1;
+		} while ((more = scan_next(s, '}')) > 0);
+		if (more < 0)
 			return -1;
-		v->rank = key.rank;
-		if (scan_value(s, v, nest_of(o, v)))
-			return -1;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			skip_ws(s);
-			continue;
-		}
-		if (s->p == s->end || *s->p != '}')
-			return jerr(s, s->p, "'}' expected");
-		break;
 	}
-out:
-	s->p++;
 	if (o)
 		o->nkeys = n;
 	return keyset_pop(s, &base, s->p - 1);
@@ -640,6 +661,7 @@ out:
 static int scan_array(struct scan *s)
 {
 	struct jval v;
+	int more;
 
 	s->p++;
 	skip_ws(s);
@@ -647,20 +669,11 @@ static int scan_array(struct scan *s)
 		s->p++;
 		return 0;
 	}
-	for (;;) {
+	do {
 		if (scan_value(s, &v, NULL))
 			return -1;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			skip_ws(s);
-			continue;
-		}
-		if (s->p == s->end || *s->p != ']')
-			return jerr(s, s->p, "']' expected");
-		s->p++;
-		return 0;
-	}
+	} while ((more = scan_next(s, ']')) > 0);
+	return more;
 }
 
 /* Any value at s->p; an object goes into `into` when there is one. */
