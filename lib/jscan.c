@@ -725,6 +725,7 @@ static int scan_document(struct scan *s, struct jobj *top, struct jval *v)
 	return 0;
 }
 
+__attribute__((hot))	/* on the decoder's path: see msg_decode */
 int jscan(const void *buf, size_t len, const struct jkeys *keys,
 	  struct jobj *top, struct jval *v, struct jscan_error *e)
 {
