@@ -1,51 +1,25 @@
 /* msg.c: evc's JSON messages: one table of types and fields, strict codecs. */
-#include <errno.h>
-#include <fcntl.h>
-#include <locale.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <time.h>
-#include <unistd.h>
 
+#include "jscan.h"
 #include "log.h"
 #include "msg.h"
+#include "msg_table.h"
+#include "numfmt.h"
 
 /*
  * The codecs are driven by tables: each type lists its fields once, and
  * the encoder, the decoder and the validator all walk the same list, so
  * encoding and decoding stay exact inverses and evc never sends what it
- * would itself reject.
+ * would itself reject. The kinds of field and the keys are in
+ * msg_table.h, which lets the fuzzer's oracle read this table too.
  */
-enum kind {
-	K_BOOL,		/* true/false */
-	K_INT,		/* int64_t, integer 0..max */
-	K_U32,		/* uint32_t, integer 0..UINT32_MAX */
-	K_REAL,		/* double, number 0..max, finite */
-	K_TEXT,		/* char[max + 1], printable UTF-8 */
-	K_UUID,		/* char[MSG_UUID_LEN + 1], 32 lowercase hex */
-	K_DENY,		/* enum msg_deny, by name */
-	K_END,		/* enum msg_end, by name */
-	K_CMD,		/* enum msg_cmd, by name */
-	K_STATE,	/* enum cp_state, by name */
-	K_LIVE,		/* struct msg_progress as a nested object */
-};
-
-/* Every key a message can hold, at any depth: the decoder's vocabulary. */
-enum key {
-	KEY_V, KEY_TYPE, KEY_ID, KEY_TS, KEY_CP, KEY_DRIVER, KEY_SESSION,
-	KEY_LOCATION, KEY_ENGINE_OK, KEY_ACCEPTED, KEY_REASON, KEY_PRICE,
-	KEY_TARGET_WH, KEY_TARGET_S, KEY_TIMEOUT_MS, KEY_CANCEL, KEY_REQUEST,
-	KEY_AUTHORIZED, KEY_SEQ, KEY_KW, KEY_WH, KEY_CENTS, KEY_STARTED,
-	KEY_ENDED, KEY_CMD, KEY_ALL, KEY_STATE, KEY_TEXT, KEY_LIVE, KEY_SINCE,
-	KEY_COUNT
-};
-_Static_assert(KEY_COUNT <= 32, "the decoder keeps the keys found in 32 bits");
+_Static_assert(KEY_COUNT <= JSCAN_KEYS_MAX, "the scanner notes 32 keys at most");
 
 #define KEY(k, name) [KEY_##k] = name
 static const char *const key_names[KEY_COUNT] = {
@@ -62,62 +36,44 @@ static const char *const key_names[KEY_COUNT] = {
 	KEY(LIVE, "live"), KEY(SINCE, "since"),
 };
 
-
-struct field {
-	unsigned char key;	/* its name: key_names[key] */
-	unsigned char kind;
-	unsigned short off;	/* in the type's member of struct msg's union */
-	long long max;		/* K_INT, K_REAL: largest value; K_TEXT: bytes */
-};
-
-/* Whether a type carries cp, driver and session in its envelope. */
-enum { NO, OPT, REQ };
-
-struct type {
-	const char *name;
-	unsigned char cp, driver, session;
-	const struct field *fields;
-	unsigned char nfields;
-};
-
 #define FNAME(f) key_names[(f)->key]
 #define OFF(s, m) ((unsigned short)offsetof(struct s, m))
 #define NFIELDS(a) ((unsigned char)(sizeof(a) / sizeof((a)[0])))
 
-static const struct field register_fields[] = {
+static const struct msg_field register_fields[] = {
 	{ KEY_LOCATION, K_TEXT, OFF(msg_register, location), MSG_TEXT_MAX },
 	{ KEY_ENGINE_OK, K_BOOL, OFF(msg_register, engine_ok), 0 },
 };
 
-static const struct field ack_fields[] = {
+static const struct msg_field ack_fields[] = {
 	{ KEY_ACCEPTED, K_BOOL, OFF(msg_register_ack, accepted), 0 },
 	{ KEY_REASON, K_DENY, OFF(msg_register_ack, reason), 0 },
 	{ KEY_PRICE, K_REAL, OFF(msg_register_ack, price), (long long)MSG_PRICE_MAX },
 	{ KEY_LOCATION, K_TEXT, OFF(msg_register_ack, location), MSG_TEXT_MAX },
 };
 
-static const struct field request_fields[] = {
+static const struct msg_field request_fields[] = {
 	{ KEY_TARGET_WH, K_INT, OFF(msg_auth_request, target_wh), MSG_WH_MAX },
 	{ KEY_TARGET_S, K_U32, OFF(msg_auth_request, target_s), 0 },
 	{ KEY_TIMEOUT_MS, K_U32, OFF(msg_auth_request, timeout_ms), 0 },
 	{ KEY_CANCEL, K_BOOL, OFF(msg_auth_request, cancel), 0 },
 };
 
-static const struct field response_fields[] = {
+static const struct msg_field response_fields[] = {
 	{ KEY_REQUEST, K_UUID, OFF(msg_auth_response, request), 0 },
 	{ KEY_AUTHORIZED, K_BOOL, OFF(msg_auth_response, authorized), 0 },
 	{ KEY_REASON, K_DENY, OFF(msg_auth_response, reason), 0 },
 	{ KEY_PRICE, K_REAL, OFF(msg_auth_response, price), (long long)MSG_PRICE_MAX },
 };
 
-static const struct field progress_fields[] = {
+static const struct msg_field progress_fields[] = {
 	{ KEY_SEQ, K_U32, OFF(msg_progress, seq), 0 },
 	{ KEY_KW, K_REAL, OFF(msg_progress, kw), (long long)MSG_KW_MAX },
 	{ KEY_WH, K_INT, OFF(msg_progress, wh), MSG_WH_MAX },
 	{ KEY_CENTS, K_INT, OFF(msg_progress, cents), MSG_CENTS_MAX },
 };
 
-static const struct field ticket_fields[] = {
+static const struct msg_field ticket_fields[] = {
 	{ KEY_SEQ, K_U32, OFF(msg_ticket, seq), 0 },
 	{ KEY_WH, K_INT, OFF(msg_ticket, wh), MSG_WH_MAX },
 	{ KEY_CENTS, K_INT, OFF(msg_ticket, cents), MSG_CENTS_MAX },
@@ -127,29 +83,29 @@ static const struct field ticket_fields[] = {
 	{ KEY_REASON, K_END, OFF(msg_ticket, reason), 0 },
 };
 
-static const struct field command_fields[] = {
+static const struct msg_field command_fields[] = {
 	{ KEY_CMD, K_CMD, OFF(msg_command, cmd), 0 },
 	{ KEY_TARGET_WH, K_INT, OFF(msg_command, target_wh), MSG_WH_MAX },
 	{ KEY_TARGET_S, K_U32, OFF(msg_command, target_s), 0 },
 	{ KEY_PRICE, K_REAL, OFF(msg_command, price), (long long)MSG_PRICE_MAX },
 };
 
-static const struct field health_fields[] = {
+static const struct msg_field health_fields[] = {
 	{ KEY_ENGINE_OK, K_BOOL, OFF(msg_health, engine_ok), 0 },
 	{ KEY_SEQ, K_U32, OFF(msg_health, seq), 0 },
 };
 
-static const struct field notice_fields[] = {
+static const struct msg_field notice_fields[] = {
 	{ KEY_STATE, K_STATE, OFF(msg_notice, state), 0 },
 	{ KEY_TEXT, K_TEXT, OFF(msg_notice, text), MSG_TEXT_MAX },
 };
 
-static const struct field control_fields[] = {
+static const struct msg_field control_fields[] = {
 	{ KEY_CMD, K_CMD, OFF(msg_control, cmd), 0 },
 	{ KEY_ALL, K_BOOL, OFF(msg_control, all), 0 },
 };
 
-static const struct field cp_state_fields[] = {
+static const struct msg_field cp_state_fields[] = {
 	{ KEY_STATE, K_STATE, OFF(msg_cp_state, state), 0 },
 	{ KEY_LOCATION, K_TEXT, OFF(msg_cp_state, location), MSG_TEXT_MAX },
 	{ KEY_PRICE, K_REAL, OFF(msg_cp_state, price), (long long)MSG_PRICE_MAX },
@@ -160,7 +116,7 @@ static const struct field cp_state_fields[] = {
 #define FIELDS(a) a, NFIELDS(a)
 
 /* One row per enum msg_type: its JSON name, envelope ids, fields. */
-static const struct type types[MSG_TYPE_COUNT] = {
+static const struct msg_row types[MSG_TYPE_COUNT] = {
 	[MSG_REGISTER] = { "register", REQ, NO, NO, FIELDS(register_fields) },
 	[MSG_REGISTER_ACK] = { "register_ack", REQ, NO, NO, FIELDS(ack_fields) },
 	[MSG_AUTH_REQUEST] = { "auth_request", REQ, REQ, OPT, FIELDS(request_fields) },
@@ -222,6 +178,30 @@ _Static_assert(sizeof(enum msg_deny) == sizeof(unsigned), "enum size");
 _Static_assert(sizeof(enum msg_end) == sizeof(unsigned), "enum size");
 _Static_assert(sizeof(enum msg_cmd) == sizeof(unsigned), "enum size");
 _Static_assert(sizeof(enum cp_state) == sizeof(unsigned), "enum size");
+
+const struct msg_row *msg_table_row(enum msg_type t)
+{
+	return (unsigned)t < MSG_TYPE_COUNT ? &types[t] : NULL;
+}
+
+const struct msg_field *msg_table_live(unsigned *n)
+{
+	*n = NFIELDS(progress_fields);
+	return progress_fields;
+}
+
+const char *msg_table_key(enum msg_key k)
+{
+	return (unsigned)k < KEY_COUNT ? key_names[k] : NULL;
+}
+
+const char *const *msg_table_names(enum msg_kind kind, unsigned *n)
+{
+	if (kind < K_DENY || kind > K_STATE)
+		return NULL;
+	*n = enums[kind - K_DENY].count;
+	return enums[kind - K_DENY].names;
+}
 
 /* Comparing first bytes first skips most strcmp calls. */
 static int lookup(const char *const *names, unsigned n, const char *s)
@@ -402,14 +382,11 @@ static bool text_ok(const unsigned char *s, size_t len)
 }
 
 /*
- * Error subjects come from untrusted bytes: quote() keeps printable
+ * Error subjects come from untrusted bytes: msg_quote() keeps printable
  * ASCII, doubles backslashes, writes any other byte as \xHH and cuts
  * long subjects short, so a reason can go to a log or a terminal as it
- * is. The parser's own messages may be longer than a subject.
+ * is. The scanner's own messages may be longer than a subject.
  */
-#define QUOTE_MAX 40
-#define QUOTE_BUF (QUOTE_MAX * 4 + 4)
-#define JSON_TEXT_MAX 100
 
 static const char *quote_max(char *out, const char *s, size_t len, size_t max)
 {
@@ -436,9 +413,9 @@ static const char *quote_max(char *out, const char *s, size_t len, size_t max)
 	return out;
 }
 
-static const char *quote(char *out, const char *s, size_t len)
+const char *msg_quote(char out[MSG_QUOTE_BUF], const char *s, size_t len)
 {
-	return quote_max(out, s, len, QUOTE_MAX);
+	return quote_max(out, s, len, MSG_QUOTE_MAX);
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -458,9 +435,9 @@ static int fail(char *err, size_t n, const char *fmt, ...)
 static int bad_id(char *err, size_t n, const char *label, const char *s,
 		  size_t len)
 {
-	char q[QUOTE_BUF];
+	char q[MSG_QUOTE_BUF];
 
-	quote(q, s, len);
+	msg_quote(q, s, len);
 	if (!strcmp(label, "id"))
 		return fail(err, n, "bad id '%s'", q);
 	return fail(err, n, "bad %s id '%s'", label, q);
@@ -472,8 +449,9 @@ static int out_of_range(char *err, size_t n, const char *prefix,
 	return fail(err, n, "field '%s%s' out of range", prefix, name);
 }
 
-static int check_fields(const struct field *fs, unsigned nf, const char *base,
-			const char *prefix, char *err, size_t n);
+static int check_fields(const struct msg_field *fs, unsigned nf,
+			const char *base, const char *prefix, char *err,
+			size_t n);
 
 /*
  * The rules of one field of a decoded or about-to-be-encoded struct.
@@ -481,7 +459,7 @@ static int check_fields(const struct field *fs, unsigned nf, const char *base,
  * lengths, integer ranges of uint32_t, enum names) and calls this only
  * for the rest.
  */
-static int check_field(const struct field *f, const char *base,
+static int check_field(const struct msg_field *f, const char *base,
 		       const char *prefix, char *err, size_t n)
 {
 	const char *p = base + f->off;
@@ -525,8 +503,9 @@ static int check_field(const struct field *f, const char *base,
 	}
 }
 
-static int check_fields(const struct field *fs, unsigned nf, const char *base,
-			const char *prefix, char *err, size_t n)
+static int check_fields(const struct msg_field *fs, unsigned nf,
+			const char *base, const char *prefix, char *err,
+			size_t n)
 {
 	for (unsigned i = 0; i < nf; i++)
 		if (check_field(&fs[i], base, prefix, err, n))
@@ -545,7 +524,7 @@ static int verdict(bool yes, enum msg_deny reason, const char *what,
 }
 
 /* The rules that tie fields together; both codecs apply them. */
-static int check_rules(const struct msg *m, char *err, size_t n)
+int msg_check_rules(const struct msg *m, char *err, size_t n)
 {
 	bool session = m->session[0] != '\0';
 
@@ -601,7 +580,7 @@ static int check_ref(unsigned char presence, const char *label, const char *s,
 static int check_msg(const struct msg *m, char *err, size_t n)
 {
 	const char *base = (const char *)&m->u;
-	const struct type *t;
+	const struct msg_row *t;
 
 	if ((unsigned)m->type >= MSG_TYPE_COUNT)
 		return fail(err, n, "bad type %u", (unsigned)m->type);
@@ -616,755 +595,28 @@ static int check_msg(const struct msg *m, char *err, size_t n)
 		return -1;
 	if (check_fields(t->fields, t->nfields, base, "", err, n))
 		return -1;
-	return check_rules(m, err, n);
+	return msg_check_rules(m, err, n);
 }
 
 /*
  * The decoder reads a message in one pass, without building a tree.
- * The scanner checks the JSON as strictly as the jansson parser evc used
- * before (RFC 8259 syntax, UTF-8, escapes and surrogate pairs, no
- * \u0000, integers within int64_t, finite reals, no duplicate key at any
- * depth, at most JSON_MAX_DEPTH levels, nothing after the value) and
- * notes where the value of each key a message can hold lies. Only then
- * do the rules run, on those values and in the order they always ran,
- * so a bad message is refused for the same reason as before.
+ * The scanner (jscan.c) checks the JSON as strictly as the jansson
+ * parser evc used before and notes where the value of each key a
+ * message can hold lies. Only then do the rules run, on those values
+ * and in the order they always ran, so a bad message is refused for
+ * the same reason as before.
  */
-#define JSON_MAX_DEPTH 2048	/* jansson's limit: values nested deeper are refused */
 #define STR_BUF 256		/* a string's first bytes: enough for every rule */
 
-enum jtype { J_STRING = 1, J_INT, J_REAL, J_TRUE, J_FALSE, J_NULL, J_OBJECT, J_ARRAY };
+static struct jkeys keys;	/* key_names, for the scanner */
+static uint32_t live_keys;	/* those of progress_fields, under "live" */
+static pthread_once_t keys_once = PTHREAD_ONCE_INIT;
 
-/* A value the scanner found; strings are unescaped only when read. */
-struct jval {
-	const unsigned char *p;	/* strings: the byte after the opening quote */
-	unsigned len;		/* strings: bytes up to the closing quote */
-	unsigned rank;		/* of its key among the object's keys */
-	unsigned char type;
-	bool esc;		/* the string holds escapes */
-	int64_t i;		/* J_INT */
-	double d;		/* J_REAL */
-};
-
-/* An object of keys from key_names: the top one, or "live". */
-struct jobj {
-	struct jval slot[KEY_COUNT];	/* valid where mask has the key */
-	uint32_t mask;			/* keys found */
-	uint32_t allowed;		/* keys noted in slot; the others are "other" */
-	unsigned nkeys;			/* every key, noted or not */
-	struct jval other;		/* the first other key (a string), if any */
-	bool has_other;
-	struct jobj *live;		/* top: where the object under "live" goes */
-};
-
-/* Keys outside the vocabulary, unescaped, to find duplicates among them. */
-struct keyref {
-	size_t off, len;
-};
-
-struct keyset {
-	struct keyref *key;
-	size_t n, cap;
-	char *bytes;
-	size_t used, size;
-};
-
-struct scan {
-	const unsigned char *start, *p, *end;
-	unsigned depth;
-	size_t at;		/* where the first syntax error is */
-	char why[80];		/* what it is */
-	struct keyset dups;
-};
-
-__attribute__((format(printf, 3, 4)))
-static int jerr(struct scan *s, const unsigned char *at, const char *fmt, ...)
+static void keys_init(void)
 {
-	va_list ap;
-
-	s->at = (size_t)(at - s->start);
-	va_start(ap, fmt);
-	vsnprintf(s->why, sizeof(s->why), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static void skip_ws(struct scan *s)
-{
-	while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' ||
-				 *s->p == '\r' || *s->p == '\t'))
-		s->p++;
-}
-
-static bool is_digit(unsigned c)
-{
-	return c - '0' < 10;
-}
-
-static int hex_digit(unsigned c)
-{
-	if (c - '0' < 10)
-		return (int)(c - '0');
-	c |= 0x20;
-	return c - 'a' < 6 ? (int)(c - 'a' + 10) : -1;
-}
-
-/* The four hex digits at p (n bytes left), or -1. */
-static long hex4(const unsigned char *p, size_t n)
-{
-	long v = 0;
-
-	if (n < 4)
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		int h = hex_digit(p[i]);
-
-		if (h < 0)
-			return -1;
-		v = v << 4 | h;
-	}
-	return v;
-}
-
-/* The length of the UTF-8 sequence at p (n bytes left), 0 when invalid. */
-static unsigned utf8_len(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0], need, cp;
-
-	if (c < 0xc2 || c > 0xf4)
-		return 0;
-	need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
-	if (n < need)
-		return 0;
-	cp = c & (0x7f >> need);
-	for (unsigned k = 1; k < need; k++) {
-		if ((p[k] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (p[k] & 0x3f);
-	}
-	if ((need == 3 && cp < 0x800) || (need == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return need;
-}
-
-/* One escape at *pp (on the backslash): checks it and steps over it. */
-static int scan_escape(struct scan *s, const unsigned char **pp)
-{
-	const unsigned char *p = *pp;
-	size_t left = (size_t)(s->end - p);
-	long u, u2;
-
-	if (left < 2)
-		return jerr(s, p, "premature end of input");
-	if (p[1] != 'u') {
-		if (!strchr("\"\\/bfnrt", p[1]) || !p[1])
-			return jerr(s, p, "invalid escape");
-		*pp = p + 2;
-		return 0;
-	}
-	if ((u = hex4(p + 2, left - 2)) < 0)
-		return jerr(s, p, "invalid escape");
-	if (u == 0)
-		return jerr(s, p, "\\u0000 is not allowed (a NUL byte)");
-	if (u >= 0xdc00 && u <= 0xdfff)
-		return jerr(s, p, "invalid Unicode '\\u%04lX'", u);
-	if (u >= 0xd800 && u <= 0xdbff) {
-		if (left < 12 || p[6] != '\\' || p[7] != 'u')
-			return jerr(s, p, "invalid Unicode '\\u%04lX'", u);
-		if ((u2 = hex4(p + 8, left - 8)) < 0)
-			return jerr(s, p + 6, "invalid escape");
-		if (u2 < 0xdc00 || u2 > 0xdfff)
-			return jerr(s, p, "invalid Unicode '\\u%04lX\\u%04lX'", u, u2);
-		p += 6;
-	}
-	*pp = p + 6;
-	return 0;
-}
-
-/* String bytes that need no closer look: printable ASCII but '"' and '\\'. */
-static bool plain[256];		/* filled with the key table, once */
-
-#define BYTES(b) (UINT64_C(0x0101010101010101) * (b))
-
-/*
- * Skips 8 bytes at a time while none of them is a quote, a backslash, a
- * control character or part of a multibyte character: ids and numbers
- * in strings are plain ASCII, and a byte at a time cost a branch each.
- */
-static const unsigned char *skip_plain8(const unsigned char *p,
-					const unsigned char *end)
-{
-	while (end - p >= 8) {
-		uint64_t w, q, b, hit;
-
-		memcpy(&w, p, 8);
-		q = w ^ BYTES('"');
-		b = w ^ BYTES('\\');
-		/*
-		 * The high bit of a byte is set in hit where q or b has a
-		 * zero byte, w a byte below 0x20, or w a byte above 0x7f
-		 * (exact for the first such byte; any later one just ends
-		 * the fast path early).
-		 */
-		hit = ((q - BYTES(1)) & ~q) | ((b - BYTES(1)) & ~b) |
-		      ((w - BYTES(0x20)) & ~w) | w;
-		if (hit & BYTES(0x80))
-			break;
-		p += 8;
-	}
-	return p;
-}
-
-/* A string at s->p (on the quote): checked, not copied. */
-static int scan_string(struct scan *s, struct jval *v)
-{
-	const unsigned char *p = s->p + 1, *end = s->end;
-
-	v->type = J_STRING;
-	v->p = p;
-	v->esc = false;
-	for (;;) {
-		unsigned c, k;
-
-		p = skip_plain8(p, end);
-		while (p < end && plain[*p])
-			p++;
-		if (p == end)
-			return jerr(s, p, "premature end of input");
-		c = *p;
-		if (c == '"')
-			break;
-		if (c == '\\') {
-			v->esc = true;
-			if (scan_escape(s, &p))
-				return -1;
-			continue;
-		}
-		if (c < 0x20)
-			return c == '\n' ? jerr(s, p, "unexpected newline") :
-			       jerr(s, p, "control character 0x%x", c);
-		if (!(k = utf8_len(p, (size_t)(end - p))))
-			return jerr(s, p, "unable to decode byte 0x%x", c);
-		p += k;
-	}
-	v->len = (unsigned)(p - v->p);
-	s->p = p + 1;
-	return 0;
-}
-
-/* Writes code point u as UTF-8 at buf + o, within cap; returns its size. */
-static size_t put_utf8(char *buf, size_t o, size_t cap, unsigned long u)
-{
-	unsigned char b[4];
-	size_t n;
-
-	if (u < 0x80) {
-		b[0] = (unsigned char)u;
-		n = 1;
-	} else if (u < 0x800) {
-		b[0] = (unsigned char)(0xc0 | u >> 6);
-		b[1] = (unsigned char)(0x80 | (u & 0x3f));
-		n = 2;
-	} else if (u < 0x10000) {
-		b[0] = (unsigned char)(0xe0 | u >> 12);
-		b[1] = (unsigned char)(0x80 | (u >> 6 & 0x3f));
-		b[2] = (unsigned char)(0x80 | (u & 0x3f));
-		n = 3;
-	} else {
-		b[0] = (unsigned char)(0xf0 | u >> 18);
-		b[1] = (unsigned char)(0x80 | (u >> 12 & 0x3f));
-		b[2] = (unsigned char)(0x80 | (u >> 6 & 0x3f));
-		b[3] = (unsigned char)(0x80 | (u & 0x3f));
-		n = 4;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (o + i < cap)
-			buf[o + i] = (char)b[i];
-	return n;
-}
-
-/*
- * The value of a string the scanner checked, unescaped: its first
- * cap - 1 bytes go to buf, NUL-terminated; returns the whole length.
- */
-static size_t unescape(const struct jval *v, char *buf, size_t cap)
-{
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	const unsigned char *p = v->p, *end = v->p + v->len;
-	size_t o = 0;
-
-	while (p < end) {
-		unsigned long u;
-
-		if (*p != '\\') {
-			if (o < cap)
-				buf[o] = (char)*p;
-			o++, p++;
-			continue;
-		}
-		if (p[1] != 'u') {
-			if (o < cap)
-				buf[o] = to[strchr(from, p[1]) - from];
-			o++, p += 2;
-			continue;
-		}
-		u = (unsigned long)hex4(p + 2, 4);
-		p += 6;
-		if (u >= 0xd800 && u <= 0xdbff) {
-			u = 0x10000 + ((u - 0xd800) << 10) +
-			    ((unsigned long)hex4(p + 2, 4) - 0xdc00);
-			p += 6;
-		}
-		o += put_utf8(buf, o, cap, u);
-	}
-	buf[o < cap ? o : cap - 1] = '\0';
-	return o;
-}
-
-/* Strings of messages rarely hold escapes: their bytes are read in place. */
-static const char *str_of(const struct jval *v, char buf[STR_BUF], size_t *len)
-{
-	if (!v->esc) {
-		*len = v->len;
-		return (const char *)v->p;
-	}
-	*len = unescape(v, buf, STR_BUF);
-	return buf;
-}
-
-/* The C locale, for strtod_l: a decimal point whatever the process's locale. */
-static locale_t c_locale(void)
-{
-	static locale_t c;
-
-	if (!c)
-		c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-	return c;
-}
-
-/* Reals strtod must read: long, or far from 1; overflow is refused. */
-static int scan_real_slow(struct scan *s, struct jval *v,
-			  const unsigned char *p, const unsigned char *end)
-{
-	size_t n = (size_t)(end - p);
-	char small[64], *copy = n < sizeof(small) ? small : malloc(n + 1);
-	locale_t c = c_locale();
-
-	if (!copy)
-		return jerr(s, p, "out of memory");
-	memcpy(copy, p, n);
-	copy[n] = '\0';
-	errno = 0;
-	v->d = c ? strtod_l(copy, NULL, c) : strtod(copy, NULL);
-	if (copy != small)
-		free(copy);
-	if ((v->d == HUGE_VAL || v->d == -HUGE_VAL) && errno == ERANGE)
-		return jerr(s, p, "real number overflow");
-	v->type = J_REAL;
-	return 0;
-}
-
-static const double pow10s[] = {
-	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
-	1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-};
-
-/*
- * A real in [p, end), already checked against the grammar. Up to 2^53
- * in significant digits and 10^22 in scale, one exact operation gives
- * the nearest double (as strtod would); longer ones go to strtod, in
- * the C locale whatever the process's, as jansson made sure too.
- */
-static int scan_real(struct scan *s, struct jval *v, const unsigned char *p,
-		     const unsigned char *end)
-{
-	const unsigned char *q = p + (*p == '-');
-	bool exact = true, point = false, xneg = false;
-	uint64_t w = 0;
-	long e = 0, x = 0;
-
-	for (; q < end && (is_digit(*q) || *q == '.'); q++) {
-		if (*q == '.') {
-			point = true;
-			continue;
-		}
-		if (w >= (UINT64_C(1) << 53) / 10) {
-			exact = false;
-			break;
-		}
-		w = w * 10 + (unsigned)(*q - '0');
-		e -= point;
-	}
-	if (exact && q < end) {
-		xneg = q[1] == '-';
-		for (q += 1 + (q[1] == '-' || q[1] == '+'); q < end; q++)
-			if (x < 100000)
-				x = x * 10 + (*q - '0');
-	}
-	e += xneg ? -x : x;
-	if (exact && w <= UINT64_C(1) << 53 && e >= -22 && e <= 22) {
-		v->d = e < 0 ? (double)w / pow10s[-e] : (double)w * pow10s[e];
-		v->d = *p == '-' ? -v->d : v->d;
-		v->type = J_REAL;
-		return 0;
-	}
-	return scan_real_slow(s, v, p, end);
-}
-
-/* An integer in [p, end): within int64_t, as strtoll would take it. */
-static int scan_int(struct scan *s, struct jval *v, const unsigned char *p,
-		    const unsigned char *end)
-{
-	bool neg = *p == '-';
-	uint64_t u = 0, max = neg ? (uint64_t)INT64_MAX + 1 : INT64_MAX;
-
-	for (const unsigned char *q = p + neg; q < end; q++) {
-		unsigned d = (unsigned)(*q - '0');
-
-		if (u > (max - d) / 10)
-			return jerr(s, p, neg ? "too big negative integer" :
-				    "too big integer");
-		u = u * 10 + d;
-	}
-	v->type = J_INT;
-	v->i = neg ? (int64_t)(0 - u) : (int64_t)u;
-	return 0;
-}
-
-/* -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? and nothing else. */
-static int scan_number(struct scan *s, struct jval *v)
-{
-	const unsigned char *p = s->p, *q = p, *end = s->end;
-	bool real = false;
-
-	q += *q == '-';
-	if (q == end || !is_digit(*q))
-		return jerr(s, p, "invalid token");
-	if (*q == '0' && ++q < end && is_digit(*q))
-		return jerr(s, p, "invalid token");
-	while (q < end && is_digit(*q))
-		q++;
-	if (q < end && *q == '.') {
-		if (++q == end || !is_digit(*q))
-			return jerr(s, p, "invalid token");
-		while (q < end && is_digit(*q))
-			q++;
-		real = true;
-	}
-	if (q < end && (*q == 'e' || *q == 'E')) {
-		q += q + 1 < end && (q[1] == '+' || q[1] == '-');
-		if (++q == end || !is_digit(*q))
-			return jerr(s, p, "invalid token");
-		while (q < end && is_digit(*q))
-			q++;
-		real = true;
-	}
-	s->p = q;
-	return real ? scan_real(s, v, p, q) : scan_int(s, v, p, q);
-}
-
-/* true, false or null: a run of letters that must be one of them. */
-static int scan_word(struct scan *s, struct jval *v)
-{
-	const unsigned char *p = s->p, *q = p;
-	size_t n;
-
-	while (q < s->end && (unsigned)((*q | 0x20) - 'a') < 26)
-		q++;
-	n = (size_t)(q - p);
-	if (n == 4 && !memcmp(p, "true", 4))
-		v->type = J_TRUE;
-	else if (n == 5 && !memcmp(p, "false", 5))
-		v->type = J_FALSE;
-	else if (n == 4 && !memcmp(p, "null", 4))
-		v->type = J_NULL;
-	else
-		return jerr(s, p, "invalid token");
-	s->p = q;
-	return 0;
-}
-
-/* The key of the vocabulary that s is, or -1. */
-/*
- * The keys are found through a small hash table of their first and last
- * bytes and length, filled once: about one comparison per key read.
- */
-#define KEY_HASH 64
-
-static unsigned char key_hash[KEY_HASH];	/* key + 1; 0: free */
-static unsigned char key_lens[KEY_COUNT];
-static pthread_once_t key_once = PTHREAD_ONCE_INIT;
-
-static unsigned key_slot(const char *s, size_t len)
-{
-	return ((unsigned char)s[0] * 7u + (unsigned char)s[len - 1] * 3u +
-		(unsigned)len) % KEY_HASH;
-}
-
-static void key_hash_init(void)
-{
-	for (unsigned c = 0x20; c < 0x80; c++)
-		plain[c] = c != '"' && c != '\\';
-	for (int k = 0; k < KEY_COUNT; k++) {
-		unsigned h;
-
-		key_lens[k] = (unsigned char)strlen(key_names[k]);
-		h = key_slot(key_names[k], key_lens[k]);
-		while (key_hash[h])
-			h = (h + 1) % KEY_HASH;
-		key_hash[h] = (unsigned char)(k + 1);
-	}
-}
-
-/* Keys are a few bytes long: compared in line, not by a call to memcmp. */
-static bool same_key(const char *name, const char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len && name[i] == s[i])
-		i++;
-	return i == len;
-}
-
-static int key_lookup(const char *s, size_t len)
-{
-	for (unsigned h = key_slot(s, len); key_hash[h]; h = (h + 1) % KEY_HASH) {
-		int k = key_hash[h] - 1;
-
-		if (key_lens[k] == len && same_key(key_names[k], s, len))
-			return k;
-	}
-	return -1;
-}
-
-static int key_of(const struct jval *v)
-{
-	char buf[16];
-	size_t len;
-
-	if (!v->esc)
-		return v->len ? key_lookup((const char *)v->p, v->len) : -1;
-	len = unescape(v, buf, sizeof(buf));
-	return len && len < sizeof(buf) ? key_lookup(buf, len) : -1;
-}
-
-/*
- * Keys outside the vocabulary are kept, unescaped, on a stack: an object
- * pushes its own, and when it closes they are sorted to find a repeat,
- * then popped. Only messages refused anyway have any (an unknown field),
- * so the memory is taken from the heap and given back at the end.
- */
-static int keyset_push(struct scan *s, const struct jval *v)
-{
-	struct keyset *k = &s->dups;
-	size_t need = v->len + 1;	/* escapes only shorten */
-
-	if (k->n == k->cap) {
-		size_t cap = k->cap ? k->cap * 2 : 64;
-		void *p = realloc(k->key, cap * sizeof(*k->key));
-
-		if (!p)
-			return jerr(s, v->p, "out of memory");
-		k->key = p;
-		k->cap = cap;
-	}
-	if (k->used + need > k->size) {
-		size_t size = (k->used + need) * 2;
-		char *p = realloc(k->bytes, size);
-
-		if (!p)
-			return jerr(s, v->p, "out of memory");
-		k->bytes = p;
-		k->size = size;
-	}
-	k->key[k->n].off = k->used;
-	k->key[k->n].len = unescape(v, k->bytes + k->used, need);
-	k->used += k->key[k->n++].len;
-	return 0;
-}
-
-static int key_cmp(const void *a, const void *b, void *bytes)
-{
-	const struct keyref *x = a, *y = b;
-	int c = memcmp((char *)bytes + x->off, (char *)bytes + y->off,
-		       x->len < y->len ? x->len : y->len);
-
-	return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-/* Closes an object whose other keys begin at base: is one there twice? */
-static int keyset_pop(struct scan *s, const struct keyref *base,
-		      const unsigned char *at)
-{
-	struct keyset *k = &s->dups;
-	bool dup = false;
-
-	if (k->n - base->off > 1) {
-		qsort_r(k->key + base->off, k->n - base->off, sizeof(*k->key),
-			key_cmp, k->bytes);
-		for (size_t i = base->off + 1; i < k->n && !dup; i++)
-			dup = !key_cmp(&k->key[i - 1], &k->key[i], k->bytes);
-	}
-	k->n = base->off;
-	k->used = base->len;
-	return dup ? jerr(s, at, "duplicate object key") : 0;
-}
-
-static int scan_value(struct scan *s, struct jval *v, struct jobj *into);
-
-/* As jansson said it: where the key ends, and the key if it is short. */
-static int dup_key(struct scan *s, const struct jval *key)
-{
-	const unsigned char *end = key->p + key->len + 1;
-
-	if (key->len + 2 <= 20)
-		return jerr(s, end, "duplicate object key near '\"%.*s\"'",
-			    (int)key->len, (const char *)key->p);
-	return jerr(s, end, "duplicate object key");
-}
-
-/* Where a key goes: its slot in o, or the stack of other keys. */
-static struct jval *take_key(struct scan *s, struct jobj *o,
-			     struct jval *key, struct jval *scratch)
-{
-	int k = o ? key_of(key) : -1;
-
-	if (k >= 0 && (o->allowed >> k & 1)) {
-		if (o->mask >> k & 1) {
-			dup_key(s, key);
-			return NULL;
-		}
-		o->mask |= UINT32_C(1) << k;
-		return &o->slot[k];
-	}
-	if (o && !o->has_other) {
-		o->other = *key;
-		o->has_other = true;
-	}
-	return keyset_push(s, key) ? NULL : scratch;
-}
-
-/*
- * An object at s->p, its keys noted in o (NULL: an object no message
- * has, only checked). The stack of other keys is {count, bytes} at
- * its start, kept in a keyref.
- */
-static int scan_object(struct scan *s, struct jobj *o)
-{
-	struct keyref base = { s->dups.n, s->dups.used };
-	struct jval key, scratch, *v;
-	unsigned n = 0;
-
-	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == '}')
-		goto out;
-	for (;;) {
-		if (s->p == s->end || *s->p != '"')
-			return jerr(s, s->p, "string or '}' expected");
-		if (scan_string(s, &key))
-			return -1;
-		skip_ws(s);
-		if (s->p == s->end || *s->p != ':')
-			return jerr(s, s->p, "':' expected");
-		s->p++;
-		skip_ws(s);
-		key.rank = n++;
-		if (!(v = take_key(s, o, &key, &scratch)))
-			return -1;
-		v->rank = key.rank;
-		if (scan_value(s, v, o && v == &o->slot[KEY_LIVE] ? o->live : NULL))
-			return -1;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			skip_ws(s);
-			continue;
-		}
-		if (s->p == s->end || *s->p != '}')
-			return jerr(s, s->p, "'}' expected");
-		break;
-	}
-out:
-	s->p++;
-	if (o)
-		o->nkeys = n;
-	return keyset_pop(s, &base, s->p - 1);
-}
-
-static int scan_array(struct scan *s)
-{
-	struct jval v;
-
-	s->p++;
-	skip_ws(s);
-	if (s->p < s->end && *s->p == ']') {
-		s->p++;
-		return 0;
-	}
-	for (;;) {
-		if (scan_value(s, &v, NULL))
-			return -1;
-		skip_ws(s);
-		if (s->p < s->end && *s->p == ',') {
-			s->p++;
-			skip_ws(s);
-			continue;
-		}
-		if (s->p == s->end || *s->p != ']')
-			return jerr(s, s->p, "']' expected");
-		s->p++;
-		return 0;
-	}
-}
-
-/* Any value at s->p; an object goes into `into` when there is one. */
-static int scan_value(struct scan *s, struct jval *v, struct jobj *into)
-{
-	int rc;
-
-	if (++s->depth > JSON_MAX_DEPTH)
-		return jerr(s, s->p, "maximum parsing depth reached");
-	if (s->p == s->end)
-		return jerr(s, s->p, "premature end of input");
-	switch (*s->p) {
-	case '"':
-		rc = scan_string(s, v);
-		break;
-	case '{':
-		v->type = J_OBJECT;
-		rc = scan_object(s, into);
-		break;
-	case '[':
-		v->type = J_ARRAY;
-		rc = scan_array(s);
-		break;
-	case '-': case '0': case '1': case '2': case '3': case '4':
-	case '5': case '6': case '7': case '8': case '9':
-		rc = scan_number(s, v);
-		break;
-	default:
-		rc = scan_word(s, v);
-	}
-	s->depth--;
-	return rc;
-}
-
-/*
- * The whole message: an object or an array (as jansson, which refused
- * anything else as bad JSON), then nothing but white space.
- */
-static int scan_message(struct scan *s, struct jobj *top, struct jval *v)
-{
-	skip_ws(s);
-	if (s->p == s->end || (*s->p != '{' && *s->p != '['))
-		return jerr(s, s->p, "'[' or '{' expected");
-	if (scan_value(s, v, top))
-		return -1;
-	skip_ws(s);
-	if (s->p != s->end)
-		return jerr(s, s->p, "end of file expected");
-	return 0;
+	jkeys_init(&keys, key_names, KEY_COUNT);
+	for (unsigned i = 0; i < NFIELDS(progress_fields); i++)
+		live_keys |= UINT32_C(1) << progress_fields[i].key;
 }
 
 static int wrong_type(char *err, size_t n, const char *prefix,
@@ -1374,7 +626,7 @@ static int wrong_type(char *err, size_t n, const char *prefix,
 }
 
 static const struct jval *need(const struct jobj *o, const char *prefix,
-			       enum key key, char *err, size_t n)
+			       enum msg_key key, char *err, size_t n)
 {
 	if (!(o->mask >> key & 1)) {
 		fail(err, n, "missing field '%s%s'", prefix, key_names[key]);
@@ -1383,7 +635,7 @@ static const struct jval *need(const struct jobj *o, const char *prefix,
 	return &o->slot[key];
 }
 
-/* The string of v (see str_of); NULL after setting err. */
+/* The string of v (see jval_str); NULL after setting err. */
 static const char *get_string(const struct jval *v, const char *prefix,
 			      const char *name, char buf[STR_BUF], size_t *len,
 			      char *err, size_t n)
@@ -1392,7 +644,7 @@ static const char *get_string(const struct jval *v, const char *prefix,
 		wrong_type(err, n, prefix, name, "a string");
 		return NULL;
 	}
-	return str_of(v, buf, len);
+	return jval_str(v, buf, STR_BUF, len);
 }
 
 /* The index of s (len bytes, no NUL) in names, or -1. */
@@ -1412,12 +664,12 @@ static void copy_str(char *out, const char *s, size_t len)
 	out[len] = '\0';
 }
 
-static int decode_fields(const struct jobj *o, const struct field *fs,
+static int decode_fields(const struct jobj *o, const struct msg_field *fs,
 			 unsigned nf, char *base, const char *prefix,
-			 const struct type *t, size_t others, char *err,
+			 const struct msg_row *t, size_t others, char *err,
 			 size_t n);
 
-static int decode_string(const struct field *f, const struct jval *v,
+static int decode_string(const struct msg_field *f, const struct jval *v,
 			 char *base, const char *prefix, char *err, size_t n)
 {
 	char buf[STR_BUF];
@@ -1434,10 +686,10 @@ static int decode_string(const struct field *f, const struct jval *v,
 	return f->kind == K_TEXT ? check_field(f, base, prefix, err, n) : 0;
 }
 
-static int decode_enum(const struct field *f, const struct jval *v,
+static int decode_enum(const struct msg_field *f, const struct jval *v,
 		       char *base, const char *prefix, char *err, size_t n)
 {
-	char q[QUOTE_BUF], buf[STR_BUF];
+	char q[MSG_QUOTE_BUF], buf[STR_BUF];
 	const char *s;
 	size_t len;
 	int i;
@@ -1447,12 +699,13 @@ static int decode_enum(const struct field *f, const struct jval *v,
 	i = len < STR_BUF ? lookupn(enums[f->kind - K_DENY].names,
 				    enums[f->kind - K_DENY].count, s, len) : -1;
 	if (i < 0)
-		return fail(err, n, "bad %s '%s'", FNAME(f), quote(q, s, len));
+		return fail(err, n, "bad %s '%s'", FNAME(f),
+			    msg_quote(q, s, len));
 	*(unsigned *)(base + f->off) = (unsigned)i;
 	return 0;
 }
 
-static int decode_number(const struct field *f, const struct jval *v,
+static int decode_number(const struct msg_field *f, const struct jval *v,
 			 char *base, const char *prefix, char *err, size_t n)
 {
 	char *p = base + f->off;
@@ -1476,7 +729,7 @@ static int decode_number(const struct field *f, const struct jval *v,
 }
 
 /* One field: its JSON type, then the rules check_field() shares. */
-static int decode_field(const struct field *f, const struct jval *v,
+static int decode_field(const struct msg_field *f, const struct jval *v,
 			const struct jobj *o, char *base, const char *prefix,
 			char *err, size_t n)
 {
@@ -1496,7 +749,7 @@ static int decode_field(const struct field *f, const struct jval *v,
 	case K_LIVE:
 		if (v->type != J_OBJECT)
 			return wrong_type(err, n, prefix, FNAME(f), "an object");
-		return decode_fields(o->live, progress_fields,
+		return decode_fields(o->nest, progress_fields,
 				     NFIELDS(progress_fields), base + f->off,
 				     "live.", NULL, 0, err, n);
 	default:
@@ -1505,8 +758,8 @@ static int decode_field(const struct field *f, const struct jval *v,
 }
 
 /* Whether key belongs in an object of fields fs (of type t at the top). */
-static bool known_key(int key, const struct field *fs, unsigned nf,
-		      const struct type *t)
+static bool known_key(int key, const struct msg_field *fs, unsigned nf,
+		      const struct msg_row *t)
 {
 	for (unsigned i = 0; i < nf; i++)
 		if (fs[i].key == key)
@@ -1520,12 +773,12 @@ static bool known_key(int key, const struct field *fs, unsigned nf,
 }
 
 /* Names the first key of o (in the message's order) that is not known. */
-static int unknown_field(const struct jobj *o, const struct field *fs,
-			 unsigned nf, const struct type *t, const char *prefix,
-			 char *err, size_t n)
+static int unknown_field(const struct jobj *o, const struct msg_field *fs,
+			 unsigned nf, const struct msg_row *t,
+			 const char *prefix, char *err, size_t n)
 {
 	const struct jval *first = o->has_other ? &o->other : NULL;
-	char q[QUOTE_BUF], buf[STR_BUF];
+	char q[MSG_QUOTE_BUF], buf[STR_BUF];
 	const char *s;
 	size_t len;
 
@@ -1536,12 +789,13 @@ static int unknown_field(const struct jobj *o, const struct field *fs,
 	if (!first)
 		return fail(err, n, "unknown field");
 	if (first == &o->other) {
-		s = str_of(first, buf, &len);
+		s = jval_str(first, buf, STR_BUF, &len);
 	} else {
 		s = key_names[first - o->slot];
 		len = strlen(s);
 	}
-	return fail(err, n, "unknown field '%s%s'", prefix, quote(q, s, len));
+	return fail(err, n, "unknown field '%s%s'", prefix,
+		    msg_quote(q, s, len));
 }
 
 /*
@@ -1549,9 +803,9 @@ static int unknown_field(const struct jobj *o, const struct field *fs,
  * whether o holds anything else: others is the number of envelope keys
  * already found.
  */
-static int decode_fields(const struct jobj *o, const struct field *fs,
+static int decode_fields(const struct jobj *o, const struct msg_field *fs,
 			 unsigned nf, char *base, const char *prefix,
-			 const struct type *t, size_t others, char *err,
+			 const struct msg_row *t, size_t others, char *err,
 			 size_t n)
 {
 	for (unsigned i = 0; i < nf; i++) {
@@ -1569,7 +823,7 @@ static int decode_fields(const struct jobj *o, const struct field *fs,
 static int decode_head(const struct jobj *o, struct msg *m, char *err,
 		       size_t n)
 {
-	char q[QUOTE_BUF], buf[STR_BUF];
+	char q[MSG_QUOTE_BUF], buf[STR_BUF];
 	const struct jval *v;
 	const char *s;
 	size_t len;
@@ -1585,7 +839,7 @@ static int decode_head(const struct jobj *o, struct msg *m, char *err,
 	    !(s = get_string(v, "", "type", buf, &len, err, n)))
 		return -1;
 	if ((type = msg_type_parsen(s, len)) < 0)
-		return fail(err, n, "unknown type '%s'", quote(q, s, len));
+		return fail(err, n, "unknown type '%s'", msg_quote(q, s, len));
 	m->type = (enum msg_type)type;
 	if (!(v = need(o, "", KEY_ID, err, n)) ||
 	    !(s = get_string(v, "", "id", buf, &len, err, n)))
@@ -1603,7 +857,7 @@ static int decode_head(const struct jobj *o, struct msg *m, char *err,
 }
 
 /* cp, driver or session: absent where the type has none (counted if found). */
-static int decode_ref(const struct jobj *o, enum key key,
+static int decode_ref(const struct jobj *o, enum msg_key key,
 		      unsigned char presence, char *out, bool uuid,
 		      size_t *found, char *err, size_t n)
 {
@@ -1627,7 +881,7 @@ static int decode_ref(const struct jobj *o, enum key key,
 static int decode_msg(const struct jobj *o, struct msg *m, char *err,
 		      size_t n)
 {
-	const struct type *t;
+	const struct msg_row *t;
 	size_t found = 4;	/* v, type, id, ts */
 
 	if (decode_head(o, m, err, n))
@@ -1640,48 +894,35 @@ static int decode_msg(const struct jobj *o, struct msg *m, char *err,
 	if (decode_fields(o, t->fields, t->nfields, (char *)&m->u, "", t,
 			  found, err, n))
 		return -1;
-	return check_rules(m, err, n);
+	return msg_check_rules(m, err, n);
 }
 
-static void jobj_init(struct jobj *o, uint32_t allowed, struct jobj *live)
-{
-	o->mask = 0;
-	o->allowed = allowed;
-	o->nkeys = 0;
-	o->has_other = false;
-	o->live = live;
-}
-
+/*
+ * hot, as msg_encode and jscan: the codecs' entry points go together at
+ * the head of the text section. Without it their speed hung on where
+ * the linker happened to lay out the objects of lib/: bench_codec moved
+ * by 5% with their order alone.
+ */
+__attribute__((hot))
 int msg_decode(const void *buf, size_t len, struct msg *m,
 	       char *err, size_t errlen)
 {
-	char q[sizeof(((struct scan *)0)->why) * 4 + 4];
-	struct scan s;
+	char q[JSCAN_WHY_MAX * 4 + 4];
+	struct jscan_error e;
 	struct jobj top, live;
 	struct jval v;
-	int rc;
 
 	memset(m, 0, sizeof(*m));
-	s.depth = 0;
-	s.at = 0;
-	s.why[0] = '\0';
-	memset(&s.dups, 0, sizeof(s.dups));
 	if (len > MSG_MAX_BYTES)
 		return fail(err, errlen, "message too large: %zu bytes", len);
 	if (!buf)
 		return fail(err, errlen, "empty message");
-	pthread_once(&key_once, key_hash_init);
-	s.start = s.p = buf;
-	s.end = s.p + len;
-	jobj_init(&top, (UINT32_C(1) << KEY_COUNT) - 1, &live);
-	jobj_init(&live, UINT32_C(1) << KEY_SEQ | UINT32_C(1) << KEY_KW |
-		  UINT32_C(1) << KEY_WH | UINT32_C(1) << KEY_CENTS, NULL);
-	rc = scan_message(&s, &top, &v);
-	free(s.dups.key);
-	free(s.dups.bytes);
-	if (rc)
-		return fail(err, errlen, "bad json at byte %zu: %s", s.at,
-			    quote_max(q, s.why, strlen(s.why), sizeof(s.why)));
+	pthread_once(&keys_once, keys_init);
+	jobj_init(&top, (UINT32_C(1) << KEY_COUNT) - 1, KEY_LIVE, &live);
+	jobj_init(&live, live_keys, 0, NULL);
+	if (jscan(buf, len, &keys, &top, &v, &e))
+		return fail(err, errlen, "bad json at byte %zu: %s", e.at,
+			    quote_max(q, e.why, strlen(e.why), sizeof(e.why)));
 	if (v.type != J_OBJECT)
 		return fail(err, errlen, "not an object");
 	return decode_msg(&top, m, err, errlen);
@@ -1726,95 +967,26 @@ static void put_str(struct out *o, const char *s)
 	put(o, "\"", 1);
 }
 
-/* The decimal digits of u at out (room for 20); returns how many. */
-static int format_uint(char *out, unsigned long long u)
-{
-	char tmp[20], *p = tmp + sizeof(tmp);
-	int len;
-
-	do
-		*--p = (char)('0' + u % 10);
-	while (u /= 10);
-	len = (int)(tmp + sizeof(tmp) - p);
-	memcpy(out, p, (size_t)len);
-	return len;
-}
-
 /* Integers are most of what a message holds: written without snprintf. */
 static void put_int(struct out *o, long long v)
 {
-	char tmp[24];
-	int len = 0;
+	char tmp[NUMFMT_MAX];
 
-	if (v < 0)
-		tmp[len++] = '-';
-	len += format_uint(tmp + len, v < 0 ? 0 - (unsigned long long)v :
-			   (unsigned long long)v);
-	put(o, tmp, (size_t)len);
+	put(o, tmp, (size_t)numfmt_int(tmp, v));
 }
 
-/*
- * The common reals (22 kW, 0.35 EUR/kWh) without snprintf: d is n
- * millionths, written with at most 15 digits and in [1e-4, 1e9), where
- * "%.15g" writes it the same way: any decimal of 15 significant digits
- * reads back as the double nearest to it, so %.15g gives those digits
- * back, trailing zeros dropped, and no exponent in that range.
- */
-static bool put_real_short(struct out *o, double d)
-{
-	char tmp[24];
-	long long n;
-	int len, frac;
-
-	if (!(d >= 1e-4 && d < 1e9))
-		return false;
-	n = llround(d * 1e6);
-	if ((double)n / 1e6 != d)
-		return false;
-	len = format_uint(tmp, (unsigned long long)(n / 1000000));
-	if ((frac = (int)(n % 1000000))) {
-		tmp[len++] = '.';
-		for (int div = 100000; frac; div /= 10) {
-			tmp[len++] = (char)('0' + frac / div);
-			frac %= div;
-		}
-	}
-	put(o, tmp, (size_t)len);
-	return true;
-}
-
-/*
- * The shortest of 15, 16 or 17 significant digits that reads back as
- * the same double: 0.35 rather than 0.34999999999999998. Whole numbers
- * come out as integers, which the decoder takes for any number field.
- */
 static void put_real(struct out *o, double d)
 {
-	char tmp[40];
-	int len = 0;
+	char tmp[NUMFMT_MAX];
 
-	if (d == 0) {
-		put(o, "0", 1);	/* no "-0" */
-		return;
-	}
-	if (put_real_short(o, d))
-		return;
-	for (int prec = 15; prec <= 17; prec++) {
-		len = snprintf(tmp, sizeof(tmp), "%.*g", prec, d);
-		if (strtod(tmp, NULL) == d)
-			break;
-	}
-	for (int i = 0; i < len; i++)
-		if (tmp[i] == ',')	/* a locale with a decimal comma */
-			tmp[i] = '.';
-	put(o, tmp, (size_t)len);
+	put(o, tmp, (size_t)numfmt_real(tmp, d));
 }
 
-static void encode_fields(struct out *o, const struct field *fs, unsigned nf,
-			  const char *base, bool nested)
+static void encode_fields(struct out *o, const struct msg_field *fs,
+			  unsigned nf, const char *base, bool nested)
 {
 	for (unsigned i = 0; i < nf; i++) {
-		const struct field *f = &fs[i];
+		const struct msg_field *f = &fs[i];
 		const char *p = base + f->off;
 
 		put(o, nested && i == 0 ? "{\"" : ",\"", 2);
@@ -1859,10 +1031,11 @@ static void put_ref(struct out *o, const char *key, const char *s)
 	put_str(o, s);
 }
 
+__attribute__((hot))	/* see msg_decode */
 int msg_encode(const struct msg *m, char *buf, size_t len)
 {
 	struct out o = { buf, len, 0 };
-	const struct type *t;
+	const struct msg_row *t;
 	char err[256];
 
 	if (!m || !buf)
@@ -1890,117 +1063,6 @@ int msg_encode(const struct msg *m, char *buf, size_t len)
 		return -1;
 	buf[o.pos] = '\0';
 	return (int)o.pos;
-}
-
-/* Random bytes from the kernel; getrandom(2) needs no file descriptor. */
-static int random_bytes(unsigned char *p, size_t n)
-{
-	size_t got = 0;
-	ssize_t r;
-	int fd;
-
-	while (got < n) {
-		r = getrandom(p + got, n - got, 0);
-		if (r > 0)
-			got += (size_t)r;
-		else if (r == 0 || errno != EINTR)
-			break;
-	}
-	if (got == n)
-		return 0;
-	if ((fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	for (got = 0; got < n;) {
-		r = read(fd, p + got, n - got);
-		if (r > 0)
-			got += (size_t)r;
-		else if (r == 0 || errno != EINTR)
-			break;
-	}
-	close(fd);
-	return got == n ? 0 : -1;
-}
-
-/*
- * Without any kernel randomness (a broken sandbox), ids must still not
- * repeat: the clock, the pid and a counter, mixed by splitmix64.
- */
-static void weak_bytes(unsigned char *p, size_t n)
-{
-	static uint64_t counter;
-	struct timespec ts;
-	uint64_t x;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	x = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	x ^= (uint64_t)getpid() << 32 ^ ++counter * 0x9e3779b97f4a7c15u;
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t z = (x += 0x9e3779b97f4a7c15u);
-
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-		z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-		z ^= z >> 31;
-		memcpy(p + i, &z, n - i < 8 ? n - i : 8);
-	}
-}
-
-/*
- * Ids take their bytes from a pool that one getrandom(2) fills for 256
- * ids, not one system call per id. Each thread has its own pool, a
- * child process forgets its parent's at fork (or parent and child would
- * hand out the same ids), and each byte is wiped once used.
- */
-#define POOL_BYTES 4096
-
-static _Thread_local struct {
-	unsigned char b[POOL_BYTES];
-	size_t left;
-} pool;
-static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
-
-static void pool_forget(void)
-{
-	pool.left = 0;	/* in the child, the forking thread's pool */
-}
-
-static void pool_init(void)
-{
-	pthread_atfork(NULL, NULL, pool_forget);
-}
-
-static int pool_take(unsigned char *p, size_t n)
-{
-	unsigned char *from;
-
-	pthread_once(&pool_once, pool_init);
-	if (pool.left < n) {
-		if (random_bytes(pool.b, sizeof(pool.b)))
-			return -1;
-		pool.left = sizeof(pool.b);
-	}
-	from = pool.b + sizeof(pool.b) - pool.left;
-	memcpy(p, from, n);
-	memset(from, 0, n);
-	pool.left -= n;
-	return 0;
-}
-
-void msg_new_uuid(char out[MSG_UUID_LEN + 1])
-{
-	static const char hex[] = "0123456789abcdef";
-	static int warned;
-	unsigned char r[MSG_UUID_LEN / 2];
-
-	if (pool_take(r, sizeof(r))) {
-		if (!warned++)
-			warn("cannot read random bytes: %s", strerror(errno));
-		weak_bytes(r, sizeof(r));
-	}
-	for (size_t i = 0; i < sizeof(r); i++) {
-		out[2 * i] = hex[r[i] >> 4];
-		out[2 * i + 1] = hex[r[i] & 15];
-	}
-	out[MSG_UUID_LEN] = '\0';
 }
 
 void msg_init_at(struct msg *m, enum msg_type type, int64_t ts)

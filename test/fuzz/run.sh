@@ -61,16 +61,16 @@ cflags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
 	$(pkg-config --cflags $pkgs)"
 libs="$(pkg-config --libs $pkgs) -lm"
 
-# msg_fuzz holds msg_decode against the jansson decoder it replaced.
+# msg_fuzz holds the scanner and msg_decode against jansson (msg_oracle.c).
 build()
 {
-	local old=
-	[ "$1" = msg ] && old=test/fuzz/msg_jansson.c
+	local oracle=
+	[ "$1" = msg ] && oracle=test/fuzz/msg_oracle.c
 	echo "CC test/fuzz/${1}_fuzz"
 	# shellcheck disable=SC2086
 	"$FUZZ_CC" $cflags -o "test/fuzz/${1}_fuzz" "test/fuzz/fuzz_$1.c" \
-		lib/msg.c lib/log.c lib/conf.c lib/xalloc.c lib/ydoc.c \
-		$old $libs
+		lib/msg.c lib/jscan.c lib/numfmt.c lib/msgid.c lib/log.c \
+		lib/conf.c lib/xalloc.c lib/ydoc.c $oracle $libs
 }
 
 for n in $names; do

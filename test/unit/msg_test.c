@@ -11,26 +11,9 @@
 #include <jansson.h>
 
 #include "lib/msg.h"
+#include "test/unit/check.h"
 
-static int passed, failed;
 static long unprintable;	/* reasons holding bytes a terminal should not get */
-
-__attribute__((format(printf, 2, 3)))
-static int check(int ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		passed++;
-	else
-		failed++;
-	return ok;
-}
 
 /* msg_decode, counting reasons that are not plain printable ASCII. */
 static int decode(const void *buf, size_t len, struct msg *m, char *err,
@@ -1221,6 +1204,5 @@ int main(void)
 	test_mutations();
 	test_cents();
 	test_reasons();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }
