@@ -36,7 +36,6 @@ void cp_free(struct cp *p)
 {
 	free(p->done);
 	p->done = NULL;
-	p->ndone = p->done_cap = 0;
 }
 
 /* Whether anyone reads a line of level: if not, it is not even formatted. */
@@ -371,6 +370,17 @@ static enum cp_event stop(struct cp *p, const struct now *t)
 						       CP_EV_NONE;
 }
 
+/* Ends a stop or a fault, saying so: ev, or CP_EV_NONE if there was none. */
+static enum cp_event lift(struct cp *p, bool *flag, const char *said,
+			  enum cp_event ev)
+{
+	if (!*flag)
+		return CP_EV_NONE;
+	*flag = false;
+	say(p, SAY_INFO, "%s", said);
+	return ev;
+}
+
 static enum cp_event on_command(struct cp *p, const struct msg *m,
 				const struct now *t)
 {
@@ -380,11 +390,7 @@ static enum cp_event on_command(struct cp *p, const struct msg *m,
 	case CMD_STOP:
 		return stop(p, t);
 	case CMD_RESUME:
-		if (!p->stopped)
-			return CP_EV_NONE;
-		p->stopped = false;
-		say(p, SAY_INFO, "resumed by Central");
-		return CP_EV_RESUMED;
+		return lift(p, &p->stopped, "resumed by Central", CP_EV_RESUMED);
 	case CMD_END:
 		if (p->supplying && !strcmp(m->session, p->s.session))
 			return supply_end(p, END_CANCELLED, t) ? CP_EV_ENDED :
@@ -432,11 +438,8 @@ enum cp_event cp_act(struct cp *p, enum cp_action a, const struct now *t)
 		supply_end(p, END_BROKEN, t);
 		return CP_EV_FAULTED;
 	case CP_RECOVER:
-		if (!p->faulted)
-			return CP_EV_NONE;
-		p->faulted = false;
-		say(p, SAY_INFO, "engine recovered: reporting OK");
-		return CP_EV_RECOVERED;
+		return lift(p, &p->faulted, "engine recovered: reporting OK",
+			    CP_EV_RECOVERED);
 	case CP_SHUTDOWN:
 		return supply_end(p, END_DISCONNECTED, t) ? CP_EV_ENDED :
 							    CP_EV_NONE;

@@ -111,6 +111,7 @@ void cp_owner_init(struct cp_owner *o, const struct conf *c,
 
 /* A CP named id (a valid CP id), not registered; it registers at its first tick. */
 void cp_init(struct cp *p, const struct cp_owner *o, const char *id);
+/* Frees what p holds; it needs cp_init() again to be used. */
 void cp_free(struct cp *p);
 
 /* Applies a register_ack or a command. */

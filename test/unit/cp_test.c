@@ -10,21 +10,11 @@
 
 static int passed, failed;
 
-__attribute__((format(printf, 2, 3)))
-static int check(int ok, const char *fmt, ...)
+/* One case: its sentence, ok or not. */
+static void check(bool ok, const char *what)
 {
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		passed++;
-	else
-		failed++;
-	return ok;
+	printf("%s - %s\n", ok ? "ok" : "not ok", what);
+	*(ok ? &passed : &failed) += 1;
 }
 
 /*
@@ -44,16 +34,16 @@ static const char *const session_names[][2] = {
 };
 
 #define LOG_MAX 64
-#define LINE_MAX 768
+#define LINE_LEN 768
 
 /* The CP under test and what its hooks did, in order. */
 static struct {
 	struct conf c;
 	struct cp_owner o;
 	struct cp p;
-	char log[LOG_MAX][LINE_MAX];	/* post and save, since the last expect() */
+	char log[LOG_MAX][LINE_LEN];	/* post and save, since the last expect() */
 	int nlog;
-	char said[LOG_MAX][LINE_MAX];	/* say, since the last heard() */
+	char said[LOG_MAX][LINE_LEN];	/* say, since the last heard() */
 	int nsaid;
 	double price;			/* of the next start */
 	struct msg last;		/* the last message posted */
@@ -62,7 +52,7 @@ static struct {
 /* Rewrites the number after key in s as "@MS" after time 0. */
 static void relative(char *s, const char *key)
 {
-	char tail[LINE_MAX], *p = strstr(s, key), *end;
+	char tail[LINE_LEN], *p = strstr(s, key), *end;
 	long long v;
 
 	if (!p)
@@ -76,7 +66,7 @@ static void relative(char *s, const char *key)
 /* Replaces the 32 characters after key in s by name. */
 static void rename_id(char *s, const char *key, const char *name)
 {
-	char tail[LINE_MAX], *p = strstr(s, key);
+	char tail[LINE_LEN], *p = strstr(s, key);
 
 	if (!p)
 		return;
@@ -87,7 +77,7 @@ static void rename_id(char *s, const char *key, const char *name)
 
 static void render(const struct msg *m, char *out, size_t len)
 {
-	char buf[LINE_MAX];
+	char buf[LINE_LEN];
 	int n = msg_encode(m, buf, sizeof(buf));
 
 	if (n < 0) {
@@ -113,13 +103,13 @@ static void logline(const char *fmt, ...)
 	if (r.nlog == LOG_MAX)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(r.log[r.nlog++], LINE_MAX, fmt, ap);
+	vsnprintf(r.log[r.nlog++], LINE_LEN, fmt, ap);
 	va_end(ap);
 }
 
 static int on_post(void *arg, enum topic t, const struct msg *m)
 {
-	char json[LINE_MAX];
+	char json[LINE_LEN];
 
 	(void)arg;
 	r.last = *m;
@@ -130,7 +120,7 @@ static int on_post(void *arg, enum topic t, const struct msg *m)
 
 static void on_save(void *arg, const struct cp *p, const struct msg *keep)
 {
-	char json[LINE_MAX];
+	char json[LINE_LEN];
 
 	(void)arg;
 	(void)p;
@@ -150,7 +140,7 @@ static void on_say(void *arg, const struct cp *p, enum say level,
 	(void)arg;
 	(void)p;
 	if (r.nsaid < LOG_MAX)
-		snprintf(r.said[r.nsaid++], LINE_MAX, "%s: %s", names[level],
+		snprintf(r.said[r.nsaid++], LINE_LEN, "%s: %s", names[level],
 			 line);
 }
 
@@ -249,7 +239,7 @@ static void expect(const char *what, ...)
 	va_end(ap);
 	for (; i < r.nlog; i++, ok = false)
 		printf("#   more: %s\n", r.log[i]);
-	check(ok, "%s", what);
+	check(ok, what);
 	r.nlog = 0;
 }
 
@@ -271,7 +261,7 @@ static bool heard(const char *line)
 /* --- what the lines of messages look like --- */
 
 #define NLINES 8
-static char lines[NLINES][LINE_MAX];
+static char lines[NLINES][LINE_LEN];
 static unsigned nlines;
 
 __attribute__((format(printf, 1, 2)))
@@ -281,7 +271,7 @@ static const char *line(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(s, LINE_MAX, fmt, ap);
+	vsnprintf(s, LINE_LEN, fmt, ap);
 	va_end(ap);
 	return s;
 }
@@ -372,9 +362,9 @@ static void test_registration(void)
 		      r.nlog == rows[i].sent && (!rows[i].sent ||
 		      !strcmp(r.log[0], reg(rows[i].at, true))) &&
 		      cp_next(&r.p) == MONO0 + rows[i].next,
-		      "unregistered at %lld ms: %s, the next at %lld ms",
-		      rows[i].at, rows[i].sent ? "a register" : "nothing",
-		      rows[i].next);
+		      line("unregistered at %lld ms: %s, the next at %lld ms",
+			   rows[i].at, rows[i].sent ? "a register" : "nothing",
+			   rows[i].next));
 		r.nlog = 0;
 	}
 	check(heard("debug: register sent; next try in 5000 ms"),
@@ -475,7 +465,8 @@ static void test_supply(void)
 				     rows[i].wh, rows[i].cents, "broken"),
 			       NULL);
 		check(cp_next(&r.p) == MONO0 + rows[i].next,
-		      "then the next tick is due at %lld ms", rows[i].next);
+		      line("then the next tick is due at %lld ms",
+			   rows[i].next));
 	}
 	check(tick(11000) == CP_EV_ENDED, "at 11 s the default of 1 kWh is reached");
 	expect("the end (finished) is kept, posted, then nothing needs keeping",
@@ -487,48 +478,53 @@ static void test_supply(void)
 	      "the CP is idle again and needs no tick");
 }
 
+/* Supplies that end at their target, S1 started at 1000 at 360 kW. */
 static void test_targets(void)
 {
-	rig(1, 0);
-	supplying(250, 0);
-	check(cp_next(&r.p) == MONO0 + 2000, "250 Wh: the first tick comes first");
-	tick(2000);
-	tick(3000);
-	r.nlog = 0;
-	check(cp_next(&r.p) == MONO0 + 3500,
-	      "250 Wh at 360 kW: the target, 2.5 s after the start, comes before the next tick");
-	check(tick(3500) == CP_EV_ENDED, "an energy target ends the supply");
-	expect("with exactly that energy, seq after the last telemetry",
-	       keep1(3500, 3, 250, 9, "finished"),
-	       end1(3500, 3, 250, 9, "finished"), "save none", NULL);
+	static const struct {
+		const char *what;
+		long long wh;		/* of the start command */
+		unsigned s;
+		double default_kwh;	/* configured */
+		unsigned default_s;
+		long long end;		/* when it ends, and its figures */
+		unsigned seq;
+		long long end_wh, cents;
+	} rows[] = {
+		{ "250 Wh end 2.5 s after the start, before the next tick",
+		  250, 0, 1, 0, 3500, 3, 250, 9 },
+		{ "a target of 2 s ends the supply at the tick 2 s after its start",
+		  0, 2, 1, 0, 3000, 2, 200, 7 },
+		{ "1 kWh or 2 s: the sooner ends the supply",
+		  1000, 2, 1, 0, 3000, 2, 200, 7 },
+		{ "no target named: the configured 0.5 kWh or 3 s, the sooner",
+		  0, 0, 0.5, 3, 4000, 3, 300, 11 },
+	};
 
-	rig(1, 0);
-	supplying(0, 2);
-	tick(2000);
-	r.nlog = 0;
-	check(tick(3000) == CP_EV_ENDED, "a target of 2 s ends the supply 2 s after its start");
-	expect("with the energy of 2 s and no telemetry at that tick",
-	       keep1(3000, 2, 200, 7, "finished"),
-	       end1(3000, 2, 200, 7, "finished"), "save none", NULL);
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		rig(rows[i].default_kwh, rows[i].default_s);
+		supplying(rows[i].wh, rows[i].s);
+		for (long long t = 2000; t < rows[i].end; t += 1000)
+			tick(t);
+		r.nlog = 0;
+		check(cp_next(&r.p) == MONO0 + rows[i].end &&
+		      tick(rows[i].end) == CP_EV_ENDED, rows[i].what);
+		expect("with the energy of that time, seq after the last telemetry",
+		       keep1(rows[i].end, rows[i].seq, rows[i].end_wh,
+			     rows[i].cents, "finished"),
+		       end1(rows[i].end, rows[i].seq, rows[i].end_wh,
+			    rows[i].cents, "finished"), "save none", NULL);
+	}
+}
 
-	rig(1, 0);
-	supplying(1000, 2);
-	check(cp_next(&r.p) == MONO0 + 2000 && tick(3000) == CP_EV_ENDED,
-	      "energy and time both given: the sooner ends the supply");
-
+/* What a start says of its targets; none at all is none. */
+static void test_target_lines(void)
+{
 	rig(0.5, 3);
 	registered();
 	start(1000, S1, "D1", 0, 0);
 	check(heard("info: session started for 'D1': session 5e551000000000000000000000000001, 0.35 EUR/kWh, target 0.5 kWh or 3 s"),
 	      "a start naming no target is said with the configured ones");
-	tick(2000);
-	tick(3000);
-	r.nlog = 0;
-	check(tick(4000) == CP_EV_ENDED,
-	      "and gets the configured 0.5 kWh or 3 s, the sooner");
-	expect("the configured time ended it", keep1(4000, 3, 300, 11, "finished"),
-	       end1(4000, 3, 300, 11, "finished"), "save none", NULL);
-
 	rig(0, 0);
 	registered();
 	start(1000, S1, "D1", 0, 0);
@@ -784,6 +780,7 @@ int main(void)
 	test_register_faulted();
 	test_supply();
 	test_targets();
+	test_target_lines();
 	test_late_tick();
 	test_stop_resume();
 	test_end();
