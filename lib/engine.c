@@ -211,6 +211,7 @@ static void on_say(void *arg, const struct cp *p, enum say level,
 		warn_limited(&e->rl_hostile, "%s", line);
 }
 
+/* The time every input to the core comes with. */
 static struct now clock_now(void)
 {
 	return (struct now){ .wall = now_ms(), .mono = mono_ms() };
@@ -277,6 +278,7 @@ static void on_action(struct engine *e, unsigned tag, const char *what)
 		did = cp_act(&e->cp, actions[i].act, &t) == actions[i].did;
 		ok = did || !actions[i].refusable;
 		text = did ? actions[i].yes : actions[i].no;
+		break;
 	}
 	if (!strcmp(what, "status")) {
 		cp_status(&e->cp, st, sizeof(st));
