@@ -193,11 +193,17 @@ static void heartbeats_due(struct fleet *f, long long now)
 	}
 }
 
-/* Milliseconds until the next heartbeat or tick, at most a slice. */
+/*
+ * Milliseconds until the next heartbeat or tick, at most a slice. The
+ * next heartbeat's time is rounded up: rounded down, a heartbeat due
+ * later in the current millisecond (more CPs than health_ms) made the
+ * wait 0 and the loop spin, reading the clock, until that millisecond
+ * ended; now it goes out at most a millisecond late.
+ */
 static int next_wait(const struct fleet *f, long long now)
 {
 	unsigned hms = f->c->cp.health_ms ? f->c->cp.health_ms : 1;
-	long long at = f->t0 + (long long)(f->beats * hms / f->n);
+	long long at = f->t0 + (long long)((f->beats * hms + f->n - 1) / f->n);
 	long long w = SLICE_MS;
 
 	if (at - now < w)
