@@ -36,6 +36,7 @@ struct engine {
 	bool lost;
 	long queued;		/* messages handed to the bus */
 	long failed;		/* delivery failures when the last end was kept */
+	bool unsent;		/* a message posted since was not even queued */
 	struct ratelimit rl_hostile, rl_state, rl_mon;
 	int exit;		/* -1 while running */
 };
@@ -149,22 +150,27 @@ static int on_post(void *arg, enum topic t, const struct msg *m)
 {
 	struct engine *e = arg;
 
-	if (bus_send(e->b, t, m))
+	if (bus_send(e->b, t, m)) {
+		e->unsent = true;
 		return -1;
+	}
 	e->queued++;
 	return 0;
 }
 
 /*
- * Waits until Kafka has taken everything queued so far; 0 when none of
- * it failed since the last supply_end was kept. The monitor is served
- * meanwhile: a slow acknowledgement is not a sick engine.
+ * Waits until Kafka has taken everything queued so far; 0 when all that
+ * was posted since the last supply_end was kept is delivered. The
+ * monitor is served meanwhile: a slow acknowledgement is not a sick
+ * engine.
  */
 static int delivered(struct engine *e)
 {
 	const struct bus_stats *st = bus_stats(e->b);
 	long long end = mono_ms() + FLUSH_MS;
 
+	if (e->unsent)
+		return -1;
 	while (st->sent + st->failed < e->queued) {
 		if (mono_ms() >= end)
 			return -1;
@@ -185,6 +191,7 @@ static void on_save(void *arg, const struct cp *p, const struct msg *keep)
 	(void)p;
 	if (keep) {
 		e->failed = bus_stats(e->b)->failed;
+		e->unsent = false;
 		memcpy(e->kept, keep->session, sizeof(e->kept));
 		state_save(e, keep);
 	} else if (delivered(e))
