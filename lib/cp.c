@@ -245,7 +245,10 @@ static void target_text(const struct cp *p, const struct msg_command *cmd,
 		snprintf(buf, len, "none");
 }
 
-/* A start Central should not have sent: its session ends at once. */
+/*
+ * A start Central should not have sent: its session ends at once. Said
+ * as hostile: anyone who can write to cp-commands can repeat it.
+ */
 static enum cp_event refuse_start(struct cp *p, const struct msg *m,
 				  const struct now *t)
 {
@@ -260,7 +263,7 @@ static enum cp_event refuse_start(struct cp *p, const struct msg *m,
 	end.u.ticket.price = m->u.cmd.price;
 	end.u.ticket.started = end.u.ticket.ended = end.ts;
 	end.u.ticket.reason = reason;
-	say(p, SAY_WARN, "refusing session '%s' for '%s': %s", m->session,
+	say(p, SAY_HOSTILE, "refusing session '%s' for '%s': %s", m->session,
 	    m->driver, p->supplying ? "busy with another session" :
 	    p->faulted ? "the engine is faulted" : "stopped by Central");
 	post(p, T_TELEMETRY, &end);

@@ -568,7 +568,7 @@ static void test_stop_resume(void)
 	      "a start while stopped is refused");
 	expect("its session ends at once (stopped), nothing supplied",
 	       refused("D2", "S2", 3000, "stopped"), NULL);
-	check(heard("warn: refusing session '5e551000000000000000000000000002' for 'D2': stopped by Central"),
+	check(heard("hostile: refusing session '5e551000000000000000000000000002' for 'D2': stopped by Central"),
 	      "and the refusal is said");
 	check(command(4000, "CP001", CMD_RESUME, NULL, NULL, 0, 0) ==
 	      CP_EV_RESUMED && heard("info: resumed by Central"),
@@ -602,7 +602,7 @@ static void test_busy(void)
 	expect("its session ends at once (cancelled) at its own price",
 	       end_of("post telemetry ", "D2", "S2", 1500, 0, 0, 0, "0.4",
 		      1500, "cancelled"), NULL);
-	check(heard("warn: refusing session '5e551000000000000000000000000002' for 'D2': busy with another session"),
+	check(heard("hostile: refusing session '5e551000000000000000000000000002' for 'D2': busy with another session"),
 	      "the refusal says the CP is busy");
 	tick(2000);
 	expect("the supply in progress goes on", tele(2000, 1, 100, 4),
