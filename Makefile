@@ -44,7 +44,7 @@ evc: $(OBJ)
 $(LINKS): evc
 	ln -sf evc $@
 
-test/unit/%: test/unit/%.c $(LIB_OBJ) $(HDR)
+test/unit/%: test/unit/%.c test/unit/check.h $(LIB_OBJ) $(HDR)
 	$(CC) $(EVC_CFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
 units: $(UNIT_TESTS)

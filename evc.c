@@ -4,6 +4,7 @@
 
 #include "cmd/cmds.h"
 #include "lib/log.h"
+#include "lib/setup.h"
 
 #ifndef EVC_VERSION
 #define EVC_VERSION "unknown"
@@ -11,7 +12,8 @@
 
 /*
  * The one command table. Adding a role means:
- *   1. a row here (name, entry, one-line summary);
+ *   1. a row here (name, entry, one-line summary, the shared set-up it
+ *      needs: lib/setup.h's flags);
  *   2. cmd/ROLE.c with int cmd_ROLE(int argc, char **argv), declared in
  *      cmd/cmds.h, and ROLE added to ROLES in the Makefile (the evc-ROLE
  *      link and installation follow from it);
@@ -22,17 +24,27 @@ struct cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
+	unsigned setup;		/* SETUP_*: options, configuration, Kafka */
 };
 
+#define KAFKA (SETUP_CONFIG | SETUP_KAFKA)
+
 static const struct cmd commands[] = {
-	{ "central", cmd_central, "authorise drivers, coordinate charging points" },
-	{ "cp", cmd_cp, "run a charging point: monitor and engine" },
-	{ "driver", cmd_driver, "ask to charge, interactively or from a file" },
-	{ "auth", cmd_auth, "request one authorisation (for scripts)" },
-	{ "topics", cmd_topics, "create, list and describe the evc topics" },
-	{ "broker", cmd_broker, "run an in-memory Kafka for demos on one machine" },
-	{ "status", cmd_status, "show every CP's state, from any machine" },
-	{ "fleet", cmd_fleet, "simulate many CPs in one process (load tests)" },
+	{ "central", cmd_central, "authorise drivers, coordinate charging points",
+	  KAFKA },
+	{ "cp", cmd_cp, "run a charging point: monitor and engine", KAFKA },
+	{ "driver", cmd_driver, "ask to charge, interactively or from a file",
+	  KAFKA | SETUP_PRODUCER | SETUP_CONSUMER },
+	{ "auth", cmd_auth, "request one authorisation (for scripts)",
+	  KAFKA | SETUP_PRODUCER | SETUP_CONSUMER },
+	{ "topics", cmd_topics, "create, list and describe the evc topics",
+	  KAFKA },
+	{ "broker", cmd_broker, "run an in-memory Kafka for demos on one machine",
+	  SETUP_CONFIG },
+	{ "status", cmd_status, "show every CP's state, from any machine",
+	  KAFKA | SETUP_CONSUMER },
+	{ "fleet", cmd_fleet, "simulate many CPs in one process (load tests)",
+	  KAFKA | SETUP_PRODUCER | SETUP_CONSUMER },
 };
 
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))
@@ -58,6 +70,7 @@ static void list_roles(FILE *f)
 static int run(const struct cmd *c, int argc, char **argv)
 {
 	log_init(c->name);
+	setup_role(c->setup);
 	return c->fn(argc, argv);
 }
 

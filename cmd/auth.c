@@ -10,8 +10,10 @@
 #include "cmd/cmds.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
+#include "lib/drive.h"
 #include "lib/log.h"
 #include "lib/session.h"
+#include "lib/setup.h"
 
 #define CLOSE_MS 2000	/* to deliver a request nobody answered yet */
 
@@ -106,14 +108,14 @@ static void give_up(struct auth *a, const char *reason, const char *fmt,
 }
 
 /* Central's answer to our request: EXIT_OK, EXIT_FAIL or a timeout. */
-static int decision(struct bus *b, struct auth *a, struct session *s,
+static int decision(struct drive *dr, struct auth *a, struct session *s,
 		    long long deadline)
 {
 	enum session_event ev = EV_NONE;
 	int r = 0;
 
 	while (ev != EV_GRANTED && ev != EV_DENIED && ev != EV_UNSENT) {
-		if ((r = session_wait(b, s, (int)(deadline - mono_ms()), &ev)) <= 0)
+		if ((r = drive_wait(dr, s, (int)(deadline - mono_ms()), &ev)) <= 0)
 			break;
 	}
 	if (r > 0 && ev == EV_UNSENT)
@@ -141,12 +143,12 @@ static int decision(struct bus *b, struct auth *a, struct session *s,
 }
 
 /* --wait: every event of the session up to its ticket. */
-static int follow(struct bus *b, struct auth *a, struct session *s)
+static int follow(struct drive *dr, struct auth *a, struct session *s)
 {
 	enum session_event ev;
 	int r;
 
-	while ((r = session_wait(b, s, (int)a->timeout_ms, &ev)) > 0) {
+	while ((r = drive_wait(dr, s, (int)a->timeout_ms, &ev)) > 0) {
 		say(a, s, ev);
 		if (ev == EV_TICKET)
 			break;
@@ -171,16 +173,17 @@ static int follow(struct bus *b, struct auth *a, struct session *s)
 	return EXIT_FAIL;
 }
 
-static int run(const struct conf *c, struct auth *a)
+static int run(struct setup *su, struct auth *a)
 {
+	const struct conf *c = &su->conf;
 	long long deadline = mono_ms() + a->timeout_ms;
 	struct session s;
-	struct bus *b;
+	struct drive dr;
 	int ret;
 
 	session_init(&s, a->driver);
 	bus_signals();
-	ret = session_open(c, a->driver, 0, a->timeout_ms, &b);
+	ret = drive_open(&dr, setup_bus(su), &s, 0, a->timeout_ms);
 	if (ret == EXIT_UNREACHABLE) {
 		a->reason = "unreachable";
 		snprintf(a->detail, sizeof(a->detail), "cannot reach Kafka at '%s'",
@@ -188,15 +191,15 @@ static int run(const struct conf *c, struct auth *a)
 	}
 	if (ret)
 		goto out;
-	if (session_request(b, &s, a->cp, &a->target, a->timeout_ms)) {
+	if (drive_request(&dr, &s, a->cp, &a->target, a->timeout_ms)) {
 		ret = EXIT_UNREACHABLE;
 	} else {
 		memcpy(a->request, s.request, sizeof(a->request));
-		ret = decision(b, a, &s, deadline);
+		ret = decision(&dr, a, &s, deadline);
 	}
 	if (ret == EXIT_OK && a->wait)
-		ret = follow(b, a, &s);
-	if (session_close(b, CLOSE_MS) && ret == EXIT_OK)
+		ret = follow(&dr, a, &s);
+	if (drive_close(&dr, CLOSE_MS) && ret == EXIT_OK)
 		ret = EXIT_UNREACHABLE;
 out:
 	if (a->json && ret != EXIT_USAGE)
@@ -205,37 +208,42 @@ out:
 }
 
 /* One option of the role: 1 taken, 0 not ours, -1 bad (printed). */
-static int auth_opt(struct auth *a, int opt, const char *arg)
+static int auth_opt(void *ctx, int opt, const char *arg)
 {
+	struct auth *a = ctx;
+
 	switch (opt) {
 	case 'j':
 		a->json = true;
-		return 1;
+		return 0;
 	case 'k':
-		return session_parse_kwh(arg, &a->target.wh) ? -1 : 1;
+		return drive_parse_kwh(arg, &a->target.wh) ? EXIT_USAGE : 0;
 	case 's':
-		return session_parse_seconds(arg, &a->target.s) ? -1 : 1;
+		return drive_parse_seconds(arg, &a->target.s) ? EXIT_USAGE : 0;
 	case 't':
-		if (session_parse_duration("timeout", arg, &a->timeout_ms))
-			return -1;
-		if (!a->timeout_ms)
-			return error("bad timeout: '%s' (more than 0 s)", arg);
-		return 1;
-	case 'w':
+		if (drive_parse_duration("timeout", arg, &a->timeout_ms))
+			return EXIT_USAGE;
+		if (!a->timeout_ms) {
+			error("bad timeout: '%s' (more than 0 s)", arg);
+			return EXIT_USAGE;
+		}
+		return 0;
+	default:
 		a->wait = true;
-		return 1;
+		return 0;
 	}
-	return 0;
 }
 
-static int check_args(struct auth *a, int argc, char **argv)
+static int check_args(void *ctx, int argc, char **argv)
 {
+	struct auth *a = ctx;
+
 	if (a->target.wh && a->target.s)
 		return usage_error("--kwh and --seconds exclude each other");
-	if (argc - optind != 2)
+	if (argc != 2)
 		return usage_error("expected a driver id and a CP id");
-	a->driver = argv[optind];
-	a->cp = argv[optind + 1];
+	a->driver = argv[0];
+	a->cp = argv[1];
 	if (!msg_name_ok(a->driver))
 		return usage_error("bad driver id: '%s'", a->driver);
 	if (!msg_name_ok(a->cp))
@@ -246,8 +254,6 @@ static int check_args(struct auth *a, int argc, char **argv)
 int cmd_auth(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		CONF_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "kwh", required_argument, NULL, 'k' },
 		{ "seconds", required_argument, NULL, 's' },
@@ -255,37 +261,19 @@ int cmd_auth(int argc, char **argv)
 		{ "wait", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct conf_args ca = { 0 };
 	struct auth a = { 0 };
-	struct conf c;
-	int opt, r, ret = EXIT_USAGE;
+	struct setup_opts o = {
+		.usage = usage, .shortopts = "jk:s:t:w", .longopts = opts,
+		.opt = auth_opt, .operands = check_args, .ctx = &a,
+	};
+	struct setup su;
+	int ret;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "hjk:s:t:w",
-				  opts, NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			ret = EXIT_OK;
-			goto out;
-		}
-		if ((r = conf_opt(&ca, opt, optarg)) == 0)
-			r = auth_opt(&a, opt, optarg);
-		if (r <= 0) {
-			ret = r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
-			goto out;
-		}
+	if ((ret = setup_begin(&su, &o, argc, argv)) < 0) {
+		if (!a.timeout_ms)
+			a.timeout_ms = su.conf.driver.timeout_ms;
+		ret = run(&su, &a);
 	}
-	if ((ret = check_args(&a, argc, argv)))
-		goto out;
-	if (conf_load(&c, &ca)) {
-		ret = EXIT_USAGE;
-		goto out;
-	}
-	if (!a.timeout_ms)
-		a.timeout_ms = c.driver.timeout_ms;
-	ret = run(&c, &a);
-	conf_free(&c);
-out:
-	conf_args_free(&ca);
+	setup_end(&su);
 	return ret;
 }

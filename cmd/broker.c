@@ -14,6 +14,7 @@
 #include "lib/bus.h"
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/setup.h"
 
 static const char usage[] =
 	"usage: evc broker [-v] [-c FILE] [-p PARTITIONS]\n"
@@ -147,45 +148,39 @@ static int parse_partitions(const char *s, unsigned *out)
 	return 0;
 }
 
+static int broker_opt(void *ctx, int opt, const char *arg)
+{
+	(void)opt;
+	if (parse_partitions(arg, ctx))
+		return usage_error("bad value for '--partitions': '%s' (1 to 1000)",
+				   arg);
+	return 0;
+}
+
+static int no_operand(void *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	if (argc)
+		return usage_error("unexpected argument: '%s'", argv[0]);
+	return 0;
+}
+
 int cmd_broker(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
 		{ "partitions", required_argument, NULL, 'p' },
-		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct conf_args a = { 0 };
 	unsigned partitions = 0;
-	struct conf c;
-	int opt, ret;
+	struct setup_opts o = {
+		.usage = usage, .shortopts = "p:", .longopts = opts,
+		.opt = broker_opt, .operands = no_operand, .ctx = &partitions,
+	};
+	struct setup su;
+	int ret;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, "c:hp:v", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'h':
-			fputs(usage, stdout);
-			return EXIT_OK;
-		case 'p':
-			if (parse_partitions(optarg, &partitions))
-				return usage_error("bad value for '--partitions': '%s' (1 to 1000)",
-						   optarg);
-			break;
-		case 'c':
-		case 'v':
-			conf_opt(&a, opt, optarg);
-			break;
-		default:
-			return opt_error(argv, optind, optopt);
-		}
-	}
-	if (optind != argc)
-		return usage_error("unexpected argument: '%s'", argv[optind]);
-	if (conf_load(&c, &a))
-		return EXIT_USAGE;
-	ret = serve(&c, partitions ? partitions : c.partitions);
-	conf_free(&c);
-	conf_args_free(&a);
+	if ((ret = setup_begin(&su, &o, argc, argv)) < 0)
+		ret = serve(&su.conf, partitions ? partitions : su.conf.partitions);
+	setup_end(&su);
 	return ret;
 }

@@ -12,8 +12,12 @@
 #include "cmd/cmds.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
+#include "lib/cpstate.h"
+#include "lib/drive.h"
+#include "lib/figure.h"
 #include "lib/log.h"
 #include "lib/session.h"
+#include "lib/setup.h"
 #include "lib/xalloc.h"
 
 #define TICK_MS 100		/* longest wait before stdin is looked at */
@@ -45,12 +49,14 @@ struct service {
 
 struct driver {
 	const struct conf *conf;
-	struct bus *b;
+	struct drive dr;
 	struct session s;
 	struct session_target target;
 	unsigned timeout_ms;		/* 0 until set by -t or the config */
 	int wait_ms;			/* -1 until set by -w or the config */
 	const char *file;
+	struct service *svs;		/* --file's services */
+	int nsvs;
 	bool quiet;
 	bool tty;			/* a person at a terminal: prompt */
 	bool asked;			/* a request was made by this process */
@@ -141,7 +147,8 @@ static int replay(struct driver *d, long long started)
 	int r;
 
 	d->s.adopt = true;
-	while ((r = bus_recv(d->b, &m, &t, REPLAY_QUIET_MS)) > 0 && !bus_stop) {
+	while ((r = bus_recv(d->dr.b, &m, &t, REPLAY_QUIET_MS)) > 0 &&
+	       !bus_stop) {
 		if (t != T_AUTH_RESPONSE)
 			continue;
 		if (m.ts >= started) {
@@ -158,7 +165,7 @@ static int replay(struct driver *d, long long started)
 	return 0;
 }
 
-/* The next event, the held message first; as session_wait() returns. */
+/* The next event, the held message first; as drive_wait() returns. */
 static int next_event(struct driver *d, int timeout_ms,
 		      enum session_event *ev)
 {
@@ -167,7 +174,7 @@ static int next_event(struct driver *d, int timeout_ms,
 		if ((*ev = session_feed(&d->s, &d->held)) != EV_NONE)
 			return 1;
 	}
-	return session_wait(d->b, &d->s, timeout_ms, ev);
+	return drive_wait(&d->dr, &d->s, timeout_ms, ev);
 }
 
 /* "CP [KWH]": 1 with *sv filled, 0 for a blank line, -1 (printed). */
@@ -186,7 +193,7 @@ static int parse_service(const char *path, unsigned no, char *line,
 		return error("%s:%u: bad CP id: '%s'", path, no, cp);
 	memset(sv, 0, sizeof(*sv));
 	snprintf(sv->cp, sizeof(sv->cp), "%s", cp);
-	if (kwh && session_parse_kwh(kwh, &sv->wh))
+	if (kwh && drive_parse_kwh(kwh, &sv->wh))
 		return error("%s:%u: bad line", path, no);
 	return 1;
 }
@@ -234,10 +241,10 @@ static int read_services(const char *path, struct service **svs)
 	return n;
 }
 
-/* Central's decision on the request just sent; as session_wait(). */
+/* Central's decision on the request just sent; as drive_wait(). */
 static int await_decision(struct driver *d, enum session_event *ev)
 {
-	long long deadline = d->s.asked_ms + d->timeout_ms;
+	long long deadline = d->s.asked_ms + d->s.timeout_ms;
 	int r;
 
 	do {
@@ -265,7 +272,7 @@ static int await_ticket(struct driver *d)
 			return 1;
 	}
 	if (r == 0 && !bus_stop)
-		session_cancel(d->b, &d->s);
+		drive_cancel(&d->dr, &d->s);
 	return r;
 }
 
@@ -314,7 +321,7 @@ static enum outcome serve_one(struct driver *d, const struct service *sv,
 		t.wh = sv->wh;
 		t.s = 0;
 	}
-	if (session_request(d->b, &d->s, sv->cp, &t, d->timeout_ms)) {
+	if (drive_request(&d->dr, &d->s, sv->cp, &t, d->timeout_ms)) {
 		r = -1;
 		snprintf(text, sizeof(text), "cannot send the request");
 	} else if ((r = await_decision(d, &ev)) <= 0) {
@@ -402,7 +409,7 @@ static void do_charge(struct driver *d, int argc, char **argv)
 	if (argc == 3) {
 		out_begin(d);
 		fflush(stdout);
-		if (session_parse_kwh(argv[2], &t.wh)) {
+		if (drive_parse_kwh(argv[2], &t.wh)) {
 			out_end(d);
 			return;
 		}
@@ -413,7 +420,7 @@ static void do_charge(struct driver *d, int argc, char **argv)
 			 d->s.asked_cp);
 		return;
 	}
-	if (session_request(d->b, &d->s, argv[1], &t, d->timeout_ms)) {
+	if (drive_request(&d->dr, &d->s, argv[1], &t, d->timeout_ms)) {
 		out_end(d);
 		return;
 	}
@@ -429,7 +436,7 @@ static void do_stop(struct driver *d, int argc, char **argv)
 		show(d, "no session in progress");
 		return;
 	}
-	if (session_cancel(d->b, &d->s)) {
+	if (drive_cancel(&d->dr, &d->s)) {
 		out_end(d);
 		return;
 	}
@@ -456,18 +463,48 @@ static void do_status(struct driver *d, int argc, char **argv)
 	}
 }
 
+/* One line per CP as Central last published it, by id. */
+static void print_list(FILE *out, struct cpstate *cs)
+{
+	const struct cpstate_row *const *row = cpstate_sorted(cs);
+	uint32_t avail = 0;
+
+	if (!cs->n) {
+		fprintf(out, "no CPs known to Central yet\n");
+		return;
+	}
+	for (uint32_t i = 0; i < cs->n; i++) {
+		fprintf(out, "%-12s %-12s %6s EUR/kWh  %s\n", row[i]->id,
+			cp_state_name(row[i]->st.state),
+			fig_price(row[i]->st.price).s, row[i]->st.location);
+		avail += row[i]->st.state == CP_ACTIVE;
+	}
+	fprintf(out, "%u CP%s, %u available\n", cs->n, cs->n == 1 ? "" : "s",
+		avail);
+}
+
+/*
+ * A handle of its own, closed at the end: keeping cp-state assigned to
+ * the driver's consumer would bring it every tick of every CP.
+ */
 static void do_list(struct driver *d, int argc, char **argv)
 {
-	struct session_cp *cps;
-	int n;
+	struct bus *b = bus_open(d->conf, BUS_CONSUMER, NULL);
+	enum cpstate_result r = CPSTATE_FAILED;
+	struct cpstate cs;
 
 	(void)argc;
 	(void)argv;
+	cpstate_init(&cs);
 	out_begin(d);
 	fflush(stdout);
-	if ((n = session_list(d->conf, d->timeout_ms, &cps)) >= 0)
-		session_print_list(stdout, cps, n);
-	free(cps);
+	if (b && (r = cpstate_read(b, &cs, d->timeout_ms)) == CPSTATE_TIMEOUT)
+		error("cannot read '%s' to its end within %u ms",
+		      bus_topic_name(b, T_CP_STATE), d->timeout_ms);
+	if (r == CPSTATE_DONE)
+		print_list(stdout, &cs);
+	bus_close(b, 0);
+	cpstate_free(&cs);
 	out_end(d);
 }
 
@@ -591,11 +628,11 @@ static bool busy(const struct driver *d)
 
 static void check_answer_time(struct driver *d)
 {
-	if (!d->s.pending || mono_ms() - d->s.asked_ms < d->timeout_ms)
-		return;
-	d->s.pending = false;	/* a late answer is still shown */
-	complain(d, "no answer from Central for %s within %g s", d->s.asked_cp,
-		 d->timeout_ms / 1000.0);
+	struct now now = drive_now();
+
+	if (session_overdue(&d->s, &now))
+		complain(d, "no answer from Central for %s within %g s",
+			 d->s.asked_cp, d->s.timeout_ms / 1000.0);
 }
 
 static int prompt_loop(struct driver *d)
@@ -621,7 +658,7 @@ static int prompt_loop(struct driver *d)
 	return EXIT_OK;
 }
 
-static int run(struct driver *d, const struct service *svs, int n)
+static int run(struct driver *d, struct setup *su)
 {
 	int64_t from = 0;
 	long long started = now_ms();
@@ -630,57 +667,73 @@ static int run(struct driver *d, const struct service *svs, int n)
 	if (d->conf->driver.lookback_s)
 		from = started - (int64_t)d->conf->driver.lookback_s * 1000;
 	bus_signals();
-	if ((ret = session_open(d->conf, d->s.driver, from, d->timeout_ms,
-				&d->b)))
+	if ((ret = drive_open(&d->dr, setup_bus(su), &d->s, from,
+			      d->timeout_ms)))
 		return ret;
 	if (from && replay(d, started) < 0)
 		ret = EXIT_UNREACHABLE;
-	else if (svs)
-		ret = serve_file(d, svs, n);
+	else if (d->svs)
+		ret = serve_file(d, d->svs, d->nsvs);
 	else
 		ret = prompt_loop(d);
-	session_close(d->b, CLOSE_MS);
+	drive_close(&d->dr, CLOSE_MS);
 	return ret;
 }
 
-/* One option of the role: 1 taken, 0 not ours, -1 bad (printed). */
-static int driver_opt(struct driver *d, int opt, const char *arg)
+/* One option of the role: 0, or EXIT_USAGE after saying why. */
+static int driver_opt(void *ctx, int opt, const char *arg)
 {
+	struct driver *d = ctx;
 	unsigned ms;
 
 	switch (opt) {
 	case 'f':
 		d->file = arg;
-		return 1;
+		return 0;
 	case 'k':
-		return session_parse_kwh(arg, &d->target.wh) ? -1 : 1;
+		return drive_parse_kwh(arg, &d->target.wh) ? EXIT_USAGE : 0;
 	case 'q':
 		d->quiet = true;
-		return 1;
+		return 0;
 	case 's':
-		return session_parse_seconds(arg, &d->target.s) ? -1 : 1;
+		return drive_parse_seconds(arg, &d->target.s) ? EXIT_USAGE : 0;
 	case 't':
-		if (session_parse_duration("timeout", arg, &d->timeout_ms))
-			return -1;
-		if (!d->timeout_ms)
-			return error("bad timeout: '%s' (more than 0 s)", arg);
-		return 1;
-	case 'w':
-		if (session_parse_duration("pause", arg, &ms))
-			return -1;
+		if (drive_parse_duration("timeout", arg, &d->timeout_ms))
+			return EXIT_USAGE;
+		if (!d->timeout_ms) {
+			error("bad timeout: '%s' (more than 0 s)", arg);
+			return EXIT_USAGE;
+		}
+		return 0;
+	default:
+		if (drive_parse_duration("pause", arg, &ms))
+			return EXIT_USAGE;
 		d->wait_ms = (int)ms;
-		return 1;
+		return 0;
 	}
-	return 0;
 }
 
-static int parse_args(struct driver *d, struct conf_args *ca, int argc,
-		      char **argv)
+/* The driver id, and the file of services (read before Kafka is tried). */
+static int check_args(void *ctx, int argc, char **argv)
+{
+	struct driver *d = ctx;
+
+	if (d->target.wh && d->target.s)
+		return usage_error("--kwh and --seconds exclude each other");
+	if (argc != 1)
+		return usage_error("expected one driver id");
+	if (!msg_name_ok(argv[0]))
+		return usage_error("bad driver id: '%s'", argv[0]);
+	session_init(&d->s, argv[0]);
+	if (d->file && (d->nsvs = read_services(d->file, &d->svs)) < 0)
+		return EXIT_USAGE;
+	return EXIT_OK;
+}
+
+int cmd_driver(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		CONF_LONGOPTS,
 		{ "file", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
 		{ "kwh", required_argument, NULL, 'k' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "seconds", required_argument, NULL, 's' },
@@ -688,60 +741,25 @@ static int parse_args(struct driver *d, struct conf_args *ca, int argc,
 		{ "wait", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	int opt, r;
-
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "f:hk:qs:t:w:",
-				  opts, NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			return -1;
-		}
-		if ((r = conf_opt(ca, opt, optarg)) == 0)
-			r = driver_opt(d, opt, optarg);
-		if (r <= 0)
-			return r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
-	}
-	if (d->target.wh && d->target.s)
-		return usage_error("--kwh and --seconds exclude each other");
-	if (argc - optind != 1)
-		return usage_error("expected one driver id");
-	if (!msg_name_ok(argv[optind]))
-		return usage_error("bad driver id: '%s'", argv[optind]);
-	session_init(&d->s, argv[optind]);
-	return EXIT_OK;
-}
-
-int cmd_driver(int argc, char **argv)
-{
-	struct conf_args ca = { 0 };
 	struct driver d = { .wait_ms = -1 };
-	struct service *svs = NULL;
-	struct conf c;
-	int n = 0, ret;
+	struct setup_opts o = {
+		.usage = usage, .shortopts = "f:k:qs:t:w:", .longopts = opts,
+		.opt = driver_opt, .operands = check_args, .ctx = &d,
+	};
+	struct setup su;
+	int ret;
 
-	if ((ret = parse_args(&d, &ca, argc, argv))) {
-		conf_args_free(&ca);
-		return ret < 0 ? EXIT_OK : ret;
+	if ((ret = setup_begin(&su, &o, argc, argv)) < 0) {
+		d.conf = &su.conf;
+		if (!d.timeout_ms)
+			d.timeout_ms = su.conf.driver.timeout_ms;
+		if (d.wait_ms < 0)
+			d.wait_ms = (int)su.conf.driver.wait_ms;
+		d.tty = !d.file && isatty(STDIN_FILENO) &&
+			isatty(STDOUT_FILENO);
+		ret = run(&d, &su);
 	}
-	if (d.file && (n = read_services(d.file, &svs)) < 0) {
-		conf_args_free(&ca);
-		return EXIT_USAGE;
-	}
-	if (conf_load(&c, &ca)) {
-		ret = EXIT_USAGE;
-		goto out;
-	}
-	d.conf = &c;
-	if (!d.timeout_ms)
-		d.timeout_ms = c.driver.timeout_ms;
-	if (d.wait_ms < 0)
-		d.wait_ms = (int)c.driver.wait_ms;
-	d.tty = !d.file && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
-	ret = run(&d, svs, n);
-	conf_free(&c);
-out:
-	free(svs);
-	conf_args_free(&ca);
+	setup_end(&su);
+	free(d.svs);
 	return ret;
 }

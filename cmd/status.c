@@ -15,7 +15,9 @@
 #include "lib/conf.h"
 #include "lib/log.h"
 #include "lib/msg.h"
-#include "lib/panel.h"
+#include "lib/setup.h"
+#include "lib/cpstate.h"
+#include "lib/figure.h"
 #include "lib/xalloc.h"
 
 #define CHECK_MS 5000		/* for a broker to answer at all */
@@ -36,23 +38,11 @@ static const char usage[] =
 	"  -w, --watch            keep following the changes until interrupted\n"
 	"  -X NAME=VALUE          set a librdkafka property\n";
 
-/* The last cp_state Central published for one CP. */
-struct row {
-	char id[MSG_NAME_MAX + 1];
-	char driver[MSG_NAME_MAX + 1];	/* "" when no session runs */
-	char session[MSG_UUID_LEN + 1];
-	struct msg_cp_state st;
-	int64_t updated;		/* ts of that message */
-};
-
 struct status {
-	struct row *rows;		/* in the order they came */
-	size_t n, cap;
-	uint32_t *slot;			/* index by id: row + 1, 0 when free */
-	size_t mask;			/* slots - 1, a power of 2 less one */
-	const struct row **order;	/* rows by id, for printing */
-	size_t nsorted;			/* rows in order[] */
-	int64_t newest;			/* ts of the newest message; 0: none */
+	struct cpstate cs;
+	const struct cpstate_row **view;	/* the rows shown, by id */
+	size_t n;			/* rows in view */
+	uint32_t viewed;		/* CPs known when view was made */
 	char **only;			/* the CP ids asked for; NULL: all */
 	int nonly;
 	bool json;
@@ -61,94 +51,6 @@ struct status {
 	bool colour;
 	const char *orange;
 };
-
-/* FNV-1a: CP ids are short, and anyone may publish them. */
-static uint32_t hash(const char *id)
-{
-	uint32_t h = 2166136261u;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h;
-}
-
-/* The slot of id in the index: where it is, or the empty one it takes. */
-static size_t slot_of(const struct status *s, const char *id)
-{
-	size_t i = hash(id) & s->mask;
-
-	while (s->slot[i] && strcmp(s->rows[s->slot[i] - 1].id, id))
-		i = (i + 1) & s->mask;
-	return i;
-}
-
-/* At most half full, so that probes stay short. */
-static void index_grow(struct status *s)
-{
-	size_t slots = s->slot ? (s->mask + 1) * 2 : 64;
-
-	free(s->slot);
-	s->slot = xcalloc(slots, sizeof(*s->slot));
-	s->mask = slots - 1;
-	for (size_t i = 0; i < s->n; i++)
-		s->slot[slot_of(s, s->rows[i].id)] = (uint32_t)i + 1;
-}
-
-static struct row *row_find(const struct status *s, const char *id)
-{
-	size_t i;
-
-	if (!s->slot)
-		return NULL;
-	i = slot_of(s, id);
-	return s->slot[i] ? &s->rows[s->slot[i] - 1] : NULL;
-}
-
-static struct row *row_add(struct status *s, const char *id)
-{
-	struct row *r = row_find(s, id);
-
-	if (r)
-		return r;
-	if ((s->n + 1) * 2 > (s->slot ? s->mask + 1 : 0))
-		index_grow(s);
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 32;
-		s->rows = xreallocarray(s->rows, s->cap, sizeof(*s->rows));
-	}
-	r = &s->rows[s->n];
-	memset(r, 0, sizeof(*r));
-	memcpy(r->id, id, sizeof(r->id));
-	s->slot[slot_of(s, id)] = (uint32_t)++s->n;
-	return r;
-}
-
-static int by_id(const void *a, const void *b)
-{
-	return strcmp((*(const struct row *const *)a)->id,
-		      (*(const struct row *const *)b)->id);
-}
-
-/*
- * Rows arrive in any order; they are shown by id. Only a new CP adds a
- * row (and may move them all): the order is rebuilt then, and only then.
- */
-static void sort_rows(struct status *s)
-{
-	if (s->nsorted == s->n)
-		return;
-	s->order = xreallocarray(s->order, s->n + 1, sizeof(*s->order));
-	for (size_t i = 0; i < s->n; i++)
-		s->order[i] = &s->rows[i];
-	qsort(s->order, s->n, sizeof(*s->order), by_id);
-	s->nsorted = s->n;
-}
-
-/* The i-th row by id (sort_rows() first). */
-static const struct row *nth(const struct status *s, size_t i)
-{
-	return s->order[i];
-}
 
 static bool wanted(const struct status *s, const char *id)
 {
@@ -161,65 +63,40 @@ static bool wanted(const struct status *s, const char *id)
 }
 
 /*
- * Keeps m as the state of its CP; NULL when the CP is not one asked for.
- * Every message counts for the footer's time, whatever CP it is about:
- * it says when Central last published anything.
+ * The rows shown, by id: those asked for, or all. Only a new CP changes
+ * them (a row's figures change in place), so they are made again then.
  */
-static struct row *keep(struct status *s, const struct msg *m)
+static void sort_rows(struct status *s)
 {
-	struct row *r;
+	const struct cpstate_row *const *all;
 
-	if (m->ts > s->newest)
-		s->newest = m->ts;
-	if (!wanted(s, m->cp))
-		return NULL;
-	r = row_add(s, m->cp);
-	memcpy(r->driver, m->driver, sizeof(r->driver));
-	memcpy(r->session, m->session, sizeof(r->session));
-	r->st = m->u.state;
-	r->updated = m->ts;
-	return r;
+	if (s->view && s->viewed == s->cs.n)
+		return;
+	all = cpstate_sorted(&s->cs);
+	s->view = xreallocarray(s->view, (size_t)s->cs.n + 1,
+				sizeof(*s->view));
+	s->n = 0;
+	for (uint32_t i = 0; i < s->cs.n; i++)
+		if (wanted(s, all[i]->id))
+			s->view[s->n++] = all[i];
+	s->viewed = s->cs.n;
 }
 
-/* "12s", "5m07s", "2h03m", "3d04h": how long ago, for people. */
-static void fmt_age(int64_t ms, char *buf, size_t len)
+/* The i-th row by id (sort_rows() first). */
+static const struct cpstate_row *nth(const struct status *s, size_t i)
 {
-	long long t = ms > 0 ? ms / 1000 : 0;
-
-	if (t < 60)
-		snprintf(buf, len, "%llds", t);
-	else if (t < 3600)
-		snprintf(buf, len, "%lldm%02llds", t / 60, t % 60);
-	else if (t < 86400)
-		snprintf(buf, len, "%lldh%02lldm", t / 3600, t % 3600 / 60);
-	else
-		snprintf(buf, len, "%lldd%02lldh", t / 86400, t % 86400 / 3600);
-}
-
-/* Local wall-clock time of ms; with the date when it is not today. */
-static void fmt_clock(int64_t ms, int64_t now, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000), n = (time_t)(now / 1000);
-	struct tm tm, tn;
-
-	localtime_r(&t, &tm);
-	localtime_r(&n, &tn);
-	if (tm.tm_year == tn.tm_year && tm.tm_yday == tn.tm_yday)
-		strftime(buf, len, "%H:%M:%S", &tm);
-	else
-		strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm);
+	return s->view[i];
 }
 
 /* Driver and live figures of a session, "Out of Order" when stopped. */
-static void fmt_detail(const struct row *r, char *buf, size_t len)
+static void fmt_detail(const struct cpstate_row *r, char *buf, size_t len)
 {
 	const struct msg_progress *l = &r->st.live;
 
 	if (r->driver[0])
-		snprintf(buf, len, "%s %.1f kW %lld.%03lld kWh %lld.%02lld EUR session %.8s",
-			 r->driver, l->kw, (long long)(l->wh / 1000),
-			 (long long)(l->wh % 1000), (long long)(l->cents / 100),
-			 (long long)(l->cents % 100), r->session);
+		snprintf(buf, len, "%s %s kW %s kWh %s EUR session %.8s",
+			 r->driver, fig_kw(l->kw).s, fig_kwh(l->wh).s,
+			 fig_eur(l->cents).s, r->session);
 	else if (r->st.state == CP_STOPPED)
 		snprintf(buf, len, "Out of Order");
 	else
@@ -282,16 +159,15 @@ static void measure(const struct status *s, struct widths *w)
 		w->loc = LOCATION_MAX;
 }
 
-static void print_row(FILE *out, const struct status *s, const struct row *r,
-		      const struct widths *w, int64_t now)
+static void print_row(FILE *out, const struct status *s,
+		      const struct cpstate_row *r, const struct widths *w,
+		      int64_t now)
 {
 	const char *name = cp_state_name(r->st.state);
-	char price[32], since[32], updated[48], detail[192];
+	char updated[64], detail[256];
 
-	panel_price(r->st.price, price, sizeof(price));
-	fmt_age(now - r->st.since, since, sizeof(since));
-	fmt_age(now - r->updated, updated, sizeof(updated));
-	strcat(updated, " ago");
+	snprintf(updated, sizeof(updated), "%s ago",
+		 fig_span(now - r->updated).s);
 	fmt_detail(r, detail, sizeof(detail));
 	fprintf(out, "%-*s  ", w->id, r->id);
 	if (s->colour)
@@ -299,9 +175,9 @@ static void print_row(FILE *out, const struct status *s, const struct row *r,
 			name, 12 - (int)strlen(name), "");
 	else
 		fprintf(out, "%-12s  ", name);
-	fprintf(out, "%-6s  ", since);
+	fprintf(out, "%-6s  ", fig_span(now - r->st.since).s);
 	put_cell(out, r->st.location, w->loc);
-	fprintf(out, "  %7s  ", price);
+	fprintf(out, "  %7s  ", fig_price(r->st.price).s);
 	if (detail[0])
 		fprintf(out, "%-10s  %s\n", updated, detail);
 	else
@@ -311,15 +187,13 @@ static void print_row(FILE *out, const struct status *s, const struct row *r,
 /* The footer says how old the newest news is: Central may be down. */
 static void print_footer(FILE *out, const struct status *s, int64_t now)
 {
-	char clock[32], age[32];
 	int avail = 0;
 
 	for (size_t i = 0; i < s->n; i++)
 		avail += nth(s, i)->st.state == CP_ACTIVE;
-	fmt_clock(s->newest, now, clock, sizeof(clock));
-	fmt_age(now - s->newest, age, sizeof(age));
 	fprintf(out, "%zu CP%s, %d available; state as of %s, %s ago\n", s->n,
-		s->n == 1 ? "" : "s", avail, clock, age);
+		s->n == 1 ? "" : "s", avail, fig_clock(s->cs.newest, now).s,
+		fig_span(now - s->cs.newest).s);
 }
 
 static void print_table(FILE *out, const struct status *s)
@@ -327,7 +201,7 @@ static void print_table(FILE *out, const struct status *s)
 	int64_t now = now_ms();
 	struct widths w;
 
-	if (!s->newest) {
+	if (!s->cs.newest) {
 		fprintf(out, "no CP has reported yet\n");
 		return;
 	}
@@ -347,7 +221,7 @@ static json_t *text_or_null(const char *t)
 	return t[0] ? json_string(t) : json_null();
 }
 
-static json_t *live_json(const struct row *r)
+static json_t *live_json(const struct cpstate_row *r)
 {
 	const struct msg_progress *l = &r->st.live;
 
@@ -359,7 +233,7 @@ static json_t *live_json(const struct row *r)
 			 (json_int_t)l->cents, "eur", (double)l->cents / 100);
 }
 
-static json_t *row_json(const struct row *r)
+static json_t *row_json(const struct cpstate_row *r)
 {
 	return json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:o, s:o, s:o}",
 			 "cp", r->id, "state", cp_state_name(r->st.state),
@@ -389,25 +263,25 @@ static void print_json(FILE *out, const struct status *s)
 
 	for (size_t i = 0; cps && i < s->n; i++)
 		json_array_append_new(cps, row_json(nth(s, i)));
-	o = json_pack("{s:o, s:o}", "cps", cps, "updated", s->newest ?
-		      json_integer((json_int_t)s->newest) : json_null());
+	o = json_pack("{s:o, s:o}", "cps", cps, "updated", s->cs.newest ?
+		      json_integer((json_int_t)s->cs.newest) : json_null());
 	put_json(out, o);
 }
 
 /* --watch, not on a terminal: one line per message, as it comes. */
-static void print_change(FILE *out, const struct status *s, const struct row *r)
+static void print_change(FILE *out, const struct status *s,
+			 const struct cpstate_row *r)
 {
-	char clock[32], price[32], detail[192];
+	char detail[256];
 
 	if (s->json) {
 		put_json(out, row_json(r));
 	} else {
-		fmt_clock(r->updated, now_ms(), clock, sizeof(clock));
-		panel_price(r->st.price, price, sizeof(price));
 		fmt_detail(r, detail, sizeof(detail));
-		fprintf(out, "%s %s %s %s EUR/kWh%s%s\n", clock, r->id,
-			cp_state_name(r->st.state), price, detail[0] ? " " : "",
-			detail);
+		fprintf(out, "%s %s %s %s EUR/kWh%s%s\n",
+			fig_clock(r->updated, now_ms()).s, r->id,
+			cp_state_name(r->st.state), fig_price(r->st.price).s,
+			detail[0] ? " " : "", detail);
 	}
 	fflush(out);
 }
@@ -427,7 +301,7 @@ static int missing(const struct status *s)
 	int n = 0;
 
 	for (int i = 0; i < s->nonly; i++)
-		if (!row_find(s, s->only[i])) {
+		if (!cpstate_find(&s->cs, s->only[i])) {
 			error("no state for CP '%s'", s->only[i]);
 			n++;
 		}
@@ -437,25 +311,20 @@ static int missing(const struct status *s)
 /* Reads cp-state from its beginning to its end as it was at the start. */
 static int catch_up(struct bus *b, struct status *s)
 {
-	long long deadline = mono_ms() + CATCH_UP_MS;
-	enum topic t;
-	struct msg m;
-	int r;
-
-	while (!bus_caught_up(b)) {
-		if (bus_stop)
-			return EXIT_FAIL;
-		if (mono_ms() >= deadline) {
-			error("cannot read '%s' to its end within %d s",
-			      bus_topic_name(b, T_CP_STATE), CATCH_UP_MS / 1000);
-			return EXIT_UNREACHABLE;
-		}
-		if ((r = bus_recv(b, &m, &t, POLL_MS)) < 0)
-			return EXIT_UNREACHABLE;
-		if (r > 0 && t == T_CP_STATE)
-			keep(s, &m);
+	switch (cpstate_read(b, &s->cs, CATCH_UP_MS)) {
+	case CPSTATE_DONE:
+		return EXIT_OK;
+	case CPSTATE_STOPPED:
+		return EXIT_FAIL;
+	case CPSTATE_TIMEOUT:
+		error("cannot read '%s' to its end within %d s",
+		      bus_topic_name(b, T_CP_STATE), CATCH_UP_MS / 1000);
+		return EXIT_UNREACHABLE;
+	case CPSTATE_UNFOLLOWED:
+		return EXIT_FAIL;
+	default:
+		return EXIT_UNREACHABLE;
 	}
-	return EXIT_OK;
 }
 
 static void show(struct status *s)
@@ -478,7 +347,7 @@ static int watch(struct bus *b, struct status *s)
 {
 	long long last = mono_ms(), now;
 	bool dirty = false;
-	struct row *row;
+	const struct cpstate_row *row;
 	enum topic t;
 	struct msg m;
 	int r;
@@ -486,7 +355,8 @@ static int watch(struct bus *b, struct status *s)
 	while (!bus_stop) {
 		if ((r = bus_recv(b, &m, &t, POLL_MS)) < 0)
 			return EXIT_UNREACHABLE;
-		if (r > 0 && t == T_CP_STATE && (row = keep(s, &m))) {
+		if (r > 0 && t == T_CP_STATE &&
+		    (row = cpstate_keep(&s->cs, &m)) && wanted(s, row->id)) {
 			if (!s->redraw)
 				print_change(stdout, s, row);
 			dirty = true;
@@ -502,18 +372,16 @@ static int watch(struct bus *b, struct status *s)
 	return EXIT_OK;
 }
 
-static int run(const struct conf *c, struct status *s)
+static int run(struct setup *su, struct status *s)
 {
 	struct bus *b;
 	int ret;
 
 	bus_signals();
-	if (!(b = bus_open(c, BUS_CONSUMER, NULL)))
+	if (!(b = setup_bus(su)))
 		return EXIT_USAGE;
 	if (bus_check(b, CHECK_MS))
 		ret = EXIT_UNREACHABLE;
-	else if (bus_follow_all(b, T_CP_STATE))
-		ret = EXIT_FAIL;
 	else
 		ret = catch_up(b, s);
 	if (ret == EXIT_OK) {
@@ -542,29 +410,30 @@ static void set_output(struct status *s)
 		s->orange = "33";
 }
 
-/* One option of the role: 1 taken, 0 not ours. */
-static int status_opt(struct status *s, int opt)
+/* One option of the role. */
+static int status_opt(void *ctx, int opt, const char *arg)
 {
-	switch (opt) {
-	case 'j':
+	struct status *s = ctx;
+
+	(void)arg;
+	if (opt == 'j')
 		s->json = true;
-		return 1;
-	case 'w':
+	else
 		s->watch = true;
-		return 1;
-	}
 	return 0;
 }
 
 /* The CP ids on the command line; a bad one is a usage error. */
-static int check_args(struct status *s, int argc, char **argv)
+static int check_args(void *ctx, int argc, char **argv)
 {
-	for (int i = optind; i < argc; i++)
+	struct status *s = ctx;
+
+	for (int i = 0; i < argc; i++)
 		if (!msg_name_ok(argv[i]))
 			return usage_error("bad CP id: '%s'", argv[i]);
-	if (optind < argc) {
-		s->only = argv + optind;
-		s->nonly = argc - optind;
+	if (argc) {
+		s->only = argv;
+		s->nonly = argc;
 	}
 	return EXIT_OK;
 }
@@ -572,45 +441,25 @@ static int check_args(struct status *s, int argc, char **argv)
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		CONF_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "watch", no_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct conf_args ca = { 0 };
 	struct status s = { 0 };
-	struct conf c;
-	int opt, r, ret = EXIT_USAGE;
+	struct setup_opts o = {
+		.usage = usage, .shortopts = "jw", .longopts = opts,
+		.opt = status_opt, .operands = check_args, .ctx = &s,
+	};
+	struct setup su;
+	int ret;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "hjw", opts,
-				  NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			ret = EXIT_OK;
-			goto out;
-		}
-		if ((r = conf_opt(&ca, opt, optarg)) == 0)
-			r = status_opt(&s, opt);
-		if (r <= 0) {
-			ret = r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
-			goto out;
-		}
+	cpstate_init(&s.cs);
+	if ((ret = setup_begin(&su, &o, argc, argv)) < 0) {
+		set_output(&s);
+		ret = run(&su, &s);
 	}
-	if ((ret = check_args(&s, argc, argv)))
-		goto out;
-	if (conf_load(&c, &ca)) {
-		ret = EXIT_USAGE;
-		goto out;
-	}
-	set_output(&s);
-	ret = run(&c, &s);
-	conf_free(&c);
-out:
-	free(s.rows);
-	free(s.slot);
-	free(s.order);
-	conf_args_free(&ca);
+	setup_end(&su);
+	cpstate_free(&s.cs);
+	free(s.view);
 	return ret;
 }

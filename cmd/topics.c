@@ -8,6 +8,7 @@
 #include "lib/bus.h"
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/setup.h"
 #include "lib/xalloc.h"
 
 #define ADMIN_TIMEOUT_MS 15000
@@ -577,40 +578,23 @@ static int run(const struct conf *c, const char *what, char **args, int nargs)
 	return ret;
 }
 
+static int need_action(void *ctx, int argc, char **argv)
+{
+	(void)ctx;
+	(void)argv;
+	if (!argc)
+		return usage_error("expected one action: create, list or describe; or lag [GROUP...]");
+	return 0;
+}
+
 int cmd_topics(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		CONF_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct conf_args a = { 0 };
-	struct conf c;
-	int opt, r, ret;
+	struct setup_opts o = { .usage = usage, .operands = need_action };
+	struct setup su;
+	int ret;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "h", opts,
-				  NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			conf_args_free(&a);
-			return EXIT_OK;
-		}
-		if ((r = conf_opt(&a, opt, optarg)) <= 0) {
-			conf_args_free(&a);
-			return r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
-		}
-	}
-	if (optind == argc) {
-		conf_args_free(&a);
-		return usage_error("expected one action: create, list or describe; or lag [GROUP...]");
-	}
-	if (conf_load(&c, &a)) {
-		conf_args_free(&a);
-		return EXIT_USAGE;
-	}
-	ret = run(&c, argv[optind], argv + optind + 1, argc - optind - 1);
-	conf_free(&c);
-	conf_args_free(&a);
+	if ((ret = setup_begin(&su, &o, argc, argv)) < 0)
+		ret = run(&su.conf, su.argv[0], su.argv + 1, su.argc - 1);
+	setup_end(&su);
 	return ret;
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "figure.h"
 #include "log.h"
 #include "panel.h"
 #include "xalloc.h"
@@ -365,16 +366,6 @@ static const char *state_colour(const struct panel *p, enum cp_state s)
 	}
 }
 
-void panel_price(double price, char *buf, size_t len)
-{
-	size_t n;
-
-	snprintf(buf, len, "%.4f", price);
-	n = strlen(buf);
-	while (n >= 4 && buf[n - 1] == '0' && buf[n - 3] != '.')
-		buf[--n] = '\0';
-}
-
 /* Widths of the id and location columns for the rows on screen. */
 struct widths {
 	int id, loc;
@@ -383,20 +374,17 @@ struct widths {
 static void row_text(const struct panel_row *r, const struct widths *w,
 		     char *buf, size_t len)
 {
-	char price[32];
 	int n;
 
-	panel_price(r->price, price, sizeof(price));
 	n = snprintf(buf, len, "%-*s  %-*.*s %7s  %-12s", w->id, r->id, w->loc,
-		     w->loc, r->location, price, cp_state_name(r->state));
+		     w->loc, r->location, fig_price(r->price).s,
+		     cp_state_name(r->state));
 	if (n < 0 || (size_t)n >= len)
 		return;
 	if (r->state == CP_SUPPLYING)
-		snprintf(buf + n, len - (size_t)n,
-			 " %7.1f %9lld.%03lld %7lld.%02lld  %s", r->kw,
-			 (long long)(r->wh / 1000), (long long)(r->wh % 1000),
-			 (long long)(r->cents / 100),
-			 (long long)(r->cents % 100), r->driver);
+		snprintf(buf + n, len - (size_t)n, " %7s %9s %7s  %s",
+			 fig_kw(r->kw).s, fig_kwh(r->wh).s, fig_eur(r->cents).s,
+			 r->driver);
 	else if (r->stopped)
 		snprintf(buf + n, len - (size_t)n, " Out of Order");
 }

@@ -71,7 +71,4 @@ int panel_key(struct panel *p, struct panel_cmd *cmd);
 void panel_draw(struct panel *p, const char *title, size_t n,
 		panel_row_fn *row, void *ctx);
 
-/* A price for people: "0.35", "0.355"; two to four decimals. */
-void panel_price(double price, char *buf, size_t len);
-
 #endif

@@ -1,23 +1,10 @@
-/* session.c: a driver's view of its sessions: requests, answers, tickets. */
-#include <errno.h>
-#include <math.h>
+/* session.c: a driver's protocol core: its requests, Central's answers, the session and its ticket. */
+#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "figure.h"
 #include "session.h"
-#include "xalloc.h"
-
-#define WAIT_SLICE_MS 200	/* how often a wait looks at bus_stop */
-#define DURATION_MAX_S 1000000.0
-/*
- * The consumer reading cp-state is polled at least this long before it
- * is closed: librdkafka 2.0.2 can abort (rd_kafka_assignment_partition_
- * stopped: rktp_started) when a handle whose assignment bus_follow_all()
- * changed once per partition is destroyed before the changes settle.
- */
-#define SETTLE_MS 100
 
 void session_init(struct session *s, const char *driver)
 {
@@ -25,124 +12,58 @@ void session_init(struct session *s, const char *driver)
 	snprintf(s->driver, sizeof(s->driver), "%s", driver);
 }
 
-/* A decimal number with nothing after it; -1 when arg is not one. */
-static int parse_number(const char *arg, double *v)
+/* A line for the owner's log, formatted only when it would be kept. */
+__attribute__((format(printf, 3, 4)))
+static void say(const struct session *s, enum say level, const char *fmt, ...)
 {
-	char *end;
+	char line[512];
+	va_list ap;
 
-	errno = 0;
-	*v = strtod(arg, &end);
-	if (end == arg || *end || errno || !isfinite(*v) || *v < 0)
-		return -1;
-	return 0;
+	if (!s->say || level < s->say_min)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	s->say(s->arg, level, line);
 }
 
-int session_parse_kwh(const char *arg, int64_t *wh)
+void session_request(struct session *s, const char *cp,
+		     const struct session_target *tg, unsigned timeout_ms,
+		     const struct now *t, struct msg *m)
 {
-	double kwh;
-
-	if (parse_number(arg, &kwh) || kwh * 1000 < 0.5 ||
-	    kwh * 1000 > (double)MSG_WH_MAX)
-		return error("bad energy: '%s' (kWh, e.g. 7.5)", arg);
-	*wh = llround(kwh * 1000);
-	return 0;
-}
-
-int session_parse_seconds(const char *arg, uint32_t *s)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(arg, &end, 10);
-	if (arg[0] < '0' || arg[0] > '9' || *end || errno || v < 1 ||
-	    v > UINT32_MAX)
-		return error("bad number of seconds: '%s'", arg);
-	*s = (uint32_t)v;
-	return 0;
-}
-
-int session_parse_duration(const char *what, const char *arg, unsigned *ms)
-{
-	double v;
-
-	if (parse_number(arg, &v) || v > DURATION_MAX_S)
-		return error("bad %s: '%s' (seconds, e.g. 2.5)", what, arg);
-	*ms = (unsigned)llround(v * 1000);
-	return 0;
-}
-
-int session_open(const struct conf *c, const char *driver, int64_t from_ms,
-		 unsigned timeout_ms, struct bus **bp)
-{
-	struct bus *b;
-
-	*bp = NULL;
-	if (!(b = bus_open(c, BUS_PRODUCER | BUS_CONSUMER, NULL)))
-		return EXIT_USAGE;
-	if (bus_check(b, (int)timeout_ms) ||
-	    bus_follow(b, T_AUTH_RESPONSE, driver, from_ms)) {
-		bus_close(b, 0);
-		return EXIT_UNREACHABLE;
-	}
-	*bp = b;
-	return EXIT_OK;
-}
-
-int session_close(struct bus *b, int timeout_ms)
-{
-	const struct bus_stats *st = bus_stats(b);
-
-	debug("stats: received %ld, rejected %ld, sent %ld, failed %ld",
-	      st->received, st->rejected, st->sent, st->failed);
-	return bus_close(b, timeout_ms);
-}
-
-int session_request(struct bus *b, struct session *s, const char *cp,
-		    const struct session_target *t, unsigned timeout_ms)
-{
-	struct msg m;
-
-	msg_init(&m, MSG_AUTH_REQUEST);
-	snprintf(m.cp, sizeof(m.cp), "%s", cp);
-	snprintf(m.driver, sizeof(m.driver), "%s", s->driver);
-	m.u.req.target_wh = t->wh;
-	m.u.req.target_s = t->s;
-	m.u.req.timeout_ms = timeout_ms;
-	s->failed_base = bus_stats(b)->failed;
-	if (bus_send(b, T_AUTH_REQUEST, &m))
-		return -1;
-	debug("request %s sent for '%s'", m.id, cp);
-	memcpy(s->request, m.id, sizeof(s->request));
-	snprintf(s->asked_cp, sizeof(s->asked_cp), "%s", cp);
+	msg_init_at(m, MSG_AUTH_REQUEST, t->wall);
+	snprintf(m->cp, sizeof(m->cp), "%s", cp);
+	memcpy(m->driver, s->driver, sizeof(m->driver));
+	m->u.req.target_wh = tg->wh;
+	m->u.req.target_s = tg->s;
+	m->u.req.timeout_ms = timeout_ms;
+	memcpy(s->request, m->id, sizeof(s->request));
+	memcpy(s->asked_cp, m->cp, sizeof(s->asked_cp));
 	s->pending = true;
-	s->asked_ms = mono_ms();
+	s->asked_ms = t->mono;
+	s->timeout_ms = timeout_ms;
 	s->reason = DENY_NONE;
-	return 0;
 }
 
-int session_cancel(struct bus *b, struct session *s)
+int session_cancel(struct session *s, const struct now *t, struct msg *m)
 {
-	struct msg m;
-
 	if (s->state != SESS_CHARGING)
-		return error("no session in progress");
-	msg_init(&m, MSG_AUTH_REQUEST);
-	memcpy(m.cp, s->cp, sizeof(m.cp));
-	memcpy(m.driver, s->driver, sizeof(m.driver));
-	memcpy(m.session, s->id, sizeof(m.session));
-	m.u.req.cancel = true;
-	s->failed_base = bus_stats(b)->failed;
-	if (bus_send(b, T_AUTH_REQUEST, &m))
 		return -1;
-	memcpy(s->cancel, m.id, sizeof(s->cancel));
+	msg_init_at(m, MSG_AUTH_REQUEST, t->wall);
+	memcpy(m->cp, s->cp, sizeof(m->cp));
+	memcpy(m->driver, s->driver, sizeof(m->driver));
+	memcpy(m->session, s->id, sizeof(m->session));
+	m->u.req.cancel = true;
+	memcpy(s->cancel, m->id, sizeof(s->cancel));
 	return 0;
 }
 
 /* Other drivers share the partition: their messages are expected. */
-static enum session_event ignore(const struct msg *m, const char *why)
+static enum session_event ignore(const struct session *s,
+				 const struct msg *m, const char *why)
 {
-	debug("ignored %s %s: %s", msg_type_name(m->type), m->id, why);
+	say(s, SAY_DEBUG, "ignored %s %s: %s", msg_type_name(m->type), m->id,
+	    why);
 	return EV_NONE;
 }
 
@@ -158,9 +79,9 @@ static enum session_event feed_response(struct session *s,
 		return r->authorized ? EV_NONE : EV_CANCEL_DENIED;
 	}
 	if (!ours && !(s->adopt && r->authorized))
-		return ignore(m, "not the answer to our request");
+		return ignore(s, m, "not the answer to our request");
 	if (r->authorized && s->state != SESS_NONE && !strcmp(s->id, m->session))
-		return ignore(m, "a session already known");
+		return ignore(s, m, "a session already known");
 	if (ours) {
 		s->request[0] = '\0';
 		s->pending = false;
@@ -192,9 +113,9 @@ static enum session_event feed_progress(struct session *s,
 	bool first = !s->have_live;
 
 	if (!this_session(s, m) || s->state != SESS_CHARGING)
-		return ignore(m, "not our session in progress");
+		return ignore(s, m, "not our session in progress");
 	if (s->have_live && m->u.prog.seq <= s->live.seq)
-		return ignore(m, "stale figures");
+		return ignore(s, m, "stale figures");
 	s->live = m->u.prog;
 	s->have_live = true;
 	return first ? EV_STARTED : EV_PROGRESS;
@@ -207,7 +128,7 @@ static enum session_event feed_notice(struct session *s, const struct msg *m)
 		    s->state == SESS_CHARGING && !strcmp(m->cp, s->cp);
 
 	if (!ours)
-		return ignore(m, "not about our session");
+		return ignore(s, m, "not about our session");
 	memcpy(s->notice, m->u.notice.text, sizeof(s->notice));
 	s->notice_state = m->u.notice.state;
 	return EV_NOTICE;
@@ -216,9 +137,9 @@ static enum session_event feed_notice(struct session *s, const struct msg *m)
 static enum session_event feed_ticket(struct session *s, const struct msg *m)
 {
 	if (!this_session(s, m))
-		return ignore(m, "not our session");
+		return ignore(s, m, "not our session");
 	if (s->state == SESS_DONE)
-		return ignore(m, "a ticket already received");
+		return ignore(s, m, "a ticket already received");
 	s->ticket = m->u.ticket;
 	s->state = SESS_DONE;
 	return EV_TICKET;
@@ -227,7 +148,7 @@ static enum session_event feed_ticket(struct session *s, const struct msg *m)
 enum session_event session_feed(struct session *s, const struct msg *m)
 {
 	if (strcmp(m->driver, s->driver))
-		return ignore(m, "another driver");
+		return ignore(s, m, "another driver");
 	switch (m->type) {
 	case MSG_AUTH_RESPONSE:
 		return feed_response(s, m);
@@ -238,36 +159,31 @@ enum session_event session_feed(struct session *s, const struct msg *m)
 	case MSG_TICKET:
 		return feed_ticket(s, m);
 	default:
-		return ignore(m, "not for drivers");
+		return ignore(s, m, "not for drivers");
 	}
 }
 
-int session_wait(struct bus *b, struct session *s, int timeout_ms,
-		 enum session_event *ev)
+/* A failure the bus cannot pin on one message is the request's. */
+enum session_event session_unsent(struct session *s, const char *id)
 {
-	long long deadline = mono_ms() + timeout_ms, left;
-	enum topic t;
-	struct msg m;
-	int r;
-
-	while (!bus_stop && (left = deadline - mono_ms()) > 0) {
-		if (bus_stats(b)->failed > s->failed_base) {
-			s->failed_base = bus_stats(b)->failed;
-			s->pending = false;
-			s->request[0] = '\0';
-			*ev = EV_UNSENT;
-			return 1;
-		}
-		r = bus_recv(b, &m, &t, left < WAIT_SLICE_MS ? (int)left :
-			     WAIT_SLICE_MS);
-		if (r < 0)
-			return error("cannot read from Kafka");
-		if (r == 0 || t != T_AUTH_RESPONSE)
-			continue;
-		if ((*ev = session_feed(s, &m)) != EV_NONE)
-			return 1;
+	if (id && s->cancel[0] && !strcmp(id, s->cancel)) {
+		s->cancel[0] = '\0';
+		return EV_UNSENT;
 	}
-	return 0;
+	if (id && strcmp(id, s->request))
+		return EV_NONE;
+	s->pending = false;
+	s->request[0] = '\0';
+	return EV_UNSENT;
+}
+
+/* The request keeps its id, so that a late answer is still shown. */
+bool session_overdue(struct session *s, const struct now *t)
+{
+	if (!s->pending || t->mono - s->asked_ms < (int64_t)s->timeout_ms)
+		return false;
+	s->pending = false;
+	return true;
 }
 
 /* A charge cut short by the CP or by Central was not a full service. */
@@ -277,55 +193,11 @@ bool session_served(enum msg_end reason)
 	       reason == END_CANCELLED;
 }
 
-/* Drops trailing zeros after the point, keeping at least min decimals. */
-static void trim(char *buf, int min)
-{
-	char *dot = strchr(buf, '.');
-	char *end;
-
-	if (!dot)
-		return;
-	end = buf + strlen(buf);
-	while (end > dot + 1 + min && end[-1] == '0')
-		*--end = '\0';
-	if (end == dot + 1)
-		*dot = '\0';
-}
-
-void session_kwh(int64_t wh, char *buf, size_t len)
-{
-	snprintf(buf, len, "%lld.%03lld", (long long)(wh / 1000),
-		 (long long)(llabs(wh % 1000)));
-	trim(buf, 1);
-}
-
-void session_eur(int64_t cents, char *buf, size_t len)
-{
-	snprintf(buf, len, "%lld.%02lld", (long long)(cents / 100),
-		 (long long)(llabs(cents % 100)));
-}
-
-void session_price(double price, char *buf, size_t len)
-{
-	snprintf(buf, len, "%.6f", price);
-	trim(buf, 2);
-}
-
-static void kw_text(double kw, char *buf, size_t len)
-{
-	snprintf(buf, len, "%.3f", kw);
-	trim(buf, 0);
-}
-
 void session_ticket_text(const struct msg_ticket *t, char *buf, size_t len)
 {
-	char kwh[32], eur[32], price[32];
-
-	session_kwh(t->wh, kwh, sizeof(kwh));
-	session_eur(t->cents, eur, sizeof(eur));
-	session_price(t->price, price, sizeof(price));
-	snprintf(buf, len, "%s kWh, %s EUR at %s EUR/kWh (%s)", kwh, eur,
-		 price, msg_end_name(t->reason));
+	snprintf(buf, len, "%s kWh, %s EUR at %s EUR/kWh (%s)",
+		 fig_kwh(t->wh).s, fig_eur(t->cents).s, fig_price(t->price).s,
+		 msg_end_name(t->reason));
 }
 
 void session_deny_text(const struct session *s, char *buf, size_t len)
@@ -358,16 +230,12 @@ void session_deny_text(const struct session *s, char *buf, size_t len)
 
 void session_figures(const struct session *s, char *buf, size_t len)
 {
-	char kw[32], kwh[32], eur[32];
-
 	if (!s->have_live) {
 		snprintf(buf, len, "no figures yet");
 		return;
 	}
-	kw_text(s->live.kw, kw, sizeof(kw));
-	session_kwh(s->live.wh, kwh, sizeof(kwh));
-	session_eur(s->live.cents, eur, sizeof(eur));
-	snprintf(buf, len, "%s kW, %s kWh, %s EUR", kw, kwh, eur);
+	snprintf(buf, len, "%s kW, %s kWh, %s EUR", fig_kw(s->live.kw).s,
+		 fig_kwh(s->live.wh).s, fig_eur(s->live.cents).s);
 }
 
 void session_describe(const struct session *s, enum session_event ev,
@@ -377,9 +245,8 @@ void session_describe(const struct session *s, enum session_event ev,
 
 	switch (ev) {
 	case EV_GRANTED:
-		session_price(s->price, text, sizeof(text));
 		snprintf(buf, len, "authorised: %s at %s, session %s, price %s EUR/kWh",
-			 s->driver, s->cp, s->id, text);
+			 s->driver, s->cp, s->id, fig_price(s->price).s);
 		break;
 	case EV_DENIED:
 		session_deny_text(s, text, sizeof(text));
@@ -410,87 +277,4 @@ void session_describe(const struct session *s, enum session_event ev,
 	default:
 		snprintf(buf, len, "%s", "");
 	}
-}
-
-/* Keeps the latest state of m's CP in *cps (n entries, room for *cap). */
-static int keep_state(struct session_cp **cps, int n, int *cap,
-		      const struct msg *m)
-{
-	int i;
-
-	for (i = 0; i < n && strcmp((*cps)[i].id, m->cp); i++)
-		;
-	if (i == n) {
-		if (n == *cap) {
-			*cap = *cap ? *cap * 2 : 16;
-			*cps = xreallocarray(*cps, (size_t)*cap, sizeof(**cps));
-		}
-		memcpy((*cps)[n++].id, m->cp, sizeof(m->cp));
-	}
-	(*cps)[i].st = m->u.state;
-	return n;
-}
-
-static int by_id(const void *a, const void *b)
-{
-	return strcmp(((const struct session_cp *)a)->id,
-		      ((const struct session_cp *)b)->id);
-}
-
-/*
- * A handle of its own, closed at the end: keeping cp-state assigned to
- * the driver's consumer would bring it every tick of every CP.
- */
-int session_list(const struct conf *c, unsigned timeout_ms,
-		 struct session_cp **cps)
-{
-	long long deadline = mono_ms() + timeout_ms;
-	struct bus *b = bus_open(c, BUS_CONSUMER, NULL);
-	int n = 0, cap = 0, r = 0;
-	enum topic t;
-	struct msg m;
-
-	*cps = NULL;
-	if (!b || bus_follow_all(b, T_CP_STATE)) {
-		bus_close(b, 0);
-		return -1;
-	}
-	do {
-		if ((r = bus_recv(b, &m, &t, SETTLE_MS)) < 0)
-			break;
-		if (r > 0 && t == T_CP_STATE)
-			n = keep_state(cps, n, &cap, &m);
-	} while (!bus_caught_up(b) && !bus_stop && mono_ms() < deadline);
-	if (r >= 0 && !bus_caught_up(b))
-		r = error("cannot read '%s' to its end within %u ms",
-			  bus_topic_name(b, T_CP_STATE), timeout_ms);
-	bus_close(b, 0);
-	if (r < 0) {
-		free(*cps);
-		*cps = NULL;
-		return -1;
-	}
-	if (n)
-		qsort(*cps, (size_t)n, sizeof(**cps), by_id);
-	return n;
-}
-
-void session_print_list(FILE *out, const struct session_cp *cps, int n)
-{
-	char price[32];
-	int avail = 0;
-
-	if (!n) {
-		fprintf(out, "no CPs known to Central yet\n");
-		return;
-	}
-	for (int i = 0; i < n; i++) {
-		const struct msg_cp_state *st = &cps[i].st;
-
-		session_price(st->price, price, sizeof(price));
-		fprintf(out, "%-12s %-12s %6s EUR/kWh  %s\n", cps[i].id,
-			cp_state_name(st->state), price, st->location);
-		avail += st->state == CP_ACTIVE;
-	}
-	fprintf(out, "%d CP%s, %d available\n", n, n == 1 ? "" : "s", avail);
 }

@@ -1,15 +1,24 @@
-/* session.h: a driver's view of its sessions: requests, answers, tickets. */
+/* session.h: a driver's protocol core: its requests, Central's answers, the session and its ticket. */
 #ifndef EVC_SESSION_H
 #define EVC_SESSION_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
-#include "bus.h"
-#include "conf.h"
+#include "core.h"
 #include "msg.h"
+
+/*
+ * The driver's rules, without I/O: lib/drive.c carries what the core
+ * builds to Kafka and feeds it what comes back, for `evc driver` and
+ * `evc auth`; test/unit/session_test.c feeds it by hand. Inputs are a
+ * request or a cancel to build (with the time), a decoded message, the
+ * news that Kafka did not take a message, and a tick for the answer's
+ * deadline; outputs are the message built, the event an input meant,
+ * and texts for people. Lines for the log go through the owner's say
+ * hook.
+ */
 
 /* What a driver asks for: energy, time, or neither (the CP's default). */
 struct session_target {
@@ -23,7 +32,7 @@ enum session_state {
 	SESS_DONE,		/* the ticket came */
 };
 
-/* What one message meant to the driver. */
+/* What one input meant to the driver. */
 enum session_event {
 	EV_NONE,		/* not ours, stale, or a duplicate */
 	EV_GRANTED,		/* our request was authorised */
@@ -47,7 +56,8 @@ struct session {
 	char request[MSG_UUID_LEN + 1];	/* "" once answered */
 	char asked_cp[MSG_NAME_MAX + 1];
 	bool pending;			/* false once answered or given up */
-	long long asked_ms;		/* mono_ms() when sent */
+	int64_t asked_ms;		/* monotonic time it was built */
+	unsigned timeout_ms;		/* how long it waits for an answer */
 	enum msg_deny reason;		/* of the last refusal */
 	/* the latest session */
 	enum session_state state;
@@ -60,51 +70,46 @@ struct session {
 	char notice[MSG_TEXT_MAX + 1];	/* the latest notice */
 	enum cp_state notice_state;
 	char cancel[MSG_UUID_LEN + 1];	/* our last cancel, until answered */
-	long failed_base;		/* delivery failures before the request */
 	bool adopt;			/* take any grant (replaying history) */
+	/* A line for the log; levels below say_min are not even formatted. */
+	void (*say)(void *arg, enum say level, const char *line);
+	enum say say_min;
+	void *arg;
 };
 
+/* A driver without requests or sessions, and silent (no say hook). */
 void session_init(struct session *s, const char *driver);
 
-/* Argument parsers; each returns 0, or -1 after printing why. */
-int session_parse_kwh(const char *arg, int64_t *wh);
-int session_parse_seconds(const char *arg, uint32_t *s);
-int session_parse_duration(const char *what, const char *arg, unsigned *ms);
+/*
+ * Builds in m the auth_request to charge at cp, stamped t->wall and
+ * given timeout_ms at Central; s then waits for its answer from t->mono
+ * (and forgets the reason of an earlier refusal). The owner sends m.
+ */
+void session_request(struct session *s, const char *cp,
+		     const struct session_target *tg, unsigned timeout_ms,
+		     const struct now *t, struct msg *m);
 
 /*
- * Opens a producer and a consumer (no group, so no join to wait for),
- * checks that Kafka answers within timeout_ms, and follows the driver's
- * partition of auth-response from from_ms (0: from now) before anything
- * is sent, so that no answer can be missed. Returns EXIT_OK with *bp
- * set, else the exit status after printing why: EXIT_USAGE for a bad
- * Kafka property, EXIT_UNREACHABLE when Kafka cannot be used.
+ * Builds in m the request to end the session in progress, stamped
+ * t->wall. -1 (m untouched) when no session is in progress.
  */
-int session_open(const struct conf *c, const char *driver, int64_t from_ms,
-		 unsigned timeout_ms, struct bus **bp);
-
-/*
- * Delivers what is queued (up to timeout_ms) and closes b; with -v, says
- * how many messages were received and rejected. -1 if any was not sent.
- */
-int session_close(struct bus *b, int timeout_ms);
-
-/* Sends an auth_request for cp; -1 after printing why. */
-int session_request(struct bus *b, struct session *s, const char *cp,
-		    const struct session_target *t, unsigned timeout_ms);
-
-/* Asks Central to end the session in progress; -1 after printing why. */
-int session_cancel(struct bus *b, struct session *s);
+int session_cancel(struct session *s, const struct now *t, struct msg *m);
 
 /* Applies one message to s and says what it meant. */
 enum session_event session_feed(struct session *s, const struct msg *m);
 
 /*
- * Waits up to timeout_ms for the next event of s. Returns 1 with *ev
- * set, 0 on timeout or interruption (bus_stop), -1 when Kafka failed
- * (printed).
+ * Kafka did not take the message of id that s built; NULL when the bus
+ * cannot say which (a delivery report counts failures only), which gives
+ * up the request waiting. EV_UNSENT, or EV_NONE when id is not ours.
  */
-int session_wait(struct bus *b, struct session *s, int timeout_ms,
-		 enum session_event *ev);
+enum session_event session_unsent(struct session *s, const char *id);
+
+/*
+ * True once, at the first t past the answer's deadline: the request is
+ * no longer waited for, though a late answer is still taken.
+ */
+bool session_overdue(struct session *s, const struct now *t);
 
 /* Whether a ticket ended the way a driver counts as served. */
 bool session_served(enum msg_end reason);
@@ -112,31 +117,11 @@ bool session_served(enum msg_end reason);
 /* The line that reports ev ("authorised: ...", "ticket at CP001: ..."). */
 void session_describe(const struct session *s, enum session_event ev,
 		      char *buf, size_t len);
-/* "22 kW, 1.2 kWh, 0.42 EUR" so far, or "no figures yet" */
+/* "22.0 kW, 1.2 kWh, 0.42 EUR" so far, or "no figures yet" */
 void session_figures(const struct session *s, char *buf, size_t len);
 /* "3.2 kWh, 1.12 EUR at 0.35 EUR/kWh (finished)" */
 void session_ticket_text(const struct msg_ticket *t, char *buf, size_t len);
 /* "CP002 is busy": why Central refused, for people. */
 void session_deny_text(const struct session *s, char *buf, size_t len);
-
-/* Figures for people: "3.2" kWh from Wh, "1.12" EUR from cents, a price. */
-void session_kwh(int64_t wh, char *buf, size_t len);
-void session_eur(int64_t cents, char *buf, size_t len);
-void session_price(double price, char *buf, size_t len);
-
-/* One CP as Central last published it on cp-state. */
-struct session_cp {
-	char id[MSG_NAME_MAX + 1];
-	struct msg_cp_state st;
-};
-
-/*
- * Reads cp-state from its beginning to its end (within timeout_ms) and
- * keeps the last state of each CP, sorted by id. Returns the number of
- * CPs, or -1 after printing why. The caller frees *cps.
- */
-int session_list(const struct conf *c, unsigned timeout_ms,
-		 struct session_cp **cps);
-void session_print_list(FILE *out, const struct session_cp *cps, int n);
 
 #endif

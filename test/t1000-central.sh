@@ -330,7 +330,7 @@ test_expect_success 'supply_end gives the driver a ticket with Central cents' '
 	has auth_response type=ticket session=$sess1 driver=DRIVER1 wh=10000 cents=350 price=0.35 reason=finished &&
 	grep -qE "\"started\":[1-9][0-9]*,\"ended\":[1-9]" ticket &&
 	wait_state CP001 ACTIVE &&
-	grep -q "CP001 ticket 10.000 kWh 3.50 EUR (finished)" central.err
+	grep -q "CP001 ticket 10.0 kWh 3.50 EUR (finished)" central.err
 '
 
 test_expect_success 'a late supply_end leaves the CP alone; a cancel sends end' '

@@ -88,7 +88,7 @@ test_expect_success '--file serves each CP in turn, one line per service, exit 0
 	bg_wait d 15 &&
 	grep -qxF "authorised: D1 at CP002, session $SESSION, price 0.40 EUR/kWh" d.out &&
 	grep -qx "authorised: D1 at CP001, session [0-9a-f]*, price 0.35 EUR/kWh" d.out &&
-	grep -qxF "charging at CP001: 22 kW, 1.0 kWh, 0.35 EUR" d.out &&
+	grep -qxF "charging at CP001: 22.0 kW, 1.0 kWh, 0.35 EUR" d.out &&
 	grep -qxF "service 1/2 at CP001: served, 3.2 kWh, 1.12 EUR at 0.35 EUR/kWh (finished)" d.out &&
 	grep -qxF "service 2/2 at CP002: served, 2.5 kWh, 1.00 EUR at 0.40 EUR/kWh (unplugged)" d.out &&
 	test "$(tail -n 1 d.out)" = "2 served, 0 denied, 0 failed"
@@ -171,9 +171,9 @@ test_expect_success 'prompt: help, charge, live figures, status, stop, quit' '
 	grant &&
 	progress 0 0 0 &&
 	progress 1 500 18 &&
-	wait_for 5 "grep -qxF \"charging at CP001: 22 kW, 0.5 kWh, 0.18 EUR\" d.out" &&
+	wait_for 5 "grep -qxF \"charging at CP001: 22.0 kW, 0.5 kWh, 0.18 EUR\" d.out" &&
 	echo "status" >&9 &&
-	wait_for 5 "grep -qxF \"charging at CP001, session $SESSION: 22 kW, 0.5 kWh, 0.18 EUR\" d.out" &&
+	wait_for 5 "grep -qxF \"charging at CP001, session $SESSION: 22.0 kW, 0.5 kWh, 0.18 EUR\" d.out" &&
 	echo "stop" >&9 &&
 	await_request D5 2 &&
 	test "$REQ_KEY" = CP001 &&
@@ -302,9 +302,9 @@ test_expect_success 'restarted during its charge, it shows the session, then its
 	bg_kill d KILL;
 	progress 1 1000 40 &&
 	bg d2 drive D12 &&
-	wait_for 5 "grep -qxF \"session in progress at CP002: 22 kW, 1.0 kWh, 0.40 EUR\" d2.out" &&
+	wait_for 5 "grep -qxF \"session in progress at CP002: 22.0 kW, 1.0 kWh, 0.40 EUR\" d2.out" &&
 	echo status >&9 &&
-	wait_for 5 "grep -qxF \"charging at CP002, session $SESSION: 22 kW, 1.0 kWh, 0.40 EUR\" d2.out" &&
+	wait_for 5 "grep -qxF \"charging at CP002, session $SESSION: 22.0 kW, 1.0 kWh, 0.40 EUR\" d2.out" &&
 	progress 2 2000 80 &&
 	ticket 2100 84 unplugged 0.4 &&
 	wait_for 5 "grep -qxF \"ticket at CP002: 2.1 kWh, 0.84 EUR at 0.40 EUR/kWh (unplugged)\" d2.out" &&

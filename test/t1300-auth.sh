@@ -173,7 +173,7 @@ test_expect_success '--wait prints the live figures and the ticket, exit 0' '
 	cat >expect <<-EOF &&
 	authorised: D11 at CP001, session $SESSION, price 0.35 EUR/kWh
 	charging started at CP001
-	charging at CP001: 22 kW, 1.5 kWh, 0.53 EUR
+	charging at CP001: 22.0 kW, 1.5 kWh, 0.53 EUR
 	notice: plugged in (ACTIVE)
 	ticket at CP001: 3.2 kWh, 1.12 EUR at 0.35 EUR/kWh (finished)
 	EOF

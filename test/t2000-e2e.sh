@@ -73,7 +73,7 @@ test_expect_success 'driver --file is served at both CPs; tickets add up' '
 	printf "CP001 1.5\nCP002 2\n" >route &&
 	bg d "$EVC" driver -f route D1 &&
 	bg_wait d 40 &&
-	grep -q "^charging at CP001: 3600 kW" d.out &&
+	grep -q "^charging at CP001: 3600.0 kW" d.out &&
 	line1=$(grep "^service 1/2 at CP001: served, " d.out) &&
 	line2=$(grep "^service 2/2 at CP002: served, " d.out) &&
 	test "$line1" = "service 1/2 at CP001: served, 1.5 kWh, 0.53 EUR at 0.35 EUR/kWh (finished)" &&

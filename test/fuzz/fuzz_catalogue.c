@@ -51,6 +51,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_loaded(&cat);
 	else if (!fuzz_captured()[0])
 		fuzz_fail("a failed load said nothing");
+	else if (strchr(fuzz_captured(), '\n') + 1 !=
+		 fuzz_captured() + strlen(fuzz_captured()))
+		fuzz_fail("a failed load said more than one line: '%s'",
+			  fuzz_captured());
 	else if (cat.cps || cat.ncps)
 		fuzz_fail("a failed load left entries behind");
 	catalogue_free(&cat);

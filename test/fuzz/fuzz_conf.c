@@ -114,6 +114,14 @@ static void write_broker_file(const char *line)
 		fuzz_fail("cannot write '%s'", path);
 }
 
+/* A message about the file ("evc fuzz: FILE:LINE: ..."), not the options. */
+static int about_file(const char *out)
+{
+	size_t n = strlen(fuzz_path());
+
+	return !strncmp(out + 10, fuzz_path(), n) && out[10 + n] == ':';
+}
+
 /*
  * YAML cannot hold a NUL byte: what follows the first one, in up to
  * three NUL-separated parts, is the argument of -b, that of -X and the
@@ -149,6 +157,10 @@ static void load(char *buf, size_t size)
 			fuzz_fail("brokers from %s, over --brokers", c.brokers_from);
 	} else if (!fuzz_captured()[0]) {
 		fuzz_fail("a failed load said nothing");
+	} else if (about_file(fuzz_captured()) &&
+		   strchr(fuzz_captured(), '\n')[1]) {
+		fuzz_fail("a failed load said more than one line: '%s'",
+			  fuzz_captured());
 	} else if (c.file || c.brokers || c.topics[0]) {
 		fuzz_fail("a failed load left a half-filled struct conf");
 	}

@@ -69,7 +69,8 @@ build()
 	echo "CC test/fuzz/${1}_fuzz"
 	# shellcheck disable=SC2086
 	"$FUZZ_CC" $cflags -o "test/fuzz/${1}_fuzz" "test/fuzz/fuzz_$1.c" \
-		lib/msg.c lib/log.c lib/conf.c $old $libs
+		lib/msg.c lib/log.c lib/conf.c lib/xalloc.c lib/ydoc.c \
+		$old $libs
 }
 
 for n in $names; do

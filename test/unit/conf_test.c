@@ -10,25 +10,10 @@
 
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "test/unit/check.h"
 
-static int passed, failed;
 static char dir[64];		/* the test's own temporary directory */
 static char err[4096];		/* what the last captured call printed on stderr */
-
-static void check(int ok, const char *title, ...)
-{
-	va_list ap;
-
-	printf("%s - ", ok ? "ok" : "not ok");
-	va_start(ap, title);
-	vprintf(title, ap);
-	va_end(ap);
-	putchar('\n');
-	if (ok)
-		passed++;
-	else
-		failed++;
-}
 
 static const char *tmp_path(const char *name)
 {
@@ -412,6 +397,39 @@ static const struct bad_case {
 	{ "a second document is refused",
 	  "cp: {}\n---\ncp: {}\n",
 	  "2: more than one document" },
+	{ "duplicate key in kafka: the second one",
+	  "kafka:\n  brokers: a:1\n  brokers: b:1\n",
+	  "3: duplicate key 'brokers'" },
+	{ "duplicate section: the second one",
+	  "cp:\n  tick_ms: 100\ndriver: {}\ncp:\n  tick_ms: 200\n",
+	  "4: duplicate key 'cp'" },
+	{ "a key that is not a plain scalar",
+	  "? [a, b]\n: 1\n",
+	  "1: expected a plain key" },
+	{ "wrong type on the line after its key: the key's line",
+	  "cp:\n  tick_ms:\n    - 1\n",
+	  "2: expected an unsigned integer for 'tick_ms'" },
+	{ "wrong type deep in topics.names",
+	  "topics:\n  names:\n    health: {a: b}\n",
+	  "3: expected a string for 'health'" },
+	{ "wrong type: a mapping for a number",
+	  "central:\n  group: g\n  default_price:\n    eur: 1\n",
+	  "3: expected a number for 'default_price'" },
+	{ "nested too deeply in a property",
+	  "kafka:\n  properties:\n    a: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+	  "3: nested too deeply" },
+	{ "an alias after a wrong value outranks it",
+	  "cp:\n  tick_ms: [1]\n  health_ms: &a 100\n  power_kw: *a\n",
+	  "4: aliases are not supported" },
+	{ "a second document after a wrong value outranks it",
+	  "cp:\n  tick_ms: x\n---\ncp: {}\n",
+	  "3: more than one document" },
+	{ "a wrong value before a duplicate key: the first in the file",
+	  "cp:\n  tick_ms: x\n  tick_ms: 1\n",
+	  "2: expected an unsigned integer for 'tick_ms'" },
+	{ "properties: a mapping starting on the line after its name",
+	  "kafka:\n  properties:\n    a: 1\n    b:\n\n      - c\n",
+	  "6: expected a single value for property 'b'" },
 };
 
 static void test_errors(void)
@@ -573,6 +591,118 @@ static void test_catalogue(void)
 	      "catalogue: a missing file");
 }
 
+/* Loads text as cps.yaml: the message names want after "cps.yaml:". */
+static void expect_cat_error(const char *title, const char *text,
+			     const char *want)
+{
+	struct catalogue cat;
+	char full[512];
+	int r;
+
+	r = cat_captured(&cat, write_file("cps.yaml", text));
+	snprintf(full, sizeof(full), "cps.yaml:%s", want);
+	check(r == -1 && strstr(err, full) && !cat.ncps, "%s", title);
+	if (r == 0 || !strstr(err, full))
+		fprintf(stderr, "# want '%s', got '%s'\n", full, err);
+	catalogue_free(&cat);
+}
+
+/* "cps:", n good entries of three lines each, then text. */
+static char *cat_text(unsigned n, const char *text)
+{
+	size_t cap = (size_t)n * 64 + strlen(text) + 8, len;
+	char *s = malloc(cap);
+
+	len = (size_t)snprintf(s, cap, "cps:\n");
+	for (unsigned i = 1; i <= n; i++)
+		len += (size_t)snprintf(s + len, cap - len,
+				"  - id: CP%05u\n    location: here\n    price: 0.3\n", i);
+	snprintf(s + len, cap - len, "%s", text);
+	return s;
+}
+
+/* Catalogues refused at the line of the node the parse stopped on. */
+static const struct cat_case {
+	const char *title;
+	unsigned good;		/* entries before text, from line 2 */
+	const char *text, *want;
+} cat_cases[] = {
+	{ "catalogue: a mapping for a location, third entry", 2,
+	  "  - id: CP3\n    price: 1\n    location:\n      street: x\n",
+	  "10: expected a string for 'location'" },
+	{ "catalogue: a list for a price", 0,
+	  "  - id: CP1\n    location: a\n    price: [1]\n",
+	  "4: expected a number for 'price'" },
+	{ "catalogue: a duplicate key in an entry", 0,
+	  "  - id: CP1\n    id: CP2\n    location: a\n    price: 1\n",
+	  "3: duplicate key 'id'" },
+	{ "catalogue: cps not a list", 0,
+	  "  {id: CP1}\n",
+	  "1: expected a list for 'cps'" },
+	{ "catalogue: a missing id in a flow entry on its own line", 1,
+	  "  -\n    {location: b, price: 2}\n",
+	  "6: missing key 'id'" },
+	{ "catalogue: a syntax error", 1,
+	  "  - {id: CP2, location: a, price: 1\n",
+	  "6: invalid YAML: " },
+	{ "catalogue: an unknown key in entry 1001, line 3004", 1000,
+	  "  - id: CP01001\n    location: here\n    colour: red\n",
+	  "3004: unknown key 'colour'" },
+	{ "catalogue: a wrong type in entry 1001, line 3003", 1000,
+	  "  - id: CP01001\n    location: [here]\n    price: 1\n",
+	  "3003: expected a string for 'location'" },
+	{ "catalogue: a duplicate id in entry 1001, line 3002", 1000,
+	  "  - id: CP00500\n    location: here\n    price: 1\n",
+	  "3002: duplicate CP id: 'CP00500'" },
+	{ "catalogue: a decimal comma in entry 1001, line 3004", 1000,
+	  "  - id: CP01001\n    location: here\n    price: 0,5\n",
+	  "3004: expected a number for 'price'" },
+};
+
+static void test_catalogue_lines(void)
+{
+	for (size_t i = 0; i < sizeof(cat_cases) / sizeof(cat_cases[0]); i++) {
+		const struct cat_case *k = &cat_cases[i];
+		char *text = cat_text(k->good, k->text);
+
+		expect_cat_error(k->title, text, k->want);
+		free(text);
+	}
+}
+
+static int count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/*
+ * libcyaml's own log lines are never read: a refused file prints one
+ * line, ours; with -v they go to debug output as they are, before it.
+ */
+static void test_cyaml_log(void)
+{
+	static const char want[] = "evc.yaml:2: expected a number for 'power_kw'\n";
+	struct conf c;
+	size_t n;
+
+	load_yaml(&c, "cp:\n  power_kw: [1]\n");
+	check(count_lines(err) == 1 && strstr(err, want),
+	      "a refused file: one line, none of libcyaml's");
+	conf_free(&c);
+	log_verbose = 1;
+	load_yaml(&c, "cp:\n  power_kw: [1]\n");
+	log_verbose = 0;
+	n = strlen(err);
+	check(count_lines(err) > 1 && strstr(err, "conf_test: libcyaml: ") &&
+	      n > strlen(want) && !strcmp(err + n - strlen(want), want),
+	      "-v: libcyaml's lines as debug output, then the message");
+	conf_free(&c);
+}
+
 /* The examples shipped in etc/ load; run from the top or from test/unit. */
 static void test_examples(void)
 {
@@ -701,10 +831,11 @@ int main(void)
 	test_catalogue();
 	test_examples();
 	test_free_after_failure();
+	test_catalogue_lines();
+	test_cyaml_log();
 	test_fuzz_findings();
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		unlink(tmp_path(files[i]));
 	rmdir(dir);
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed != 0;
+	return check_done();
 }

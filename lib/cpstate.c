@@ -1,0 +1,114 @@
+/* cpstate.c: Central's last word on each CP, as the compacted cp-state topic keeps it. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "cpstate.h"
+#include "log.h"
+#include "xalloc.h"
+
+/*
+ * Each wait for a message is at most this long, and the topic is polled
+ * at least once even when it is empty: librdkafka 2.0.2 can abort
+ * (rd_kafka_assignment_partition_stopped: rktp_started) when a handle
+ * whose assignment bus_follow_all() changed once per partition is
+ * destroyed before the changes settle.
+ */
+#define READ_SLICE_MS 100
+
+void cpstate_init(struct cpstate *cs)
+{
+	memset(cs, 0, sizeof(*cs));
+	index_init(&cs->by_id, sizeof(struct cpstate_row),
+		   offsetof(struct cpstate_row, id));
+}
+
+void cpstate_free(struct cpstate *cs)
+{
+	index_free(&cs->by_id);
+	free(cs->rows);
+	free(cs->sorted);
+	memset(cs, 0, sizeof(*cs));
+}
+
+const struct cpstate_row *cpstate_find(const struct cpstate *cs,
+				       const char *id)
+{
+	long i = index_find(&cs->by_id, cs->rows, id);
+
+	return i < 0 ? NULL : &cs->rows[i];
+}
+
+static struct cpstate_row *row_add(struct cpstate *cs, const char *id)
+{
+	long i = index_find(&cs->by_id, cs->rows, id);
+	struct cpstate_row *r;
+
+	if (i >= 0)
+		return &cs->rows[i];
+	if (cs->n == cs->cap) {
+		cs->cap = cs->cap ? cs->cap * 2 : 32;
+		cs->rows = xreallocarray(cs->rows, cs->cap, sizeof(*cs->rows));
+	}
+	r = &cs->rows[cs->n];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	index_put(&cs->by_id, cs->rows, cs->n++);
+	return r;
+}
+
+struct cpstate_row *cpstate_keep(struct cpstate *cs, const struct msg *m)
+{
+	struct cpstate_row *r = row_add(cs, m->cp);
+
+	memcpy(r->driver, m->driver, sizeof(r->driver));
+	memcpy(r->session, m->session, sizeof(r->session));
+	r->st = m->u.state;
+	r->updated = m->ts;
+	if (m->ts > cs->newest)
+		cs->newest = m->ts;
+	cs->records++;
+	return r;
+}
+
+static int by_id(const void *a, const void *b)
+{
+	return strcmp((*(const struct cpstate_row *const *)a)->id,
+		      (*(const struct cpstate_row *const *)b)->id);
+}
+
+const struct cpstate_row *const *cpstate_sorted(struct cpstate *cs)
+{
+	if (cs->nsorted == cs->n && cs->sorted)
+		return cs->sorted;
+	cs->sorted = xreallocarray(cs->sorted, (size_t)cs->n + 1,
+				   sizeof(*cs->sorted));
+	for (uint32_t i = 0; i < cs->n; i++)
+		cs->sorted[i] = &cs->rows[i];
+	qsort(cs->sorted, cs->n, sizeof(*cs->sorted), by_id);
+	cs->nsorted = cs->n;
+	return cs->sorted;
+}
+
+enum cpstate_result cpstate_read(struct bus *b, struct cpstate *cs,
+				 unsigned timeout_ms)
+{
+	long long deadline = mono_ms() + timeout_ms;
+	enum topic t;
+	struct msg m;
+	int r;
+
+	if (bus_follow_all(b, T_CP_STATE))
+		return CPSTATE_UNFOLLOWED;
+	do {
+		if ((r = bus_recv(b, &m, &t, READ_SLICE_MS)) < 0)
+			return CPSTATE_FAILED;
+		if (r > 0 && t == T_CP_STATE)
+			cpstate_keep(cs, &m);
+		if (bus_stop)
+			return CPSTATE_STOPPED;
+	} while (!bus_caught_up(b) && mono_ms() < deadline);
+	return bus_caught_up(b) ? CPSTATE_DONE : CPSTATE_TIMEOUT;
+}
