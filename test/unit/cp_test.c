@@ -7,15 +7,7 @@
 #include <time.h>
 
 #include "lib/cp.h"
-
-static int passed, failed;
-
-/* One case: its sentence, ok or not. */
-static void check(bool ok, const char *what)
-{
-	printf("%s - %s\n", ok ? "ok" : "not ok", what);
-	*(ok ? &passed : &failed) += 1;
-}
+#include "test/unit/check.h"
 
 /*
  * Every case starts at time 0: the wall clock is then WALL0 and the
@@ -239,7 +231,7 @@ static void expect(const char *what, ...)
 	va_end(ap);
 	for (; i < r.nlog; i++, ok = false)
 		printf("#   more: %s\n", r.log[i]);
-	check(ok, what);
+	check(ok, "%s", what);
 	r.nlog = 0;
 }
 
@@ -362,9 +354,9 @@ static void test_registration(void)
 		      r.nlog == rows[i].sent && (!rows[i].sent ||
 		      !strcmp(r.log[0], reg(rows[i].at, true))) &&
 		      cp_next(&r.p) == MONO0 + rows[i].next,
-		      line("unregistered at %lld ms: %s, the next at %lld ms",
-			   rows[i].at, rows[i].sent ? "a register" : "nothing",
-			   rows[i].next));
+		      "unregistered at %lld ms: %s, the next at %lld ms",
+		      rows[i].at, rows[i].sent ? "a register" : "nothing",
+		      rows[i].next);
 		r.nlog = 0;
 	}
 	check(heard("debug: register sent; next try in 5000 ms"),
@@ -465,8 +457,7 @@ static void test_supply(void)
 				     rows[i].wh, rows[i].cents, "broken"),
 			       NULL);
 		check(cp_next(&r.p) == MONO0 + rows[i].next,
-		      line("then the next tick is due at %lld ms",
-			   rows[i].next));
+		      "then the next tick is due at %lld ms", rows[i].next);
 	}
 	check(tick(11000) == CP_EV_ENDED, "at 11 s the default of 1 kWh is reached");
 	expect("the end (finished) is kept, posted, then nothing needs keeping",
@@ -508,7 +499,7 @@ static void test_targets(void)
 			tick(t);
 		r.nlog = 0;
 		check(cp_next(&r.p) == MONO0 + rows[i].end &&
-		      tick(rows[i].end) == CP_EV_ENDED, rows[i].what);
+		      tick(rows[i].end) == CP_EV_ENDED, "%s", rows[i].what);
 		expect("with the energy of that time, seq after the last telemetry",
 		       keep1(rows[i].end, rows[i].seq, rows[i].end_wh,
 			     rows[i].cents, "finished"),
@@ -793,9 +784,8 @@ int main(void)
 	test_quiet_owner();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	cp_free(&r.p);
-	printf("# %d cases in %ld us\n", passed + failed,
+	printf("# %d cases in %ld us\n", check_passed + check_failed,
 	       (long)((t1.tv_sec - t0.tv_sec) * 1000000 +
 		      (t1.tv_nsec - t0.tv_nsec) / 1000));
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	return check_done();
 }
