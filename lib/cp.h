@@ -17,10 +17,10 @@
  * decoded message (cp_feed), a tick (cp_tick: registrations and
  * telemetry due), a local action (cp_act) and, at start, the end of a
  * session an earlier run left unreported (cp_interrupted); each comes
- * with the time. Outputs go through the owner's hooks, called last in
- * each input, once the core's state is whole again: a hook may feed
- * the core again (the engine serves its monitor while Kafka takes a
- * supply_end, and the monitor may unplug meanwhile).
+ * with the time. Outputs go through the owner's hooks, called only
+ * once the core's state is whole again: a hook may feed the core again
+ * (the engine serves its monitor while Kafka takes a supply_end, and
+ * the monitor may unplug meanwhile).
  */
 
 #define CP_NEVER INT64_MAX	/* cp_next(): nothing due, ever */
