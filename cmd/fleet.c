@@ -1,7 +1,7 @@
 /* fleet.c: the fleet role: many simulated CPs in one process, for load tests. */
 #include <getopt.h>
-#include <math.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,16 +10,14 @@
 #include "cmd/cmds.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
-#include "lib/engine.h"
+#include "lib/cp.h"
+#include "lib/index.h"
 #include "lib/log.h"
 #include "lib/msg.h"
 #include "lib/xalloc.h"
 
 #define FLEET_MAX 1000000	/* CPs in one process */
 #define SPREAD_MS 1000		/* first registrations spread over this */
-#define REGISTER_MIN_MS 500	/* back-off between registrations, as evc cp */
-#define REGISTER_MAX_MS 5000
-#define SCAN_MS 10		/* how often unregistered CPs are looked at */
 #define SLICE_MS 10		/* longest wait on Kafka */
 #define FLUSH_MS 10000		/* to deliver what is queued at the end */
 
@@ -36,32 +34,20 @@ static const char usage[] =
 	"  -v, --verbose          print debugging output\n"
 	"  -X NAME=VALUE          set a librdkafka property\n";
 
-/* A session being supplied, as lib/engine.c keeps it. */
-struct supply {
-	char session[MSG_UUID_LEN + 1];
-	char driver[MSG_NAME_MAX + 1];
-	double price;
-	int64_t started;	/* wall clock, ms */
-	long long t0;		/* monotonic clock at the start */
-	long long limit_ms;	/* the target is reached after this; -1: none */
-	int64_t target_wh;	/* 0: none */
-	uint32_t seq;		/* of the last telemetry sent */
-	long long next_tick;
-};
-
+/*
+ * A CP of the fleet: its core (lib/cp.c, the same as evc cp's engine),
+ * what its monitor would send, and its entry in the timer heap.
+ */
 struct fcp {
-	char id[MSG_NAME_MAX + 1];
-	bool registered, refused, stopped, supplying;
-	long long next_register;
-	int register_ms;
+	struct cp core;
 	uint32_t health_seq;
-	uint32_t gen;		/* which supply a timer belongs to */
-	struct supply s;
+	uint32_t gen;		/* which heap entry is the live one */
+	int64_t sched;		/* its time; CP_NEVER: none */
 };
 
-/* A supply's next event: telemetry or its end. */
+/* When a core next needs a tick. */
 struct timer {
-	long long at;
+	int64_t at;
 	uint32_t cp;
 	uint32_t gen;
 };
@@ -69,17 +55,14 @@ struct timer {
 struct fleet {
 	const struct conf *c;
 	struct bus *b;
+	struct cp_owner o;
 	struct fcp *cps;
 	uint32_t n;
-	uint32_t *slots;	/* hash of ids: index + 1, 0 when free */
-	uint32_t mask;
-	const char *location;
+	struct index ids;	/* of cps, by core.id */
 	unsigned auth_s;	/* -a: 0 for none */
-	long long power_w;
 	long long t0;		/* monotonic start of the heartbeats */
 	uint64_t beats;		/* heartbeats due so far, sent or skipped */
 	uint32_t unregistered;	/* neither registered nor refused */
-	long long next_scan;
 	struct timer *heap;
 	uint32_t nheap, heap_cap;
 	long sessions, refusals, send_failed, other;
@@ -87,42 +70,34 @@ struct fleet {
 	int exit;
 };
 
-static uint32_t hash_id(const char *s)
+/* The cores' post hook: one producer for every CP. */
+static int on_post(void *arg, enum topic t, const struct msg *m)
 {
-	uint32_t h = 2166136261u;
+	struct fleet *f = arg;
 
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 16777619u;
-	return h;
+	if (!bus_send(f->b, t, m))
+		return 0;
+	f->send_failed++;
+	return -1;
 }
 
-/* The CP of id, or NULL when it is not one of this fleet's. */
-static struct fcp *lookup(const struct fleet *f, const char *id)
+/*
+ * The cores' lines, named by CP: thousands of CPs may warn at once, so
+ * warnings are rate-limited; the rest is for -v.
+ */
+static void on_say(void *arg, const struct cp *p, enum say level,
+		   const char *line)
 {
-	for (uint32_t i = hash_id(id) & f->mask; f->slots[i];
-	     i = (i + 1) & f->mask)
-		if (!strcmp(f->cps[f->slots[i] - 1].id, id))
-			return &f->cps[f->slots[i] - 1];
-	return NULL;
-}
+	struct fleet *f = arg;
 
-static void insert(struct fleet *f, uint32_t idx)
-{
-	uint32_t i = hash_id(f->cps[idx].id) & f->mask;
-
-	while (f->slots[i])
-		i = (i + 1) & f->mask;
-	f->slots[i] = idx + 1;
-}
-
-static void post(struct fleet *f, enum topic t, const struct msg *m)
-{
-	if (bus_send(f->b, t, m))
-		f->send_failed++;
+	if (level >= SAY_WARN)
+		warn_limited(&f->rl, "%s: %s", p->id, line);
+	else
+		debug("%s: %s", p->id, line);
 }
 
 /* Min-heap on time: sift up after a push, down after a pop. */
-static void heap_push(struct fleet *f, long long at, uint32_t cp)
+static void heap_push(struct fleet *f, int64_t at, uint32_t cp)
 {
 	uint32_t i = f->nheap++;
 
@@ -155,167 +130,40 @@ static struct timer heap_pop(struct fleet *f)
 	return top;
 }
 
-static int64_t energy_at(const struct fleet *f, const struct supply *s,
-			 long long now)
+/*
+ * Keeps one live heap entry per CP, at the time its core asks for: an
+ * entry left behind by a change is recognised by its gen and dropped.
+ */
+static void schedule(struct fleet *f, uint32_t i)
 {
-	return supply_energy(f->power_w, s->target_wh, s->limit_ms,
-			     now - s->t0);
-}
+	struct fcp *p = &f->cps[i];
+	int64_t at = cp_next(&p->core);
 
-static void supply_end(struct fleet *f, struct fcp *p, enum msg_end reason)
-{
-	struct supply *s = &p->s;
-	long long now = mono_ms();
-	struct msg m;
-
-	if (!p->supplying)
+	if (at == p->sched)
 		return;
-	msg_init(&m, MSG_SUPPLY_END);
-	memcpy(m.cp, p->id, sizeof(m.cp));
-	memcpy(m.driver, s->driver, sizeof(m.driver));
-	memcpy(m.session, s->session, sizeof(m.session));
-	m.u.ticket.seq = s->seq + 1;
-	m.u.ticket.wh = energy_at(f, s, now);
-	m.u.ticket.cents = msg_cents(m.u.ticket.wh, s->price);
-	m.u.ticket.price = s->price;
-	m.u.ticket.started = s->started;
-	m.u.ticket.ended = s->started + (now - s->t0);
-	m.u.ticket.reason = reason;
-	p->supplying = false;
 	p->gen++;
-	debug("%s: supply ended: %lld Wh (%s)", p->id,
-	      (long long)m.u.ticket.wh, msg_end_name(reason));
-	post(f, T_TELEMETRY, &m);
+	p->sched = at;
+	if (at != CP_NEVER)
+		heap_push(f, at, i);
 }
 
-static void telemetry(struct fleet *f, struct fcp *p, long long now)
+/* Every core's tick due: registrations, telemetry, ends at the target. */
+static void ticks_due(struct fleet *f, long long now)
 {
-	struct supply *s = &p->s;
-	struct msg m;
+	struct now t = { .mono = now };
 
-	msg_init(&m, MSG_TELEMETRY);
-	memcpy(m.cp, p->id, sizeof(m.cp));
-	memcpy(m.driver, s->driver, sizeof(m.driver));
-	memcpy(m.session, s->session, sizeof(m.session));
-	m.u.prog.seq = s->seq;
-	m.u.prog.kw = f->c->cp.power_kw;
-	m.u.prog.wh = energy_at(f, s, now);
-	m.u.prog.cents = msg_cents(m.u.prog.wh, s->price);
-	post(f, T_TELEMETRY, &m);
-}
-
-/* The next event of a supply: its next tick, or its end if sooner. */
-static void supply_schedule(struct fleet *f, struct fcp *p)
-{
-	long long at = p->s.next_tick;
-
-	if (p->s.limit_ms >= 0 && p->s.t0 + p->s.limit_ms < at)
-		at = p->s.t0 + p->s.limit_ms;
-	heap_push(f, at, (uint32_t)(p - f->cps));
-}
-
-/* The targets of a start, the configured defaults when it names none. */
-static void supply_target(struct fleet *f, struct supply *s,
-			  const struct msg_command *cmd)
-{
-	supply_limits(f->c, f->power_w, cmd, &s->target_wh, &s->limit_ms);
-}
-
-/* A start a CP cannot take: the session ends at once, as the engine's. */
-static void refuse_start(struct fleet *f, struct fcp *p, const struct msg *m)
-{
-	struct msg end;
-
-	warn_limited(&f->rl, "%s: refusing session '%s' for '%s': %s", p->id,
-		     m->session, m->driver, p->supplying ?
-		     "busy with another session" : "stopped by Central");
-	msg_init(&end, MSG_SUPPLY_END);
-	memcpy(end.cp, p->id, sizeof(end.cp));
-	memcpy(end.driver, m->driver, sizeof(end.driver));
-	memcpy(end.session, m->session, sizeof(end.session));
-	end.u.ticket.price = m->u.cmd.price;
-	end.u.ticket.started = end.u.ticket.ended = end.ts;
-	end.u.ticket.reason = p->supplying ? END_CANCELLED : END_STOPPED;
-	post(f, T_TELEMETRY, &end);
-}
-
-static void supply_start(struct fleet *f, struct fcp *p, const struct msg *m)
-{
-	struct supply *s = &p->s;
-
-	if (p->supplying && !strcmp(s->session, m->session))
+	if (!f->nheap || f->heap[0].at > now)
 		return;
-	if (p->supplying || p->stopped) {
-		refuse_start(f, p, m);
-		return;
-	}
-	memset(s, 0, sizeof(*s));
-	memcpy(s->session, m->session, sizeof(s->session));
-	memcpy(s->driver, m->driver, sizeof(s->driver));
-	s->price = m->u.cmd.price;
-	supply_target(f, s, &m->u.cmd);
-	s->started = now_ms();
-	s->t0 = mono_ms();
-	s->next_tick = s->t0 + f->c->cp.tick_ms;
-	p->supplying = true;
-	p->gen++;
-	f->sessions++;
-	debug("%s: session %s started for '%s'", p->id, s->session, s->driver);
-	telemetry(f, p, s->t0);
-	supply_schedule(f, p);
-}
-
-/* Every supply event due: telemetry, or the end at the target. */
-static void supplies_due(struct fleet *f, long long now)
-{
+	t.wall = now_ms();
 	while (f->nheap && f->heap[0].at <= now) {
-		struct timer t = heap_pop(f);
-		struct fcp *p = &f->cps[t.cp];
-		struct supply *s = &p->s;
+		struct timer tm = heap_pop(f);
+		struct fcp *p = &f->cps[tm.cp];
 
-		if (!p->supplying || t.gen != p->gen)
-			continue;	/* ended or restarted since */
-		if (s->limit_ms >= 0 && now - s->t0 >= s->limit_ms) {
-			supply_end(f, p, END_FINISHED);
-			continue;
-		}
-		if (now >= s->next_tick) {
-			s->seq++;
-			telemetry(f, p, now);
-			s->next_tick += f->c->cp.tick_ms;
-			if (s->next_tick <= now)	/* late: skip ticks */
-				s->next_tick = now + f->c->cp.tick_ms;
-		}
-		supply_schedule(f, p);
-	}
-}
-
-static void send_register(struct fleet *f, struct fcp *p, long long now)
-{
-	struct msg m;
-
-	msg_init(&m, MSG_REGISTER);
-	memcpy(m.cp, p->id, sizeof(m.cp));
-	snprintf(m.u.reg.location, sizeof(m.u.reg.location), "%s",
-		 f->location);
-	m.u.reg.engine_ok = true;
-	post(f, T_CP_REGISTER, &m);
-	p->next_register = now + p->register_ms;
-	p->register_ms = p->register_ms * 2 > REGISTER_MAX_MS ?
-			 REGISTER_MAX_MS : p->register_ms * 2;
-}
-
-/* Registrations due: the first ones spread out, then retries. */
-static void registrations_due(struct fleet *f, long long now)
-{
-	if (!f->unregistered || now < f->next_scan)
-		return;
-	f->next_scan = now + SCAN_MS;
-	for (uint32_t i = 0; i < f->n; i++) {
-		struct fcp *p = &f->cps[i];
-
-		if (!p->registered && !p->refused && now >= p->next_register)
-			send_register(f, p, now);
+		if (tm.gen != p->gen)
+			continue;	/* rescheduled since */
+		p->sched = CP_NEVER;
+		cp_tick(&p->core, &t);
+		schedule(f, tm.cp);
 	}
 }
 
@@ -335,21 +183,27 @@ static void heartbeats_due(struct fleet *f, long long now)
 	for (; f->beats < due; f->beats++) {
 		struct fcp *p = &f->cps[f->beats % f->n];
 
-		if (p->refused)
+		if (p->core.refused)
 			continue;
 		msg_init(&m, MSG_HEALTH);
-		memcpy(m.cp, p->id, sizeof(m.cp));
-		m.u.health.engine_ok = true;
+		memcpy(m.cp, p->core.id, sizeof(m.cp));
+		m.u.health.engine_ok = !p->core.faulted;
 		m.u.health.seq = p->health_seq++;
-		post(f, T_HEALTH, &m);
+		on_post(f, T_HEALTH, &m);
 	}
 }
 
-/* Milliseconds until the next heartbeat or supply event, at most a slice. */
+/*
+ * Milliseconds until the next heartbeat or tick, at most a slice. The
+ * next heartbeat's time is rounded up: rounded down, a heartbeat due
+ * later in the current millisecond (more CPs than health_ms) made the
+ * wait 0 and the loop spin, reading the clock, until that millisecond
+ * ended; now it goes out at most a millisecond late.
+ */
 static int next_wait(const struct fleet *f, long long now)
 {
 	unsigned hms = f->c->cp.health_ms ? f->c->cp.health_ms : 1;
-	long long at = f->t0 + (long long)(f->beats * hms / f->n);
+	long long at = f->t0 + (long long)((f->beats * hms + f->n - 1) / f->n);
 	long long w = SLICE_MS;
 
 	if (at - now < w)
@@ -365,72 +219,49 @@ static void ask_session(struct fleet *f, const struct fcp *p)
 	struct msg m;
 
 	msg_init(&m, MSG_AUTH_REQUEST);
-	memcpy(m.cp, p->id, sizeof(m.cp));
+	memcpy(m.cp, p->core.id, sizeof(m.cp));
 	m.driver[0] = 'D';	/* check() made sure that it fits */
-	memcpy(m.driver + 1, p->id, sizeof(m.driver) - 1);
+	memcpy(m.driver + 1, p->core.id, sizeof(m.driver) - 1);
 	m.driver[MSG_NAME_MAX] = '\0';
 	m.u.req.target_s = f->auth_s;
 	m.u.req.timeout_ms = f->c->driver.timeout_ms;
-	post(f, T_AUTH_REQUEST, &m);
+	on_post(f, T_AUTH_REQUEST, &m);
 }
 
-static void on_ack(struct fleet *f, struct fcp *p, const struct msg *m)
+/* Central answered a registration: the count, and -a's request. */
+static void answered(struct fleet *f, struct fcp *p, enum cp_event ev)
 {
-	if (p->registered || p->refused)
-		return;
 	f->unregistered--;
-	if (!m->u.ack.accepted) {
-		p->refused = true;
+	if (ev == CP_EV_REFUSED) {
 		f->refusals++;
 		warn_limited(&f->rl, "registration refused by Central: %s: '%s'",
-			     msg_deny_text(m->u.ack.reason), p->id);
+			     msg_deny_text(p->core.refusal), p->core.id);
 		if (f->refusals == f->n)
 			f->exit = EXIT_FAIL;	/* nothing left to run */
-		return;
-	}
-	p->registered = true;
-	debug("%s: registered", p->id);
+	} else if (f->auth_s)
+		ask_session(f, p);
 	if (!f->unregistered)
 		info("all %u CPs answered in %.1f s (%ld refused)", f->n,
 		     (double)(mono_ms() - f->t0) / 1000, f->refusals);
-	if (f->auth_s)
-		ask_session(f, p);
 }
 
-static void on_command(struct fleet *f, struct fcp *p, const struct msg *m)
+static void on_message(struct fleet *f, const struct msg *m)
 {
-	switch (m->u.cmd.cmd) {
-	case CMD_START:
-		supply_start(f, p, m);
-		break;
-	case CMD_STOP:
-		p->stopped = true;
-		supply_end(f, p, END_STOPPED);
-		break;
-	case CMD_RESUME:
-		p->stopped = false;
-		break;
-	case CMD_END:
-		if (p->supplying && !strcmp(m->session, p->s.session))
-			supply_end(f, p, END_CANCELLED);
-		break;
-	default:
-		break;
-	}
-}
+	long i = index_find(&f->ids, f->cps, m->cp);
+	struct now t;
+	enum cp_event ev;
 
-static void on_message(struct fleet *f, const struct msg *m, enum topic t)
-{
-	struct fcp *p = lookup(f, m->cp);
-
-	if (!p) {
+	if (i < 0) {
 		f->other++;	/* the partitions carry other CPs too */
 		return;
 	}
-	if (t == T_CP_REGISTER_ACK)
-		on_ack(f, p, m);
-	else if (t == T_CP_COMMANDS)
-		on_command(f, p, m);
+	t = (struct now){ .wall = now_ms(), .mono = mono_ms() };
+	ev = cp_feed(&f->cps[i].core, m, &t);
+	if (ev == CP_EV_REGISTERED || ev == CP_EV_REFUSED)
+		answered(f, &f->cps[i], ev);
+	else if (ev == CP_EV_STARTED)
+		f->sessions++;
+	schedule(f, (uint32_t)i);
 }
 
 static void run_loop(struct fleet *f)
@@ -442,39 +273,53 @@ static void run_loop(struct fleet *f)
 
 	while (!bus_stop && f->exit < 0) {
 		now = mono_ms();
-		registrations_due(f, now);
 		heartbeats_due(f, now);
-		supplies_due(f, now);
+		ticks_due(f, now);
 		r = bus_recv(f->b, &m, &t, next_wait(f, mono_ms()));
 		if (r < 0)
 			f->exit = EXIT_UNREACHABLE;
 		else if (r > 0)
-			on_message(f, &m, t);
+			on_message(f, &m);
 	}
 }
 
-/* The CPs, their ids in the hash, registrations spread over a second. */
-static int fleet_init(struct fleet *f, const char *prefix, unsigned start)
+/*
+ * The cores, their ids in the index, their first ticks (registrations)
+ * spread over a second so that Central does not get them in one burst.
+ */
+static void fleet_init(struct fleet *f, const char *prefix, unsigned start)
 {
-	uint32_t size = 1;
 	long long now = mono_ms();
+	char id[MSG_NAME_MAX + 1];
 
-	while (size < 2 * f->n)
-		size *= 2;
-	f->mask = size - 1;
+	f->o.post = on_post;
+	f->o.say = on_say;
+	f->o.say_min = log_verbose ? SAY_INFO : SAY_WARN;
+	f->o.arg = f;
 	f->cps = xcalloc(f->n, sizeof(*f->cps));
-	f->slots = xcalloc(size, sizeof(*f->slots));
+	index_init(&f->ids, sizeof(*f->cps), offsetof(struct fcp, core.id));
 	for (uint32_t i = 0; i < f->n; i++) {
 		struct fcp *p = &f->cps[i];
 
-		snprintf(p->id, sizeof(p->id), "%s%05u", prefix, start + i);
-		p->register_ms = REGISTER_MIN_MS;
-		p->next_register = now + (long long)i * SPREAD_MS / f->n;
-		insert(f, i);
+		snprintf(id, sizeof(id), "%s%05u", prefix, start + i);
+		cp_init(&p->core, &f->o, id);
+		index_put(&f->ids, f->cps, i);
+		p->sched = now + (long long)i * SPREAD_MS / f->n;
+		heap_push(f, p->sched, i);
 	}
 	f->unregistered = f->n;
 	f->t0 = now;
-	return 0;
+}
+
+/* Every supply in progress ends (disconnected); the cores go. */
+static void fleet_end(struct fleet *f)
+{
+	struct now t = { .wall = now_ms(), .mono = mono_ms() };
+
+	for (uint32_t i = 0; i < f->n; i++) {
+		cp_act(&f->cps[i].core, CP_SHUTDOWN, &t);
+		cp_free(&f->cps[i].core);
+	}
 }
 
 static int fleet_run(struct fleet *f, const char *prefix, unsigned start)
@@ -489,11 +334,10 @@ static int fleet_run(struct fleet *f, const char *prefix, unsigned start)
 		return EXIT_UNREACHABLE;
 	}
 	fleet_init(f, prefix, start);
-	info("running %u CPs, '%s' to '%s'", f->n, f->cps[0].id,
-	     f->cps[f->n - 1].id);
+	info("running %u CPs, '%s' to '%s'", f->n, f->cps[0].core.id,
+	     f->cps[f->n - 1].core.id);
 	run_loop(f);
-	for (uint32_t i = 0; i < f->n; i++)
-		supply_end(f, &f->cps[i], END_DISCONNECTED);
+	fleet_end(f);
 	info("%ld sessions supplied; %ld CPs refused; %ld messages not sent",
 	     f->sessions, f->refusals, f->send_failed);
 	ret = bus_close(f->b, FLUSH_MS);
@@ -501,8 +345,8 @@ static int fleet_run(struct fleet *f, const char *prefix, unsigned start)
 		f->exit = ret ? EXIT_UNREACHABLE :
 			  f->refusals ? EXIT_FAIL : EXIT_OK;
 	free(f->cps);
-	free(f->slots);
 	free(f->heap);
+	index_free(&f->ids);
 	return f->exit;
 }
 
@@ -610,8 +454,7 @@ int cmd_fleet(int argc, char **argv)
 		f.c = &c;
 		f.n = (uint32_t)o.n;
 		f.auth_s = (unsigned)o.auth_s;
-		f.location = c.cp.location ? c.cp.location : "";
-		f.power_w = llround(c.cp.power_kw * 1000);
+		cp_owner_init(&f.o, &c, c.cp.location);
 		ret = fleet_run(&f, o.prefix, (unsigned)o.start);
 	}
 	conf_free(&c);

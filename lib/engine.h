@@ -2,10 +2,7 @@
 #ifndef EVC_ENGINE_H
 #define EVC_ENGINE_H
 
-#include <stdint.h>
-
 #include "conf.h"
-#include "msg.h"
 
 /*
  * The monitor and its engine talk over a SOCK_SEQPACKET socket pair, one
@@ -32,18 +29,5 @@
  */
 int engine_run(const struct conf *c, const char *id, const char *location,
 	       int fd);
-
-/*
- * The accounting of a supply, shared by evc cp and evc fleet so that both
- * bill alike. supply_limits() sets the energy target (Wh, 0: none) and
- * the duration (ms, -1: none) of a start, the configured defaults when it
- * names neither; the supply ends at the sooner. supply_energy() is the
- * energy after ms of supply at power_w, bounded by both.
- */
-void supply_limits(const struct conf *c, long long power_w,
-		   const struct msg_command *cmd, int64_t *target_wh,
-		   long long *limit_ms);
-int64_t supply_energy(long long power_w, int64_t target_wh,
-		      long long limit_ms, long long ms);
 
 #endif
