@@ -25,6 +25,7 @@
 #include "lib/engine.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/setup.h"
 #include "lib/xalloc.h"
 
 /*
@@ -69,7 +70,6 @@ static const char usage[] =
 static const char *const actions[] = { "unplug", "fault", "recover", "status" };
 
 struct cp_opts {
-	struct conf_args a;
 	const char *location;	/* -l, over cp.location */
 	bool check;		/* -n */
 	bool engine;		/* --engine: this process is the engine */
@@ -950,76 +950,72 @@ static int check(const struct conf *c, const char *id, const char *location)
 	return 0;
 }
 
-static int run(struct cp_opts *o, int argc, char **argv)
+static int run(struct cp_opts *o, const struct conf *c, int argc,
+	       char **argv)
 {
-	const char *location;
-	struct conf c;
-	int ret;
+	const char *location = o->location ? o->location : c->cp.location;
 
-	if (conf_load(&c, &o->a))
+	if (check(c, o->id, location))
 		return EXIT_USAGE;
-	location = o->location ? o->location : c.cp.location;
-	if (check(&c, o->id, location))
-		ret = EXIT_USAGE;
-	else if (o->engine)
-		ret = engine_main(&c, o->id, location);
-	else if (o->check)
-		ret = EXIT_OK;
-	else
-		ret = monitor_run(&c, o->id, argc, argv);
-	conf_free(&c);
-	return ret;
+	if (o->engine)
+		return engine_main(c, o->id, location);
+	if (o->check)
+		return EXIT_OK;
+	return monitor_run(c, o->id, argc, argv);
 }
 
-/* Options into o; returns -1 to go on, else the exit status. */
-static int parse(struct cp_opts *o, int argc, char **argv)
+static int cp_opt(void *ctx, int opt, const char *arg)
 {
-	static const struct option opts[] = {
-		CONF_LONGOPTS,
-		{ "check", no_argument, NULL, 'n' },
-		{ "engine", no_argument, NULL, 'E' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "location", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int opt, r;
+	struct cp_opts *o = ctx;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "hl:n", opts,
-				  NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else if (opt == 'l')
-			o->location = optarg;
-		else if (opt == 'n')
-			o->check = true;
-		else if (opt == 'E')
-			o->engine = true;
-		else if ((r = conf_opt(&o->a, opt, optarg)) <= 0)
-			return r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
-	}
-	if (optind == argc)
+	if (opt == 'l')
+		o->location = arg;
+	else if (opt == 'n')
+		o->check = true;
+	else
+		o->engine = true;	/* --engine */
+	return 0;
+}
+
+/* CP_ID [ACTION]: an action drives a running CP, without the configuration. */
+static int cp_operands(void *ctx, int argc, char **argv)
+{
+	struct cp_opts *o = ctx;
+
+	if (argc == 0)
 		return usage_error("missing CP_ID");
-	o->id = argv[optind++];
-	if (optind < argc)
-		o->action = argv[optind++];
-	if (optind < argc)
-		return usage_error("too many arguments: '%s'", argv[optind]);
-	if (o->action && !is_action(o->action))
+	if (argc > 2)
+		return usage_error("too many arguments: '%s'", argv[2]);
+	o->id = argv[0];
+	o->action = argc > 1 ? argv[1] : NULL;
+	if (!o->action)
+		return 0;
+	if (!is_action(o->action))
 		return usage_error("unknown action: '%s'", o->action);
-	if (o->action && !msg_cp_id_ok(o->id))
+	if (!msg_cp_id_ok(o->id))
 		return usage_error("bad CP id: '%s'", o->id);
-	return -1;
+	return SETUP_NO_CONFIG;
 }
 
 int cmd_cp(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "check", no_argument, NULL, 'n' },
+		{ "engine", no_argument, NULL, 'E' },
+		{ "location", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct cp_opts o = { 0 };
-	int ret = parse(&o, argc, argv);
+	struct setup_opts so = {
+		.usage = usage, .shortopts = "l:n", .longopts = opts,
+		.opt = cp_opt, .operands = cp_operands, .ctx = &o,
+	};
+	struct setup su;
+	int ret;
 
-	if (ret < 0)
-		ret = o.action ? client_run(o.id, o.action) : run(&o, argc, argv);
-	conf_args_free(&o.a);
+	if ((ret = setup_begin(&su, &so, argc, argv)) < 0)
+		ret = o.action ? client_run(o.id, o.action) :
+				 run(&o, &su.conf, argc, argv);
+	setup_end(&su);
 	return ret;
 }

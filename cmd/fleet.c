@@ -14,6 +14,7 @@
 #include "lib/index.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/setup.h"
 #include "lib/xalloc.h"
 
 #define FLEET_MAX 1000000	/* CPs in one process */
@@ -326,8 +327,6 @@ static int fleet_run(struct fleet *f, const char *prefix, unsigned start)
 {
 	int ret;
 
-	if (!(f->b = bus_open(f->c, BUS_PRODUCER | BUS_CONSUMER, NULL)))
-		return EXIT_USAGE;
 	if (bus_follow_end_all(f->b, T_CP_REGISTER_ACK) ||
 	    bus_follow_end_all(f->b, T_CP_COMMANDS)) {
 		bus_close(f->b, 0);
@@ -391,74 +390,71 @@ static long number(const char *s, long lo, long hi)
 }
 
 struct fleet_opts {
-	struct conf_args a;
 	const char *prefix;
 	long start, n, auth_s;
 };
 
-/* Options into o; returns -1 to go on, else the exit status. */
-static int parse(struct fleet_opts *o, int argc, char **argv)
+static int fleet_opt(void *ctx, int opt, const char *arg)
 {
-	static const struct option opts[] = {
-		CONF_LONGOPTS,
-		{ "auth", required_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "prefix", required_argument, NULL, 'p' },
-		{ "start", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int opt, r;
+	struct fleet_opts *o = ctx;
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, CONF_SHORTOPTS "a:hp:s:", opts,
-				  NULL)) != -1) {
-		if (opt == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else if (opt == 'a') {
-			if ((o->auth_s = number(optarg, 1, 86400 * 365)) < 0)
-				return usage_error("bad --auth seconds: '%s'", optarg);
-		} else if (opt == 'p')
-			o->prefix = optarg;
-		else if (opt == 's') {
-			if ((o->start = number(optarg, 0, 99999999)) < 0)
-				return usage_error("bad --start: '%s'", optarg);
-		} else if ((r = conf_opt(&o->a, opt, optarg)) <= 0)
-			return r < 0 ? EXIT_USAGE : opt_error(argv, optind, optopt);
+	if (opt == 'a') {
+		if ((o->auth_s = number(arg, 1, 86400 * 365)) < 0)
+			return usage_error("bad --auth seconds: '%s'", arg);
+	} else if (opt == 'p') {
+		o->prefix = arg;
+	} else if ((o->start = number(arg, 0, 99999999)) < 0) {
+		return usage_error("bad --start: '%s'", arg);
 	}
-	if (optind == argc)
+	return 0;
+}
+
+static int fleet_operands(void *ctx, int argc, char **argv)
+{
+	struct fleet_opts *o = ctx;
+
+	if (argc == 0)
 		return usage_error("missing N, the number of CPs");
-	if ((o->n = number(argv[optind], 1, FLEET_MAX)) < 0)
+	if ((o->n = number(argv[0], 1, FLEET_MAX)) < 0)
 		return usage_error("bad number of CPs (1 to %d): '%s'", FLEET_MAX,
-				   argv[optind]);
-	if (++optind < argc)
-		return usage_error("too many arguments: '%s'", argv[optind]);
-	return -1;
+				   argv[0]);
+	if (argc > 1)
+		return usage_error("too many arguments: '%s'", argv[1]);
+	return 0;
 }
 
 int cmd_fleet(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "auth", required_argument, NULL, 'a' },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "start", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 }
+	};
 	struct fleet_opts o = { .prefix = "FLEET", .start = 1 };
+	struct setup_opts so = {
+		.usage = usage, .shortopts = "a:p:s:", .longopts = opts,
+		.opt = fleet_opt, .operands = fleet_operands, .ctx = &o,
+	};
 	struct fleet f = { .exit = -1 };
-	struct conf c;
-	int ret = parse(&o, argc, argv);
+	struct setup su;
+	int ret;
 
-	if (ret >= 0)
+	if ((ret = setup_begin(&su, &so, argc, argv)) >= 0)
 		goto out;
 	ret = EXIT_USAGE;
-	if (conf_load(&c, &o.a))
-		goto out;
-	if (!check(&c, o.prefix, (unsigned)o.start, (unsigned)o.n,
+	if (!check(&su.conf, o.prefix, (unsigned)o.start, (unsigned)o.n,
 		   (unsigned)o.auth_s)) {
 		bus_signals();
-		f.c = &c;
+		f.c = &su.conf;
 		f.n = (uint32_t)o.n;
 		f.auth_s = (unsigned)o.auth_s;
-		cp_owner_init(&f.o, &c, c.cp.location);
-		ret = fleet_run(&f, o.prefix, (unsigned)o.start);
+		cp_owner_init(&f.o, &su.conf, su.conf.cp.location);
+		f.b = setup_bus(&su);
+		ret = f.b ? fleet_run(&f, o.prefix, (unsigned)o.start) :
+			    EXIT_USAGE;
 	}
-	conf_free(&c);
 out:
-	conf_args_free(&o.a);
+	setup_end(&su);
 	return ret;
 }

@@ -79,8 +79,8 @@ struct conf {
 };
 
 /*
- * What the command line said; roles fill it from the shared options
- * (-c/--config, -b/--brokers, -X name=value, -v) with conf_opt().
+ * What the command line said; lib/setup.c fills it from the shared
+ * options (-c/--config, -b/--brokers, -X name=value, -v) with conf_opt().
  */
 struct conf_args {
 	const char *config;
@@ -88,13 +88,6 @@ struct conf_args {
 	struct conf_prop *props;
 	unsigned nprops;
 };
-
-/* The shared options, for a role's getopt_long tables. */
-#define CONF_SHORTOPTS "b:c:vX:"
-#define CONF_LONGOPTS \
-	{ "brokers", required_argument, NULL, 'b' }, \
-	{ "config", required_argument, NULL, 'c' }, \
-	{ "verbose", no_argument, NULL, 'v' }
 
 /*
  * Handles one of the shared options. Returns 1 when opt was one of them,

@@ -99,7 +99,7 @@ static int parse(struct setup *s, const struct setup_opts *o, int argc,
 int setup_begin(struct setup *s, const struct setup_opts *o, int argc,
 		char **argv)
 {
-	int r;
+	int r = 0;
 
 	memset(s, 0, sizeof(*s));
 	s->flags = role_flags;
@@ -107,9 +107,9 @@ int setup_begin(struct setup *s, const struct setup_opts *o, int argc,
 		return r;
 	s->argc = argc - optind;
 	s->argv = argv + optind;
-	if (o->operands && (r = o->operands(o->ctx, s->argc, s->argv)))
+	if (o->operands && (r = o->operands(o->ctx, s->argc, s->argv)) > 0)
 		return r;
-	if (!(s->flags & SETUP_CONFIG))
+	if (!(s->flags & SETUP_CONFIG) || r == SETUP_NO_CONFIG)
 		return -1;
 	if (conf_load(&s->conf, &s->args))
 		return EXIT_USAGE;

@@ -20,6 +20,9 @@ enum {
 	SETUP_CONSUMER = 1 << 3,	/* setup_bus(): can follow partitions */
 };
 
+/* operands(): go on without reading the configuration. */
+#define SETUP_NO_CONFIG (-2)
+
 /* Set by evc.c before a role runs: the flags of its row. */
 void setup_role(unsigned flags);
 
@@ -35,7 +38,8 @@ struct setup_opts {
 	int (*opt)(void *ctx, int opt, const char *arg);
 	/*
 	 * What follows the options, checked before the configuration is read
-	 * (a usage error is reported as such): 0, or the exit status.
+	 * (a usage error is reported as such): 0, SETUP_NO_CONFIG when this
+	 * use of the role needs none, or the exit status.
 	 */
 	int (*operands)(void *ctx, int argc, char **argv);
 	void *ctx;
