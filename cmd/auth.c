@@ -211,35 +211,23 @@ out:
 static int auth_opt(void *ctx, int opt, const char *arg)
 {
 	struct auth *a = ctx;
+	int r = drive_opt(opt, arg, &a->target, &a->timeout_ms);
 
-	switch (opt) {
-	case 'j':
+	if (r >= 0)
+		return r;
+	if (opt == 'j')
 		a->json = true;
-		return 0;
-	case 'k':
-		return drive_parse_kwh(arg, &a->target.wh) ? EXIT_USAGE : 0;
-	case 's':
-		return drive_parse_seconds(arg, &a->target.s) ? EXIT_USAGE : 0;
-	case 't':
-		if (drive_parse_duration("timeout", arg, &a->timeout_ms))
-			return EXIT_USAGE;
-		if (!a->timeout_ms) {
-			error("bad timeout: '%s' (more than 0 s)", arg);
-			return EXIT_USAGE;
-		}
-		return 0;
-	default:
+	else
 		a->wait = true;
-		return 0;
-	}
+	return 0;
 }
 
 static int check_args(void *ctx, int argc, char **argv)
 {
 	struct auth *a = ctx;
 
-	if (a->target.wh && a->target.s)
-		return usage_error("--kwh and --seconds exclude each other");
+	if (drive_opts_check(&a->target))
+		return EXIT_USAGE;
 	if (argc != 2)
 		return usage_error("expected a driver id and a CP id");
 	a->driver = argv[0];
@@ -249,6 +237,15 @@ static int check_args(void *ctx, int argc, char **argv)
 	if (!msg_name_ok(a->cp))
 		return usage_error("bad CP id: '%s'", a->cp);
 	return EXIT_OK;
+}
+
+static int auth_run(void *ctx, struct setup *su)
+{
+	struct auth *a = ctx;
+
+	if (!a->timeout_ms)
+		a->timeout_ms = su->conf.driver.timeout_ms;
+	return run(su, a);
 }
 
 int cmd_auth(int argc, char **argv)
@@ -264,16 +261,9 @@ int cmd_auth(int argc, char **argv)
 	struct auth a = { 0 };
 	struct setup_opts o = {
 		.usage = usage, .shortopts = "jk:s:t:w", .longopts = opts,
-		.opt = auth_opt, .operands = check_args, .ctx = &a,
+		.opt = auth_opt, .operands = check_args, .run = auth_run,
+		.ctx = &a,
 	};
-	struct setup su;
-	int ret;
 
-	if ((ret = setup_begin(&su, &o, argc, argv)) < 0) {
-		if (!a.timeout_ms)
-			a.timeout_ms = su.conf.driver.timeout_ms;
-		ret = run(&su, &a);
-	}
-	setup_end(&su);
-	return ret;
+	return setup_run(&o, argc, argv);
 }

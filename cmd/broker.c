@@ -165,6 +165,13 @@ static int no_operand(void *ctx, int argc, char **argv)
 	return 0;
 }
 
+static int broker_run(void *ctx, struct setup *su)
+{
+	unsigned partitions = *(unsigned *)ctx;
+
+	return serve(&su->conf, partitions ? partitions : su->conf.partitions);
+}
+
 int cmd_broker(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -174,13 +181,9 @@ int cmd_broker(int argc, char **argv)
 	unsigned partitions = 0;
 	struct setup_opts o = {
 		.usage = usage, .shortopts = "p:", .longopts = opts,
-		.opt = broker_opt, .operands = no_operand, .ctx = &partitions,
+		.opt = broker_opt, .operands = no_operand, .run = broker_run,
+		.ctx = &partitions,
 	};
-	struct setup su;
-	int ret;
 
-	if ((ret = setup_begin(&su, &o, argc, argv)) < 0)
-		ret = serve(&su.conf, partitions ? partitions : su.conf.partitions);
-	setup_end(&su);
-	return ret;
+	return setup_run(&o, argc, argv);
 }

@@ -568,6 +568,13 @@ static int check_words(void *ctx, int n, char **w)
 	return 0;
 }
 
+static int central_run(void *ctx, struct setup *su)
+{
+	if (su->argc)
+		return run_control(&su->conf, su->argv[0], su->argv[1]);
+	return run_central(&su->conf, *(bool *)ctx);
+}
+
 int cmd_central(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -577,15 +584,11 @@ int cmd_central(int argc, char **argv)
 	bool check_only = false;
 	struct setup_opts o = {
 		.usage = usage, .shortopts = "n", .longopts = opts,
-		.opt = central_opt, .operands = check_words, .ctx = &check_only,
+		.opt = central_opt, .operands = check_words, .run = central_run,
+		.ctx = &check_only,
 	};
-	struct setup su;
-	int ret;
+	int ret = setup_run(&o, argc, argv);
 
-	if ((ret = setup_begin(&su, &o, argc, argv)) < 0)
-		ret = su.argc ? run_control(&su.conf, su.argv[0], su.argv[1]) :
-				run_central(&su.conf, check_only);
-	setup_end(&su);
 	if (lease_lost)
 		stand_by_again(argv);
 	return ret;

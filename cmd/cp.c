@@ -75,6 +75,8 @@ struct cp_opts {
 	bool engine;		/* --engine: this process is the engine */
 	const char *id;
 	const char *action;	/* the control client's action, or NULL */
+	int argc;		/* the command line, for the engine's */
+	char **argv;
 };
 
 /* A connection on the control socket, waiting for its answer. */
@@ -950,18 +952,22 @@ static int check(const struct conf *c, const char *id, const char *location)
 	return 0;
 }
 
-static int run(struct cp_opts *o, const struct conf *c, int argc,
-	       char **argv)
+static int cp_run(void *ctx, struct setup *su)
 {
-	const char *location = o->location ? o->location : c->cp.location;
+	struct cp_opts *o = ctx;
+	const struct conf *c = &su->conf;
+	const char *location;
 
+	if (o->action)		/* no configuration was read */
+		return client_run(o->id, o->action);
+	location = o->location ? o->location : c->cp.location;
 	if (check(c, o->id, location))
 		return EXIT_USAGE;
 	if (o->engine)
 		return engine_main(c, o->id, location);
 	if (o->check)
 		return EXIT_OK;
-	return monitor_run(c, o->id, argc, argv);
+	return monitor_run(c, o->id, o->argc, o->argv);
 }
 
 static int cp_opt(void *ctx, int opt, const char *arg)
@@ -1005,17 +1011,11 @@ int cmd_cp(int argc, char **argv)
 		{ "location", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct cp_opts o = { 0 };
+	struct cp_opts o = { .argc = argc, .argv = argv };
 	struct setup_opts so = {
 		.usage = usage, .shortopts = "l:n", .longopts = opts,
-		.opt = cp_opt, .operands = cp_operands, .ctx = &o,
+		.opt = cp_opt, .operands = cp_operands, .run = cp_run, .ctx = &o,
 	};
-	struct setup su;
-	int ret;
 
-	if ((ret = setup_begin(&su, &so, argc, argv)) < 0)
-		ret = o.action ? client_run(o.id, o.action) :
-				 run(&o, &su.conf, argc, argv);
-	setup_end(&su);
-	return ret;
+	return setup_run(&so, argc, argv);
 }

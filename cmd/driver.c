@@ -684,33 +684,21 @@ static int run(struct driver *d, struct setup *su)
 static int driver_opt(void *ctx, int opt, const char *arg)
 {
 	struct driver *d = ctx;
+	int r = drive_opt(opt, arg, &d->target, &d->timeout_ms);
 	unsigned ms;
 
-	switch (opt) {
-	case 'f':
+	if (r >= 0)
+		return r;
+	if (opt == 'f') {
 		d->file = arg;
-		return 0;
-	case 'k':
-		return drive_parse_kwh(arg, &d->target.wh) ? EXIT_USAGE : 0;
-	case 'q':
+	} else if (opt == 'q') {
 		d->quiet = true;
-		return 0;
-	case 's':
-		return drive_parse_seconds(arg, &d->target.s) ? EXIT_USAGE : 0;
-	case 't':
-		if (drive_parse_duration("timeout", arg, &d->timeout_ms))
-			return EXIT_USAGE;
-		if (!d->timeout_ms) {
-			error("bad timeout: '%s' (more than 0 s)", arg);
-			return EXIT_USAGE;
-		}
-		return 0;
-	default:
+	} else {
 		if (drive_parse_duration("pause", arg, &ms))
 			return EXIT_USAGE;
 		d->wait_ms = (int)ms;
-		return 0;
 	}
+	return 0;
 }
 
 /* The driver id, and the file of services (read before Kafka is tried). */
@@ -718,8 +706,8 @@ static int check_args(void *ctx, int argc, char **argv)
 {
 	struct driver *d = ctx;
 
-	if (d->target.wh && d->target.s)
-		return usage_error("--kwh and --seconds exclude each other");
+	if (drive_opts_check(&d->target))
+		return EXIT_USAGE;
 	if (argc != 1)
 		return usage_error("expected one driver id");
 	if (!msg_name_ok(argv[0]))
@@ -728,6 +716,19 @@ static int check_args(void *ctx, int argc, char **argv)
 	if (d->file && (d->nsvs = read_services(d->file, &d->svs)) < 0)
 		return EXIT_USAGE;
 	return EXIT_OK;
+}
+
+static int driver_run(void *ctx, struct setup *su)
+{
+	struct driver *d = ctx;
+
+	d->conf = &su->conf;
+	if (!d->timeout_ms)
+		d->timeout_ms = su->conf.driver.timeout_ms;
+	if (d->wait_ms < 0)
+		d->wait_ms = (int)su->conf.driver.wait_ms;
+	d->tty = !d->file && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	return run(d, su);
 }
 
 int cmd_driver(int argc, char **argv)
@@ -744,22 +745,11 @@ int cmd_driver(int argc, char **argv)
 	struct driver d = { .wait_ms = -1 };
 	struct setup_opts o = {
 		.usage = usage, .shortopts = "f:k:qs:t:w:", .longopts = opts,
-		.opt = driver_opt, .operands = check_args, .ctx = &d,
+		.opt = driver_opt, .operands = check_args, .run = driver_run,
+		.ctx = &d,
 	};
-	struct setup su;
-	int ret;
+	int ret = setup_run(&o, argc, argv);
 
-	if ((ret = setup_begin(&su, &o, argc, argv)) < 0) {
-		d.conf = &su.conf;
-		if (!d.timeout_ms)
-			d.timeout_ms = su.conf.driver.timeout_ms;
-		if (d.wait_ms < 0)
-			d.wait_ms = (int)su.conf.driver.wait_ms;
-		d.tty = !d.file && isatty(STDIN_FILENO) &&
-			isatty(STDOUT_FILENO);
-		ret = run(&d, &su);
-	}
-	setup_end(&su);
 	free(d.svs);
 	return ret;
 }

@@ -423,6 +423,24 @@ static int fleet_operands(void *ctx, int argc, char **argv)
 	return 0;
 }
 
+static int fleet_main(void *ctx, struct setup *su)
+{
+	const struct fleet_opts *o = ctx;
+	struct fleet f = { .exit = -1 };
+
+	if (check(&su->conf, o->prefix, (unsigned)o->start, (unsigned)o->n,
+		  (unsigned)o->auth_s))
+		return EXIT_USAGE;
+	bus_signals();
+	f.c = &su->conf;
+	f.n = (uint32_t)o->n;
+	f.auth_s = (unsigned)o->auth_s;
+	cp_owner_init(&f.o, &su->conf, su->conf.cp.location);
+	if (!(f.b = setup_bus(su)))
+		return EXIT_USAGE;
+	return fleet_run(&f, o->prefix, (unsigned)o->start);
+}
+
 int cmd_fleet(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -434,27 +452,9 @@ int cmd_fleet(int argc, char **argv)
 	struct fleet_opts o = { .prefix = "FLEET", .start = 1 };
 	struct setup_opts so = {
 		.usage = usage, .shortopts = "a:p:s:", .longopts = opts,
-		.opt = fleet_opt, .operands = fleet_operands, .ctx = &o,
+		.opt = fleet_opt, .operands = fleet_operands, .run = fleet_main,
+		.ctx = &o,
 	};
-	struct fleet f = { .exit = -1 };
-	struct setup su;
-	int ret;
 
-	if ((ret = setup_begin(&su, &so, argc, argv)) >= 0)
-		goto out;
-	ret = EXIT_USAGE;
-	if (!check(&su.conf, o.prefix, (unsigned)o.start, (unsigned)o.n,
-		   (unsigned)o.auth_s)) {
-		bus_signals();
-		f.c = &su.conf;
-		f.n = (uint32_t)o.n;
-		f.auth_s = (unsigned)o.auth_s;
-		cp_owner_init(&f.o, &su.conf, su.conf.cp.location);
-		f.b = setup_bus(&su);
-		ret = f.b ? fleet_run(&f, o.prefix, (unsigned)o.start) :
-			    EXIT_USAGE;
-	}
-out:
-	setup_end(&su);
-	return ret;
+	return setup_run(&so, argc, argv);
 }

@@ -438,6 +438,12 @@ static int check_args(void *ctx, int argc, char **argv)
 	return EXIT_OK;
 }
 
+static int status_run(void *ctx, struct setup *su)
+{
+	set_output(ctx);
+	return run(su, ctx);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -448,17 +454,13 @@ int cmd_status(int argc, char **argv)
 	struct status s = { 0 };
 	struct setup_opts o = {
 		.usage = usage, .shortopts = "jw", .longopts = opts,
-		.opt = status_opt, .operands = check_args, .ctx = &s,
+		.opt = status_opt, .operands = check_args, .run = status_run,
+		.ctx = &s,
 	};
-	struct setup su;
 	int ret;
 
 	cpstate_init(&s.cs);
-	if ((ret = setup_begin(&su, &o, argc, argv)) < 0) {
-		set_output(&s);
-		ret = run(&su, &s);
-	}
-	setup_end(&su);
+	ret = setup_run(&o, argc, argv);
 	cpstate_free(&s.cs);
 	free(s.view);
 	return ret;

@@ -587,14 +587,17 @@ static int need_action(void *ctx, int argc, char **argv)
 	return 0;
 }
 
+static int topics_run(void *ctx, struct setup *su)
+{
+	(void)ctx;
+	return run(&su->conf, su->argv[0], su->argv + 1, su->argc - 1);
+}
+
 int cmd_topics(int argc, char **argv)
 {
-	struct setup_opts o = { .usage = usage, .operands = need_action };
-	struct setup su;
-	int ret;
+	struct setup_opts o = {
+		.usage = usage, .operands = need_action, .run = topics_run,
+	};
 
-	if ((ret = setup_begin(&su, &o, argc, argv)) < 0)
-		ret = run(&su.conf, su.argv[0], su.argv + 1, su.argc - 1);
-	setup_end(&su);
-	return ret;
+	return setup_run(&o, argc, argv);
 }

@@ -168,3 +168,31 @@ int drive_parse_duration(const char *what, const char *arg, unsigned *ms)
 	*ms = (unsigned)llround(v * 1000);
 	return 0;
 }
+
+int drive_opt(int opt, const char *arg, struct session_target *t,
+	      unsigned *timeout_ms)
+{
+	switch (opt) {
+	case 'k':
+		return drive_parse_kwh(arg, &t->wh) ? EXIT_USAGE : 0;
+	case 's':
+		return drive_parse_seconds(arg, &t->s) ? EXIT_USAGE : 0;
+	case 't':
+		if (drive_parse_duration("timeout", arg, timeout_ms))
+			return EXIT_USAGE;
+		if (!*timeout_ms) {
+			error("bad timeout: '%s' (more than 0 s)", arg);
+			return EXIT_USAGE;
+		}
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int drive_opts_check(const struct session_target *t)
+{
+	if (t->wh && t->s)
+		return usage_error("--kwh and --seconds exclude each other");
+	return 0;
+}

@@ -57,7 +57,18 @@ int drive_cancel(struct drive *dr, struct session *s);
 int drive_wait(struct drive *dr, struct session *s, int timeout_ms,
 	       enum session_event *ev);
 
-/* The options of a driver's roles; each returns 0, or -1 after printing why. */
+/*
+ * The options evc driver and evc auth share: -k KWH and -s SECONDS (the
+ * target of a request, one or the other), -t SECONDS (how long to wait
+ * for Central). drive_opt() returns 0 when it took opt, EXIT_USAGE after
+ * saying why its argument is bad, -1 when opt is not one of them;
+ * drive_opts_check(), once all are read, 0 or EXIT_USAGE.
+ */
+int drive_opt(int opt, const char *arg, struct session_target *t,
+	      unsigned *timeout_ms);
+int drive_opts_check(const struct session_target *t);
+
+/* The parsers behind them; each returns 0, or -1 after printing why. */
 int drive_parse_kwh(const char *arg, int64_t *wh);
 int drive_parse_seconds(const char *arg, uint32_t *s);
 int drive_parse_duration(const char *what, const char *arg, unsigned *ms);

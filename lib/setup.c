@@ -96,8 +96,9 @@ static int parse(struct setup *s, const struct setup_opts *o, int argc,
 	return -1;
 }
 
-int setup_begin(struct setup *s, const struct setup_opts *o, int argc,
-		char **argv)
+/* The preamble: -1 when the role goes on with s ready, else the exit status. */
+static int setup_begin(struct setup *s, const struct setup_opts *o, int argc,
+		       char **argv)
 {
 	int r = 0;
 
@@ -117,12 +118,23 @@ int setup_begin(struct setup *s, const struct setup_opts *o, int argc,
 	return -1;
 }
 
-void setup_end(struct setup *s)
+static void setup_end(struct setup *s)
 {
 	if (s->loaded)
 		conf_free(&s->conf);
 	conf_args_free(&s->args);
 	s->loaded = false;
+}
+
+int setup_run(const struct setup_opts *o, int argc, char **argv)
+{
+	struct setup su;
+	int ret;
+
+	if ((ret = setup_begin(&su, o, argc, argv)) < 0)
+		ret = o->run(o->ctx, &su);
+	setup_end(&su);
+	return ret;
 }
 
 struct bus *setup_bus(struct setup *s)

@@ -26,6 +26,8 @@ enum {
 /* Set by evc.c before a role runs: the flags of its row. */
 void setup_role(unsigned flags);
 
+struct setup;
+
 /* A role's own options, as the preamble hands them over. */
 struct setup_opts {
 	const char *usage;		/* -h prints it to stdout, whole */
@@ -42,6 +44,8 @@ struct setup_opts {
 	 * use of the role needs none, or the exit status.
 	 */
 	int (*operands)(void *ctx, int argc, char **argv);
+	/* The role itself, the preamble done: its exit status. */
+	int (*run)(void *ctx, struct setup *su);
 	void *ctx;
 };
 
@@ -55,15 +59,13 @@ struct setup {
 };
 
 /*
- * Parses argv: the shared options the row allows and the role's own,
- * -h, the operands, then the configuration. Returns -1 when the role
- * goes on with s ready, else the exit status to return at once: 0 after
- * -h, EXIT_USAGE after a bad option, operand or configuration line (each
- * said in the house style). setup_end() frees s in every case.
+ * A role's whole entry. Parses argv: the shared options the row allows
+ * and the role's own, -h, the operands, then the configuration; then
+ * runs o->run and frees what the preamble holds. Returns the role's
+ * exit status, or at once 0 after -h, EXIT_USAGE after a bad option,
+ * operand or configuration line (each said in the house style).
  */
-int setup_begin(struct setup *s, const struct setup_opts *o, int argc,
-		char **argv);
-void setup_end(struct setup *s);
+int setup_run(const struct setup_opts *o, int argc, char **argv);
 
 /*
  * The Kafka handle the row asks for (SETUP_PRODUCER, SETUP_CONSUMER),

@@ -17,7 +17,9 @@
 #   EVC_BENCH_RUNS    evc auth runs per one-shot measurement (default 30)
 #   EVC_BENCH_OUT     directory for configs, logs and raw results (default: a new
 #                     one under $TMPDIR, kept and printed at the end)
-#   EVC_BENCH_BROKERS a Kafka to use instead of starting one
+#   EVC_BENCH_BROKERS a Kafka to use instead of starting one; every run
+#                     names its topics and groups with a tag of its own,
+#                     so runs one after another on it start alike
 #   EVC_BENCH_SERVER_X librdkafka properties NAME=VALUE, separated by spaces,
 #                     given with -X to Central and to the echo of the latency
 #                     runs alike (default none)
@@ -61,6 +63,7 @@ bench=$out/bin
 results=$out/results.txt
 : >"$results"
 kafka_dir= brokers=${EVC_BENCH_BROKERS:-}
+tag=$(date +%s)-$$
 pids=()
 
 # --- processes -------------------------------------------------------------
@@ -151,13 +154,13 @@ config()
 		echo "  names:"
 		for k in cp_register cp_register_ack auth_request auth_response \
 			cp_commands telemetry health control cp_state; do
-			echo "    $k: ${k//_/-}-bench-$1"
+			echo "    $k: ${k//_/-}-bench-$1-$tag"
 		done
 		echo "central:"
 		echo "  allow_unknown: true"
 		echo "  health_timeout_ms: 86400000"
 		echo "  auth_timeout_ms: 86400000"
-		echo "  group: evc-central-bench-$1"
+		echo "  group: evc-central-bench-$1-$tag"
 		# ingest sends a session's hours of telemetry within seconds:
 		# no CP could measure that, so Central is told CPs may.
 		echo "  max_power_kw: 100000"
