@@ -42,24 +42,18 @@ void central_free(struct central *c)
 
 static struct central_cp *find(struct central *c, const char *id)
 {
-	long i = index_find(&c->by_id, c->cps, id);
-
-	return i < 0 ? NULL : &c->cps[i];
+	return index_get(&c->by_id, c->cps, id);
 }
 
 const struct central_cp *central_find(const struct central *c,
 				      const char *id)
 {
-	long i = index_find(&c->by_id, c->cps, id);
-
-	return i < 0 ? NULL : &c->cps[i];
+	return index_get(&c->by_id, c->cps, id);
 }
 
 static struct central_cp *find_driver(struct central *c, const char *driver)
 {
-	long i = index_find(&c->by_driver, c->cps, driver);
-
-	return i < 0 ? NULL : &c->cps[i];
+	return index_get(&c->by_driver, c->cps, driver);
 }
 
 __attribute__((format(printf, 3, 4)))

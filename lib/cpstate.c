@@ -36,18 +36,15 @@ void cpstate_free(struct cpstate *cs)
 const struct cpstate_row *cpstate_find(const struct cpstate *cs,
 				       const char *id)
 {
-	long i = index_find(&cs->by_id, cs->rows, id);
-
-	return i < 0 ? NULL : &cs->rows[i];
+	return index_get(&cs->by_id, cs->rows, id);
 }
 
 static struct cpstate_row *row_add(struct cpstate *cs, const char *id)
 {
-	long i = index_find(&cs->by_id, cs->rows, id);
-	struct cpstate_row *r;
+	struct cpstate_row *r = index_get(&cs->by_id, cs->rows, id);
 
-	if (i >= 0)
-		return &cs->rows[i];
+	if (r)
+		return r;
 	if (cs->n == cs->cap) {
 		cs->cap = cs->cap ? cs->cap * 2 : 32;
 		cs->rows = xreallocarray(cs->rows, cs->cap, sizeof(*cs->rows));

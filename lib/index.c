@@ -61,6 +61,13 @@ long index_find(const struct index *x, const void *base, const char *key)
 	return x->slot[i] ? (long)x->slot[i] - 1 : -1;
 }
 
+void *index_get(const struct index *x, const void *base, const char *key)
+{
+	long i = index_find(x, base, key);
+
+	return i < 0 ? NULL : (char *)base + (size_t)i * x->stride;
+}
+
 /* Doubles the slots and puts every entry back. */
 static void grow(struct index *x, const void *base)
 {

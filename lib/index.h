@@ -32,6 +32,8 @@ void index_clear(struct index *x);
 
 /* The number of the element whose key is key, or -1. */
 long index_find(const struct index *x, const void *base, const char *key);
+/* The element itself, or NULL. */
+void *index_get(const struct index *x, const void *base, const char *key);
 /* Adds element i, whose key must not be in the index yet. */
 void index_put(struct index *x, const void *base, uint32_t i);
 /* Removes the element whose key is key, if there is one. */
