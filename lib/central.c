@@ -130,7 +130,49 @@ static void send_command(struct central *c, const struct central_cp *p,
 	post(c, T_CP_COMMANDS, &m);
 }
 
-/* Central's view of p on the compacted cp-state topic. */
+/*
+ * The requests granted at p lately, as cp-state keeps them: the oldest
+ * first, so that a Central reading them back forgets the oldest first.
+ */
+static void granted_text(const struct central_cp *p, char *out)
+{
+	unsigned n = p->ngranted < CENTRAL_GRANTED_MAX ? p->ngranted :
+			     CENTRAL_GRANTED_MAX;
+
+	out[0] = '\0';
+	for (unsigned i = 0; i < n; i++) {
+		if (i)
+			strcat(out, " ");
+		strcat(out, p->granted[(p->ngranted - n + i) %
+				       CENTRAL_GRANTED_MAX]);
+	}
+}
+
+static void remember_grant(struct central_cp *p, const char *request)
+{
+	memcpy(p->granted[p->ngranted++ % CENTRAL_GRANTED_MAX], request,
+	       sizeof(p->granted[0]));
+}
+
+/* The ids of granted, as granted_text() wrote them (and msg.c checked). */
+static void granted_restore(struct central_cp *p, const char *granted)
+{
+	char id[MSG_UUID_LEN + 1];
+
+	p->ngranted = 0;
+	for (const char *s = granted; strlen(s) >= MSG_UUID_LEN;
+	     s += MSG_UUID_LEN + (s[MSG_UUID_LEN] == ' ')) {
+		memcpy(id, s, MSG_UUID_LEN);
+		id[MSG_UUID_LEN] = '\0';
+		remember_grant(p, id);
+	}
+}
+
+/*
+ * Central's view of p on the compacted cp-state topic, with what a
+ * Central after this one needs to give the same answer to a request it
+ * reads again: the request of the session, and those granted lately.
+ */
 static void publish_state(struct central *c, struct central_cp *p,
 			  const struct now *now)
 {
@@ -141,9 +183,12 @@ static void publish_state(struct central *c, struct central_cp *p,
 	if (p->busy) {
 		memcpy(m.driver, p->s.driver, sizeof(m.driver));
 		memcpy(m.session, p->s.id, sizeof(m.session));
+		memcpy(m.u.state.request, p->s.request,
+		       sizeof(m.u.state.request));
 		m.u.state.live = p->s.live;
 		p->s.live_dirty = false;
 	}
+	granted_text(p, m.u.state.granted);
 	m.u.state.state = p->state;
 	memcpy(m.u.state.location, p->location, sizeof(m.u.state.location));
 	m.u.state.price = p->price;
@@ -505,12 +550,6 @@ static enum msg_deny auth_check(struct central *c, const struct central_cp *p,
 	return DENY_NONE;
 }
 
-static void remember_grant(struct central_cp *p, const char *request)
-{
-	memcpy(p->granted[p->ngranted++ % CENTRAL_GRANTED_MAX], request,
-	       sizeof(p->granted[0]));
-}
-
 static void grant(struct central *c, struct central_cp *p, const struct msg *m,
 		  const struct now *now)
 {
@@ -580,6 +619,17 @@ static void on_auth(struct central *c, const struct msg *m,
 	if (p && p->busy && !strcmp(p->s.request, m->id) &&
 	    !strcmp(p->s.driver, m->driver)) {
 		answer(c, p, m, DENY_NONE, now);
+		return;
+	}
+	/*
+	 * A request granted before: sent again by someone, it is refused;
+	 * read again from before this Central started (an earlier Central
+	 * answered it, and died before it committed), it was answered
+	 * already: a second answer could only contradict the first.
+	 */
+	if (p && granted_before(p, m->id) && m->ts < c->started) {
+		ignore(c, m, "request %.8s was answered before this Central",
+		       m->id);
 		return;
 	}
 	if (p && granted_before(p, m->id)) {
@@ -877,6 +927,7 @@ static void restore_session(struct central *c, struct central_cp *p,
 	memset(s, 0, sizeof(*s));
 	memcpy(s->id, r->session, sizeof(s->id));
 	memcpy(s->driver, r->driver, sizeof(s->driver));
+	memcpy(s->request, r->st.request, sizeof(s->request));
 	s->started = r->st.since;
 	s->granted = now->mono;
 	s->last_seq = live->seq || live->wh ? (int64_t)live->seq : -1;
@@ -904,6 +955,7 @@ void central_restore(struct central *c, const struct cpstate_row *r,
 	}
 	p->stopped = r->st.state == CP_STOPPED;
 	p->unsaid = true;
+	granted_restore(p, r->st.granted);
 	p->s.last_seq = -1;
 	if (r->session[0] && r->driver[0])
 		restore_session(c, p, r, now);

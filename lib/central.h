@@ -20,7 +20,7 @@
  * events and checks what comes out.
  */
 
-#define CENTRAL_GRANTED_MAX 4	/* request ids remembered per CP */
+#define CENTRAL_GRANTED_MAX MSG_IDS_MAX	/* request ids remembered per CP */
 
 /* A session as Central follows it, from the grant to the ticket. */
 struct central_session {

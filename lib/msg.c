@@ -33,7 +33,7 @@ static const char *const key_names[KEY_COUNT] = {
 	KEY(SEQ, "seq"), KEY(KW, "kw"), KEY(WH, "wh"), KEY(CENTS, "cents"),
 	KEY(STARTED, "started"), KEY(ENDED, "ended"), KEY(CMD, "cmd"),
 	KEY(ALL, "all"), KEY(STATE, "state"), KEY(TEXT, "text"),
-	KEY(LIVE, "live"), KEY(SINCE, "since"),
+	KEY(LIVE, "live"), KEY(SINCE, "since"), KEY(GRANTED, "granted"),
 };
 
 #define FNAME(f) key_names[(f)->key]
@@ -41,76 +41,78 @@ static const char *const key_names[KEY_COUNT] = {
 #define NFIELDS(a) ((unsigned char)(sizeof(a) / sizeof((a)[0])))
 
 static const struct msg_field register_fields[] = {
-	{ KEY_LOCATION, K_TEXT, OFF(msg_register, location), MSG_TEXT_MAX },
-	{ KEY_ENGINE_OK, K_BOOL, OFF(msg_register, engine_ok), 0 },
+	{ KEY_LOCATION, K_TEXT, OFF(msg_register, location), MSG_TEXT_MAX, 0 },
+	{ KEY_ENGINE_OK, K_BOOL, OFF(msg_register, engine_ok), 0, 0 },
 };
 
 static const struct msg_field ack_fields[] = {
-	{ KEY_ACCEPTED, K_BOOL, OFF(msg_register_ack, accepted), 0 },
-	{ KEY_REASON, K_DENY, OFF(msg_register_ack, reason), 0 },
-	{ KEY_PRICE, K_REAL, OFF(msg_register_ack, price), (long long)MSG_PRICE_MAX },
-	{ KEY_LOCATION, K_TEXT, OFF(msg_register_ack, location), MSG_TEXT_MAX },
+	{ KEY_ACCEPTED, K_BOOL, OFF(msg_register_ack, accepted), 0, 0 },
+	{ KEY_REASON, K_DENY, OFF(msg_register_ack, reason), 0, 0 },
+	{ KEY_PRICE, K_REAL, OFF(msg_register_ack, price), (long long)MSG_PRICE_MAX, 0 },
+	{ KEY_LOCATION, K_TEXT, OFF(msg_register_ack, location), MSG_TEXT_MAX, 0 },
 };
 
 static const struct msg_field request_fields[] = {
-	{ KEY_TARGET_WH, K_INT, OFF(msg_auth_request, target_wh), MSG_WH_MAX },
-	{ KEY_TARGET_S, K_U32, OFF(msg_auth_request, target_s), 0 },
-	{ KEY_TIMEOUT_MS, K_U32, OFF(msg_auth_request, timeout_ms), 0 },
-	{ KEY_CANCEL, K_BOOL, OFF(msg_auth_request, cancel), 0 },
+	{ KEY_TARGET_WH, K_INT, OFF(msg_auth_request, target_wh), MSG_WH_MAX, 0 },
+	{ KEY_TARGET_S, K_U32, OFF(msg_auth_request, target_s), 0, 0 },
+	{ KEY_TIMEOUT_MS, K_U32, OFF(msg_auth_request, timeout_ms), 0, 0 },
+	{ KEY_CANCEL, K_BOOL, OFF(msg_auth_request, cancel), 0, 0 },
 };
 
 static const struct msg_field response_fields[] = {
-	{ KEY_REQUEST, K_UUID, OFF(msg_auth_response, request), 0 },
-	{ KEY_AUTHORIZED, K_BOOL, OFF(msg_auth_response, authorized), 0 },
-	{ KEY_REASON, K_DENY, OFF(msg_auth_response, reason), 0 },
-	{ KEY_PRICE, K_REAL, OFF(msg_auth_response, price), (long long)MSG_PRICE_MAX },
+	{ KEY_REQUEST, K_UUID, OFF(msg_auth_response, request), 0, 0 },
+	{ KEY_AUTHORIZED, K_BOOL, OFF(msg_auth_response, authorized), 0, 0 },
+	{ KEY_REASON, K_DENY, OFF(msg_auth_response, reason), 0, 0 },
+	{ KEY_PRICE, K_REAL, OFF(msg_auth_response, price), (long long)MSG_PRICE_MAX, 0 },
 };
 
 static const struct msg_field progress_fields[] = {
-	{ KEY_SEQ, K_U32, OFF(msg_progress, seq), 0 },
-	{ KEY_KW, K_REAL, OFF(msg_progress, kw), (long long)MSG_KW_MAX },
-	{ KEY_WH, K_INT, OFF(msg_progress, wh), MSG_WH_MAX },
-	{ KEY_CENTS, K_INT, OFF(msg_progress, cents), MSG_CENTS_MAX },
+	{ KEY_SEQ, K_U32, OFF(msg_progress, seq), 0, 0 },
+	{ KEY_KW, K_REAL, OFF(msg_progress, kw), (long long)MSG_KW_MAX, 0 },
+	{ KEY_WH, K_INT, OFF(msg_progress, wh), MSG_WH_MAX, 0 },
+	{ KEY_CENTS, K_INT, OFF(msg_progress, cents), MSG_CENTS_MAX, 0 },
 };
 
 static const struct msg_field ticket_fields[] = {
-	{ KEY_SEQ, K_U32, OFF(msg_ticket, seq), 0 },
-	{ KEY_WH, K_INT, OFF(msg_ticket, wh), MSG_WH_MAX },
-	{ KEY_CENTS, K_INT, OFF(msg_ticket, cents), MSG_CENTS_MAX },
-	{ KEY_PRICE, K_REAL, OFF(msg_ticket, price), (long long)MSG_PRICE_MAX },
-	{ KEY_STARTED, K_INT, OFF(msg_ticket, started), INT64_MAX },
-	{ KEY_ENDED, K_INT, OFF(msg_ticket, ended), INT64_MAX },
-	{ KEY_REASON, K_END, OFF(msg_ticket, reason), 0 },
+	{ KEY_SEQ, K_U32, OFF(msg_ticket, seq), 0, 0 },
+	{ KEY_WH, K_INT, OFF(msg_ticket, wh), MSG_WH_MAX, 0 },
+	{ KEY_CENTS, K_INT, OFF(msg_ticket, cents), MSG_CENTS_MAX, 0 },
+	{ KEY_PRICE, K_REAL, OFF(msg_ticket, price), (long long)MSG_PRICE_MAX, 0 },
+	{ KEY_STARTED, K_INT, OFF(msg_ticket, started), INT64_MAX, 0 },
+	{ KEY_ENDED, K_INT, OFF(msg_ticket, ended), INT64_MAX, 0 },
+	{ KEY_REASON, K_END, OFF(msg_ticket, reason), 0, 0 },
 };
 
 static const struct msg_field command_fields[] = {
-	{ KEY_CMD, K_CMD, OFF(msg_command, cmd), 0 },
-	{ KEY_TARGET_WH, K_INT, OFF(msg_command, target_wh), MSG_WH_MAX },
-	{ KEY_TARGET_S, K_U32, OFF(msg_command, target_s), 0 },
-	{ KEY_PRICE, K_REAL, OFF(msg_command, price), (long long)MSG_PRICE_MAX },
+	{ KEY_CMD, K_CMD, OFF(msg_command, cmd), 0, 0 },
+	{ KEY_TARGET_WH, K_INT, OFF(msg_command, target_wh), MSG_WH_MAX, 0 },
+	{ KEY_TARGET_S, K_U32, OFF(msg_command, target_s), 0, 0 },
+	{ KEY_PRICE, K_REAL, OFF(msg_command, price), (long long)MSG_PRICE_MAX, 0 },
 };
 
 static const struct msg_field health_fields[] = {
-	{ KEY_ENGINE_OK, K_BOOL, OFF(msg_health, engine_ok), 0 },
-	{ KEY_SEQ, K_U32, OFF(msg_health, seq), 0 },
+	{ KEY_ENGINE_OK, K_BOOL, OFF(msg_health, engine_ok), 0, 0 },
+	{ KEY_SEQ, K_U32, OFF(msg_health, seq), 0, 0 },
 };
 
 static const struct msg_field notice_fields[] = {
-	{ KEY_STATE, K_STATE, OFF(msg_notice, state), 0 },
-	{ KEY_TEXT, K_TEXT, OFF(msg_notice, text), MSG_TEXT_MAX },
+	{ KEY_STATE, K_STATE, OFF(msg_notice, state), 0, 0 },
+	{ KEY_TEXT, K_TEXT, OFF(msg_notice, text), MSG_TEXT_MAX, 0 },
 };
 
 static const struct msg_field control_fields[] = {
-	{ KEY_CMD, K_CMD, OFF(msg_control, cmd), 0 },
-	{ KEY_ALL, K_BOOL, OFF(msg_control, all), 0 },
+	{ KEY_CMD, K_CMD, OFF(msg_control, cmd), 0, 0 },
+	{ KEY_ALL, K_BOOL, OFF(msg_control, all), 0, 0 },
 };
 
 static const struct msg_field cp_state_fields[] = {
-	{ KEY_STATE, K_STATE, OFF(msg_cp_state, state), 0 },
-	{ KEY_LOCATION, K_TEXT, OFF(msg_cp_state, location), MSG_TEXT_MAX },
-	{ KEY_PRICE, K_REAL, OFF(msg_cp_state, price), (long long)MSG_PRICE_MAX },
-	{ KEY_LIVE, K_LIVE, OFF(msg_cp_state, live), 0 },
-	{ KEY_SINCE, K_INT, OFF(msg_cp_state, since), INT64_MAX },
+	{ KEY_STATE, K_STATE, OFF(msg_cp_state, state), 0, 0 },
+	{ KEY_LOCATION, K_TEXT, OFF(msg_cp_state, location), MSG_TEXT_MAX, 0 },
+	{ KEY_PRICE, K_REAL, OFF(msg_cp_state, price), (long long)MSG_PRICE_MAX, 0 },
+	{ KEY_LIVE, K_LIVE, OFF(msg_cp_state, live), 0, 0 },
+	{ KEY_SINCE, K_INT, OFF(msg_cp_state, since), INT64_MAX, 0 },
+	{ KEY_REQUEST, K_UUID, OFF(msg_cp_state, request), 0, 1 },
+	{ KEY_GRANTED, K_IDS, OFF(msg_cp_state, granted), MSG_IDS_LEN, 1 },
 };
 
 #define FIELDS(a) a, NFIELDS(a)
@@ -345,6 +347,24 @@ static bool uuid_okn(const char *s, size_t len)
 	return ok;
 }
 
+/* 1 to MSG_IDS_MAX uuids, one space between two, nothing else. */
+static bool ids_okn(const char *s, size_t len)
+{
+	unsigned n = 0;
+
+	while (len >= MSG_UUID_LEN && n < MSG_IDS_MAX &&
+	       uuid_okn(s, MSG_UUID_LEN)) {
+		n++;
+		if (len == MSG_UUID_LEN)
+			return true;
+		if (s[MSG_UUID_LEN] != ' ')
+			return false;
+		s += MSG_UUID_LEN + 1;
+		len -= MSG_UUID_LEN + 1;
+	}
+	return false;
+}
+
 /*
  * Free text ends up on terminals and panels: it must be valid UTF-8
  * (no overlong forms, surrogates or code points past U+10FFFF) without
@@ -486,7 +506,14 @@ static int check_field(const struct msg_field *f, const char *base,
 		return 0;
 	case K_UUID:
 		len = strnlen(p, MSG_UUID_LEN + 1);
+		if (!len && f->opt)
+			return 0;
 		return uuid_okn(p, len) ? 0 : bad_id(err, n, FNAME(f), p, len);
+	case K_IDS:
+		len = strnlen(p, MSG_IDS_LEN + 1);
+		if (!len && f->opt)
+			return 0;
+		return ids_okn(p, len) ? 0 : bad_id(err, n, FNAME(f), p, len);
 	case K_LIVE:
 		return check_fields(progress_fields, NFIELDS(progress_fields),
 				    p, "live.", err, n);
@@ -680,6 +707,8 @@ static int decode_string(const struct msg_field *f, const struct jval *v,
 		return -1;
 	if (f->kind == K_UUID && !uuid_okn(s, len))
 		return bad_id(err, n, FNAME(f), s, len);
+	if (f->kind == K_IDS && (len > (size_t)f->max || !ids_okn(s, len)))
+		return bad_id(err, n, FNAME(f), s, len);
 	if (f->kind == K_TEXT && len > (size_t)f->max)
 		return fail(err, n, "field '%s%s' too long", prefix, FNAME(f));
 	copy_str(base + f->off, s, len);
@@ -745,6 +774,7 @@ static int decode_field(const struct msg_field *f, const struct jval *v,
 		return decode_number(f, v, base, prefix, err, n);
 	case K_TEXT:
 	case K_UUID:
+	case K_IDS:
 		return decode_string(f, v, base, prefix, err, n);
 	case K_LIVE:
 		if (v->type != J_OBJECT)
@@ -808,13 +838,20 @@ static int decode_fields(const struct jobj *o, const struct msg_field *fs,
 			 const struct msg_row *t, size_t others, char *err,
 			 size_t n)
 {
-	for (unsigned i = 0; i < nf; i++) {
-		const struct jval *v = need(o, prefix, fs[i].key, err, n);
+	unsigned absent = 0;
 
+	for (unsigned i = 0; i < nf; i++) {
+		const struct jval *v;
+
+		if (fs[i].opt && !(o->mask >> fs[i].key & 1)) {
+			absent++;	/* msg_decode() zeroed it: "" */
+			continue;
+		}
+		v = need(o, prefix, fs[i].key, err, n);
 		if (!v || decode_field(&fs[i], v, o, base, prefix, err, n))
 			return -1;
 	}
-	if (o->nkeys != nf + others)
+	if (o->nkeys != nf - absent + others)
 		return unknown_field(o, fs, nf, t, prefix, err, n);
 	return 0;
 }
@@ -989,6 +1026,8 @@ static void encode_fields(struct out *o, const struct msg_field *fs,
 		const struct msg_field *f = &fs[i];
 		const char *p = base + f->off;
 
+		if (f->opt && !*p)
+			continue;	/* an optional string: "" is absent */
 		put(o, nested && i == 0 ? "{\"" : ",\"", 2);
 		put_lit(o, FNAME(f));
 		put(o, "\":", 2);
@@ -1007,6 +1046,7 @@ static void encode_fields(struct out *o, const struct msg_field *fs,
 			break;
 		case K_TEXT:
 		case K_UUID:
+		case K_IDS:
 			put_str(o, p);
 			break;
 		case K_LIVE:

@@ -23,6 +23,9 @@
 #define MSG_CENTS_MAX 100000000000LL	/* MSG_WH_MAX at MSG_PRICE_MAX */
 #define MSG_PRICE_MAX 1000.0		/* EUR/kWh */
 #define MSG_KW_MAX 100000.0
+/* A list of ids: 1 to MSG_IDS_MAX of them, one space between two. */
+#define MSG_IDS_MAX 4
+#define MSG_IDS_LEN (MSG_IDS_MAX * (MSG_UUID_LEN + 1) - 1)
 
 enum msg_type {
 	MSG_REGISTER,		/* cp-register: an engine announces itself */
@@ -156,6 +159,13 @@ struct msg_cp_state {
 	double price;
 	struct msg_progress live;	/* while SUPPLYING */
 	int64_t since;			/* ms since epoch of the last change */
+	/*
+	 * Optional (a record of an older Central has neither): the
+	 * auth_request that opened the session in progress, and the
+	 * requests granted at this CP lately, space-separated; "" for none.
+	 */
+	char request[MSG_UUID_LEN + 1];
+	char granted[MSG_IDS_LEN + 1];
 };
 
 struct msg {

@@ -25,6 +25,7 @@ enum msg_kind {
 	K_CMD,		/* enum msg_cmd, by name */
 	K_STATE,	/* enum cp_state, by name */
 	K_LIVE,		/* struct msg_progress as a nested object */
+	K_IDS,		/* char[MSG_IDS_LEN + 1], 1 to MSG_IDS_MAX uuids, ' ' between */
 };
 
 /* Every key a message can hold, at any depth: the decoder's vocabulary. */
@@ -34,7 +35,7 @@ enum msg_key {
 	KEY_TARGET_WH, KEY_TARGET_S, KEY_TIMEOUT_MS, KEY_CANCEL, KEY_REQUEST,
 	KEY_AUTHORIZED, KEY_SEQ, KEY_KW, KEY_WH, KEY_CENTS, KEY_STARTED,
 	KEY_ENDED, KEY_CMD, KEY_ALL, KEY_STATE, KEY_TEXT, KEY_LIVE, KEY_SINCE,
-	KEY_COUNT
+	KEY_GRANTED, KEY_COUNT
 };
 
 struct msg_field {
@@ -42,6 +43,12 @@ struct msg_field {
 	unsigned char kind;	/* enum msg_kind */
 	unsigned short off;	/* in the type's member of struct msg's union */
 	long long max;		/* K_INT, K_REAL: largest value; K_TEXT: bytes */
+	/*
+	 * Optional, strings only: absent reads as "", and "" is not written.
+	 * A field added to a type later is optional, so that what an older
+	 * evc wrote (cp-state keeps it) still reads.
+	 */
+	unsigned char opt;
 };
 
 /* Whether a type carries cp, driver and session in its envelope. */

@@ -72,6 +72,9 @@ void probe_tick(struct probe *pr, const struct now *now)
 static enum probe_seen on_health(struct probe *pr, const struct msg *m,
 				 int32_t p)
 {
+	/* An earlier Central's, read again after a restart: no news. */
+	if (m->ts < pr->started)
+		return PROBE_TAKEN;
 	if (!pr->key[0] || memcmp(m->id, pr->key, MSG_UUID_LEN / 2)) {
 		pr->forged++;
 		return PROBE_FORGED;

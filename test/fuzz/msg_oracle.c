@@ -231,6 +231,7 @@ static const struct {
 	[K_CMD] = { is_string, "a string" },
 	[K_STATE] = { is_string, "a string" },
 	[K_LIVE] = { is_object, "an object" },
+	[K_IDS] = { is_string, "a string" },
 };
 
 static bool in_set(const char *s, size_t len, size_t min, size_t max,
@@ -259,6 +260,21 @@ static int bad_id(const char *label, const json_t *j, char *err, size_t n)
 	return say(err, n, "bad %s id '%s'", label, q);
 }
 
+/* 1 to MSG_IDS_MAX uuids, one space between two: the rule, spelt out. */
+static bool ids_ok(const char *s, size_t len)
+{
+	size_t per = MSG_UUID_LEN + 1;
+
+	if (len < MSG_UUID_LEN || len > MSG_IDS_LEN || (len + 1) % per)
+		return false;
+	for (size_t i = 0; i < len; i += per)
+		if (!in_set(s + i, MSG_UUID_LEN, MSG_UUID_LEN, MSG_UUID_LEN,
+			    hex_set) || (i + MSG_UUID_LEN < len &&
+					 s[i + MSG_UUID_LEN] != ' '))
+			return false;
+	return true;
+}
+
 /* A string field's own rules, once it is known to be a string. */
 static int judge_string(const struct msg_field *f, const json_t *j, char *to,
 			const char *prefix, char *err, size_t n)
@@ -271,6 +287,9 @@ static int judge_string(const struct msg_field *f, const json_t *j, char *to,
 
 	if (f->kind == K_UUID) {
 		if (!in_set(s, len, MSG_UUID_LEN, MSG_UUID_LEN, hex_set))
+			return bad_id(name, j, err, n);
+	} else if (f->kind == K_IDS) {
+		if (!ids_ok(s, len))
 			return bad_id(name, j, err, n);
 	} else if (f->kind == K_TEXT) {
 		if (len > (size_t)f->max)
@@ -375,17 +394,21 @@ static int judge_object(const json_t *o, const struct msg_field *fs,
 {
 	char q[MSG_QUOTE_BUF];
 	const char *key;
+	unsigned present = 0;
 	json_t *j;
 
 	for (unsigned i = 0; i < nf; i++) {
 		const char *name = msg_table_key(fs[i].key);
 
-		if (!(j = json_object_get(o, name)))
+		if (!(j = json_object_get(o, name)) && fs[i].opt)
+			continue;	/* an optional string left "" */
+		if (!j)
 			return say(err, n, "missing field '%s%s'", prefix, name);
 		if (judge(&fs[i], j, base, prefix, err, n))
 			return -1;
+		present++;
 	}
-	if (json_object_size(o) == nf + envelope)
+	if (json_object_size(o) == present + envelope)
 		return 0;
 	json_object_foreach((json_t *)o, key, j)
 		if (!has_place(key, fs, nf, row))

@@ -856,6 +856,66 @@ static void test_plausible(void)
 	      "the operator's resume clears a meter fault");
 }
 
+/* What cp-state keeps of the requests, and a Central after a restart. */
+static void test_requests_kept(void)
+{
+	static const char S[] = "5e55105e55105e55105e55105e55105e";
+	static const char R1[] = "4e0e57aa4e0e57aa4e0e57aa4e0e57aa";
+	static const char R2[] = "0123456789abcdef0123456789abcdef";
+	struct cpstate_row r = row("CP001", CP_SUPPLYING, "D1", S, 500);
+	char req[MSG_UUID_LEN + 1], s[MSG_UUID_LEN + 1];
+	const struct msg *st, *a;
+	struct msg again;
+
+	start(false);
+	online("CP001");
+	ask("D1", "CP001", req);
+	st = last(T_CP_STATE, MSG_CP_STATE);
+	check(st && !strcmp(st->u.state.request, req) &&
+	      !strcmp(st->u.state.granted, req),
+	      "cp-state names the request of the session and the ones granted");
+	memcpy(s, answer_to(req)->session, sizeof(s));
+	fin("CP001", "D1", s, 0, 0, END_FINISHED);
+	st = last(T_CP_STATE, MSG_CP_STATE);
+	check(st && !st->u.state.request[0] && !strcmp(st->u.state.granted, req),
+	      "once the session is over, the granted ids stay on cp-state");
+	start(false);
+	snprintf(r.st.request, sizeof(r.st.request), "%s", R1);
+	snprintf(r.st.granted, sizeof(r.st.granted), "%s %s", R2, R1);
+	central_restore(&w.c, &r, &w.now);
+	later(1000);
+	online("CP001");
+	clear();
+	again = make(MSG_AUTH_REQUEST, "CP001");
+	memcpy(again.id, R1, sizeof(again.id));
+	snprintf(again.driver, sizeof(again.driver), "D1");
+	again.ts -= 2000;	/* read again from before this Central */
+	feed(&again);
+	a = answer_to(R1);
+	check(a && a->u.resp.authorized && !strcmp(a->session, S) &&
+	      count(T_CP_COMMANDS, MSG_COMMAND) == 0,
+	      "a restored session's request read again gets the same answer");
+	memcpy(again.id, R2, sizeof(again.id));
+	feed(&again);
+	check(!answer_to(R2) && w.c.ignored == 1,
+	      "an earlier grant read again from before this Central gets no second answer");
+	fin("CP001", "D1", S, 4, 600, END_FINISHED);
+	again.ts = w.now.wall;
+	feed(&again);
+	a = answer_to(R2);
+	check(a && !a->u.resp.authorized && a->u.resp.reason == DENY_BAD_REQUEST &&
+	      count(T_CP_COMMANDS, MSG_COMMAND) == 0,
+	      "a request granted by an earlier Central, sent again with a fresh time, is refused");
+	for (int i = 0; i < 3; i++) {
+		granted("D1", "CP001", s);
+		fin("CP001", "D1", s, 0, 0, END_FINISHED);
+	}
+	st = last(T_CP_STATE, MSG_CP_STATE);
+	check(st && !strstr(st->u.state.granted, R2) &&
+	      !strncmp(st->u.state.granted, R1, MSG_UUID_LEN),
+	      "new grants push out the oldest restored id first, and it is listed first");
+}
+
 static void run_cases(void)
 {
 	test_truth_table();
@@ -870,6 +930,7 @@ static void run_cases(void)
 	test_cancel();
 	test_restore();
 	test_plausible();
+	test_requests_kept();
 }
 
 int main(void)

@@ -175,6 +175,45 @@ static void test_round_trips(void)
 	check(round_trip(&m), "round trip of command end");
 }
 
+/* cp_state's request and granted: optional, so that older records read. */
+static void test_optional_fields(void)
+{
+#define R1 "4e0e57aa4e0e57aa4e0e57aa4e0e57aa"
+#define R2 "5e55105e55105e55105e55105e55105e"
+	static const char *const bad[] = {
+		"", "x", R1 " ", R1 "  " R2, R1 " " R2 " " R1 " " R2 " " R1,
+		"4E0E57AA4E0E57AA4E0E57AA4E0E57AA", R1 "," R2,
+	};
+	char buf[1024], err[256], json[2048];
+	struct msg m, d;
+	int n, refused = 0;
+
+	sample(&m, MSG_CP_STATE);
+	strcpy(m.u.state.request, R1);
+	strcpy(m.u.state.granted, R1 " " R2 " " R1 " " R2);
+	check(round_trip(&m), "round trip of cp_state with its request and granted ids");
+	sample(&m, MSG_CP_STATE);
+	n = msg_encode(&m, buf, sizeof(buf));
+	check(n > 0 && !strstr(buf, "request") && !strstr(buf, "granted"),
+	      "empty optional fields are not written");
+	check(n > 0 && !decode(buf, (size_t)n, &d, err, sizeof(err)) &&
+	      !d.u.state.request[0] && !d.u.state.granted[0],
+	      "a cp_state without them (an older Central's) reads, both empty");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf[n - 1] = '\0';
+		snprintf(json, sizeof(json), "%s,\"granted\":\"%s\"}", buf,
+			 bad[i]);
+		refused += decode(json, strlen(json), &d, err, sizeof(err)) &&
+			   !strncmp(err, "bad granted id", 14);
+	}
+	check(refused == (int)(sizeof(bad) / sizeof(bad[0])),
+	      "granted holds 1 to 4 ids, one space between two, or it is refused");
+	snprintf(json, sizeof(json), "%s,\"request\":\"nope\"}", buf);
+	check(decode(json, strlen(json), &d, err, sizeof(err)) &&
+	      !strcmp(err, "bad request id 'nope'"),
+	      "a bad request id in cp_state is refused");
+}
+
 static void test_round_trip_values(void)
 {
 	static const double reals[] = {
@@ -1182,6 +1221,7 @@ int main(void)
 	test_names();
 	test_ids_and_init();
 	test_round_trips();
+	test_optional_fields();
 	test_round_trip_values();
 	test_golden();
 	test_encode_limits();
