@@ -191,11 +191,10 @@ test_expect_success 'create with partitions 5 from another config makes 5' '
 	wait_for 15 "created five 5"
 '
 
-jars=${EVC_KAFKA_JARS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/evc/kafka-3.9.1}
-if [ -f "$jars/.complete" ] && command -v java >/dev/null; then
+if command -v java >/dev/null &&
+	"$TEST_TOP/test/kafka.sh" jars >/dev/null 2>"$TEST_DIR/.log/jars"; then
 	test_expect_success 'cp-state is compacted, the other topics are not' '
-		java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-			-cp "$jars/*" kafka.admin.ConfigCommand \
+		"$TEST_TOP/test/kafka.sh" tool ConfigCommand \
 			--bootstrap-server "$EVC_TEST_BROKERS" \
 			--entity-type topics --describe >configs 2>configs.err &&
 		awk -v suf="-t0100-$$-three" "
@@ -217,7 +216,7 @@ if [ -f "$jars/.complete" ] && command -v java >/dev/null; then
 	'
 else
 	test_skip 'cp-state is compacted, the other topics are not' \
-		"no Kafka jars at $jars to run kafka.admin.ConfigCommand (kcat cannot read topic configs)"
+		"no Kafka jars to run ConfigCommand (kcat cannot read topic configs): $(tail -n 1 "$TEST_DIR/.log/jars")"
 fi
 
 test_expect_success 'a second create reports every topic as exists and exits 0' '

@@ -9,9 +9,8 @@ admin_pw=admin-$$-secret
 export EVC_CENTRAL_PASSWORD=central-$$ EVC_CP_PASSWORD=cp-$$ \
 	EVC_DRIVER_PASSWORD=driver-$$ EVC_OPERATOR_PASSWORD=operator-$$
 
-KAFKA_VERSION=3.9.1
-jars=${EVC_KAFKA_JARS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/evc/kafka-$KAFKA_VERSION}
-jvm="java -Xmx384m -Xms64m -XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+kafka=$TEST_TOP/test/kafka.sh
+kafka_version=$("$kafka" version) || exit 2
 kdir=$TEST_DIR/kafka
 
 # sasl USER PASSWORD: the librdkafka properties (kcat and evc -X) of a login.
@@ -69,13 +68,13 @@ write_config()
 	num.io.threads=2
 	log.cleaner.dedupe.buffer.size=16777216
 	EOF
-	cat >"$kdir/log4j.properties" <<-EOF
-	log4j.rootLogger=INFO, file
-	log4j.appender.file=org.apache.log4j.FileAppender
-	log4j.appender.file.File=$kdir/kafka.log
-	log4j.appender.file.layout=org.apache.log4j.PatternLayout
-	log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
-	EOF
+}
+
+# kjava CLASS ARGS...: a Kafka main class as the node of $kdir (its
+# logging in $kdir/kafka.log), with a heap smaller than the shared one's.
+kjava()
+{
+	EVC_KAFKA_HEAP=384m exec "$kafka" run "$kdir" "$@"
 }
 
 # One attempt at a formatted, running broker answering admin's login;
@@ -89,16 +88,14 @@ sasl_launch()
 	rm -rf "$kdir" && mkdir -p "$kdir" && write_config "$port" "$cport" ||
 		{ why="cannot write $kdir/server.properties"; return 1; }
 	id=$("$TEST_TOP/test/kafka.sh" cluster-id)
-	if ! $jvm -Dlog4j.configuration="file:$kdir/log4j.properties" \
-		-cp "$jars/*" kafka.tools.StorageTool format -t "$id" \
-		-c "$kdir/server.properties" \
-		--add-scram "SCRAM-SHA-512=[name=admin,password=$admin_pw]" \
+	if ! (kjava kafka.tools.StorageTool format -t "$id" \
+		-c "$kdir/server.properties" --standalone \
+		--add-scram "SCRAM-SHA-512=[name=admin,password=$admin_pw]") \
 		>"$kdir/format.out" 2>&1; then
 		why="kafka-storage format failed: $(tail -n 1 "$kdir/format.out")"
 		return 1
 	fi
-	bg kafka $jvm -Dlog4j.configuration="file:$kdir/log4j.properties" \
-		-cp "$jars/*" kafka.Kafka "$kdir/server.properties"
+	bg kafka kjava kafka.Kafka "$kdir/server.properties"
 	EVC_TEST_BROKERS=127.0.0.1:$port
 	wait_for 60 "kc -L -m 2 2>/dev/null | grep -q '1 brokers' ||
 		! _bg_alive $TEST_DIR/.bg/kafka" 2>/dev/null
@@ -115,10 +112,8 @@ sasl_start()
 	why=
 	command -v java >/dev/null || { why="java not found"; return 1; }
 	command -v kcat >/dev/null || { why="kcat not found"; return 1; }
-	if [ -z "${EVC_KAFKA_JARS:-}" ]; then
-		bash "$TEST_TOP/test/kafka.sh" fetch >"$TEST_DIR/fetch.out" 2>&1 ||
-			{ why="no Kafka $KAFKA_VERSION jars: $(tail -n 1 "$TEST_DIR/fetch.out")"; return 1; }
-	fi
+	"$kafka" jars >"$TEST_DIR/fetch.out" 2>&1 ||
+		{ why="no Kafka $kafka_version jars: $(tail -n 1 "$TEST_DIR/fetch.out")"; return 1; }
 	for try in 1 2; do
 		sasl_launch && return 0
 		grep -q 'Address already in use' "$kdir/kafka.log" 2>/dev/null || break
@@ -159,8 +154,8 @@ EOF
 grep -v 'sasl\.\|security\.protocol' evc.yaml >plain.yaml
 
 test_expect_success 'acl.sh creates the users and their ACLs' '
-	KAFKA_ACLS="$jvm -cp '\''$jars/*'\'' kafka.admin.AclCommand" \
-	KAFKA_CONFIGS="$jvm -cp '\''$jars/*'\'' kafka.admin.ConfigCommand" \
+	KAFKA_ACLS="\"$kafka\" tool AclCommand" \
+	KAFKA_CONFIGS="\"$kafka\" tool ConfigCommand" \
 		"$TEST_TOP/etc/kafka/acl.sh" -g "$group" -s "$suffix" \
 		"$EVC_TEST_BROKERS" admin.properties
 '
