@@ -130,6 +130,29 @@ test_expect_success 'an unreachable Kafka: exit 3 naming it (list)' '
 	grep -qF "evc topics: cannot reach Kafka at '\''127.0.0.1:1'\''" err
 '
 
+test_expect_success 'broker names that resolve nowhere: exit 3, said in one line' '
+	test_expect_code 3 "$EVC" topics -b k1.invalid:9092,k2.invalid:9092 list \
+		>out 2>err &&
+	test ! -s out &&
+	cat err &&
+	test "$(wc -l <err)" = 1 &&
+	grep -qxF "evc topics: cannot reach Kafka at '\''k1.invalid:9092,k2.invalid:9092'\'': no broker name resolves (name the Kafka machines in /etc/hosts or DNS, or change --brokers)" err
+'
+
+if getent hosts kafka1 kafka2 kafka3 >/dev/null 2>&1; then
+	test_skip 'the example evc.yaml where kafka1..3 mean nothing: one line, exit 3' \
+		"kafka1, kafka2 or kafka3 resolves on this machine"
+else
+	test_expect_success 'the example evc.yaml where kafka1..3 mean nothing: one line, exit 3' '
+		test_expect_code 3 "$EVC" topics -c "$TEST_TOP/etc/evc.yaml" list \
+			>out 2>err &&
+		test ! -s out &&
+		cat err &&
+		test "$(wc -l <err)" = 1 &&
+		grep -qxF "evc topics: cannot reach Kafka at '\''kafka1:9092,kafka2:9092,kafka3:9092'\'': no broker name resolves (name the Kafka machines in /etc/hosts or DNS, or change kafka.brokers in '\''$TEST_TOP/etc/evc.yaml'\'')" err
+	'
+fi
+
 test_expect_success 'an unknown -X property is a usage error (2) naming it' '
 	test_expect_code 2 "$EVC" topics -b 127.0.0.1:1 -X no.such.property=1 list >out 2>err &&
 	test ! -s out &&
