@@ -63,12 +63,7 @@ esac
 
 say() { echo "kafka.sh: $*" >&2; }
 
-case $KAFKA_VERSION in
-*[!0-9.]* | *..* | .* | *.) bad_version=1 ;;
-*.*.*) bad_version= ;;
-*) bad_version=1 ;;
-esac
-if [ -n "$bad_version" ]; then
+if ! [[ $KAFKA_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
 	say "EVC_KAFKA_VERSION must be a release such as 3.9.1 or 4.4.0: '$KAFKA_VERSION'"
 	exit 2
 fi
