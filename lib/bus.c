@@ -725,7 +725,9 @@ static int kafka_failed(struct bus *b, rd_kafka_t *rk, rd_kafka_resp_err_t err)
 {
 	char line[1024];
 
-	rd_kafka_poll(rk, 100);	/* serves error callbacks: a login refusal */
+	/* A refusal at start comes through the error callback, served here. */
+	if (!b->was_up)
+		rd_kafka_poll(rk, 100);
 	if (!b->login_error[0])
 		return unreachable(b->conf, rd_kafka_err2str(err));
 	if (diag_login(rk, b->conf->brokers, b->login_error, line,

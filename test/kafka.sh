@@ -32,7 +32,8 @@
 # logging set-up below; their storage is formatted for a dynamic KRaft
 # quorum (controller.quorum.bootstrap.servers), as etc/kafka's files are:
 # the single node with --standalone, the cluster with --initial-controllers.
-# EVC_KAFKA_JARS overrides the jar directory (then nothing is fetched);
+# EVC_KAFKA_JARS overrides the jar directory (then nothing is fetched,
+# and EVC_KAFKA_VERSION must name the version of those jars);
 # EVC_KAFKA_HEAP the heap (default 512m); EVC_KAFKA_JVM=standard runs the
 # JVM as Kafka's own start script does (1 GiB heap, G1, both JIT tiers),
 # for benchmarks.

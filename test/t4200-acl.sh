@@ -3,7 +3,10 @@
 #
 # librdkafka before 2.6.1 cannot log in with SCRAM to Kafka 4.0 or later
 # (Debian 12 has 2.0.2): there, the first test checks that evc says so in
-# one line, and the others are skipped with that line as the reason.
+# one line, the SCRAM logins of the roles are skipped with that line as
+# the reason, and the least privilege is tested with the users logging in
+# with PLAIN, which the test's broker takes too (the way out that evc's
+# line names, without the TLS a real network needs).
 . "$(dirname "$0")/lib.sh"
 
 # This file runs its own Kafka, configured from etc/kafka/server-sasl.properties
@@ -17,10 +20,14 @@ kafka=$TEST_TOP/test/kafka.sh
 kafka_version=$("$kafka" version) || exit 2
 kdir=$TEST_DIR/kafka
 
-# sasl USER PASSWORD: the librdkafka properties (kcat and evc -X) of a login.
+# The mechanism the roles log in with: PLAIN where SCRAM cannot work.
+mech=SCRAM-SHA-512
+
+# sasl USER PASSWORD [MECHANISM]: the librdkafka properties (kcat and
+# evc -X) of a login.
 sasl()
 {
-	echo "-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=SCRAM-SHA-512" \
+	echo "-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=${3:-$mech}" \
 		"-X sasl.username=$1 -X sasl.password=$2"
 }
 
@@ -71,6 +78,9 @@ write_config()
 	num.network.threads=2
 	num.io.threads=2
 	log.cleaner.dedupe.buffer.size=16777216
+	# PLAIN as well, its users in the broker's own configuration
+	sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
+	listener.name.sasl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="$admin_pw" user_central="$EVC_CENTRAL_PASSWORD" user_cp="$EVC_CP_PASSWORD" user_driver="$EVC_DRIVER_PASSWORD" user_operator="$EVC_OPERATOR_PASSWORD";
 	EOF
 }
 
@@ -134,15 +144,14 @@ scram_check()
 	"$EVC" topics list -c login.yaml $(sasl admin "$admin_pw") \
 		>/dev/null 2>scram.err
 	scram_why=$(sed -n 's/^evc topics: \(.*cannot log in with SCRAM.*\)/\1/p' scram.err)
-	[ -z "$scram_why" ] || return 1
+	[ -z "$scram_why" ] || mech=PLAIN
 	wait_for 60 "kc -L -m 2 2>/dev/null | grep -q '1 brokers'" 2>/dev/null && return 0
-	scram_why="admin cannot log in: $(tail -n 1 scram.err)"
+	why="admin cannot log in ($mech): $(tail -n 1 scram.err)"
 	return 1
 }
 
-if sasl_start; then
+if sasl_start && scram_check; then
 	export EVC_TEST_BROKERS
-	scram_check
 else
 	unset EVC_TEST_BROKERS
 	export EVC_TEST_KAFKA_WHY=$why
@@ -155,12 +164,15 @@ if [ -z "${scram_why:-}" ]; then
 else
 	test_expect_success 'a librdkafka too old for SCRAM on this Kafka: one line, exit 3' '
 		test_expect_code 3 "$EVC" status -c login.yaml \
-			$(sasl operator wrong-or-not) >old.out 2>old.err &&
+			$(sasl operator "$EVC_OPERATOR_PASSWORD" SCRAM-SHA-512) \
+		>old.out 2>old.err &&
 		cat old.err &&
 		test "$(wc -l <old.err)" = 1 &&
 		grep -qE "^evc status: librdkafka [0-9.]+ cannot log in with SCRAM to Kafka 4.0 or later, which answers at '\''$EVC_TEST_BROKERS'\'': use librdkafka 2.6.1 or later \(Debian 13\), or SASL PLAIN over TLS\$" old.err
 	'
-	skip_all "$scram_why"
+fi
+if [ -n "${scram_why:-}" ]; then
+	test_skip 'the roles log in with SCRAM' "$scram_why (they log in with PLAIN below)"
 fi
 
 # Topics made by admin, whose login is in evc.yaml (kafka.properties);
@@ -169,7 +181,7 @@ test_config <<EOF
 kafka:
   properties:
     security.protocol: SASL_PLAINTEXT
-    sasl.mechanisms: SCRAM-SHA-512
+    sasl.mechanisms: $mech
     sasl.username: admin
     sasl.password: $admin_pw
 central:
@@ -266,7 +278,7 @@ test_expect_success 'a wrong password: exit 3 and an authentication failure' '
 	test_expect_code 3 "$EVC" auth -k 0.01 -t 5 \
 		$(sasl driver wrong) DRIVER001 CP001 2>bad.err &&
 	cat bad.err &&
-	grep "invalid credentials" bad.err
+	grep -Ei "invalid credentials|invalid username or password" bad.err
 '
 
 test_expect_success 'a wrong password is said in one line' '
