@@ -33,34 +33,22 @@ static const char usage[] =
 
 /*
  * An admin-capable handle, checked to answer, or NULL after a message
- * with *status set: 2 for a bad property, 3 when Kafka does not answer.
+ * with *status set: 2 for a bad property, 3 when Kafka does not answer
+ * (or refuses the login: bus_check() says which, and why).
  */
-static rd_kafka_t *admin_open(const struct conf *c, int *status)
+static struct bus *admin_open(const struct conf *c, int *status)
 {
-	const struct rd_kafka_metadata *md;
-	rd_kafka_conf_t *kc = bus_kafka_conf(c);
-	rd_kafka_resp_err_t err;
-	char msg[512];
-	rd_kafka_t *rk;
+	struct bus *b;
 
 	*status = EXIT_USAGE;
-	if (!kc)
+	if (!(b = bus_open(c, BUS_PRODUCER, NULL)))
 		return NULL;
-	if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, msg, sizeof(msg)))) {
-		rd_kafka_conf_destroy(kc);
-		error("cannot create Kafka client: %s", msg);
-		return NULL;
-	}
 	*status = EXIT_UNREACHABLE;
-	err = rd_kafka_metadata(rk, 0, NULL, &md, 5000);
-	if (err) {
-		error("cannot reach Kafka at '%s': %s", c->brokers,
-		      rd_kafka_err2str(err));
-		rd_kafka_destroy(rk);
+	if (bus_check(b, 5000)) {
+		bus_close(b, 0);
 		return NULL;
 	}
-	rd_kafka_metadata_destroy(md);
-	return rk;
+	return b;
 }
 
 static rd_kafka_NewTopic_t *new_topic(const struct conf *c, enum topic t)
@@ -558,6 +546,7 @@ static int topics_lag(rd_kafka_t *rk, char **want, int nwant)
 
 static int run(const struct conf *c, const char *what, char **args, int nargs)
 {
+	struct bus *b;
 	rd_kafka_t *rk;
 	int ret;
 
@@ -566,15 +555,16 @@ static int run(const struct conf *c, const char *what, char **args, int nargs)
 		return usage_error("unknown action: '%s'", what);
 	if (nargs && strcmp(what, "lag"))
 		return usage_error("expected one action: create, list or describe; or lag [GROUP...]");
-	if (!(rk = admin_open(c, &ret)))
+	if (!(b = admin_open(c, &ret)))
 		return ret;
+	rk = bus_handle(b);
 	if (!strcmp(what, "create"))
 		ret = topics_create(rk, c);
 	else if (!strcmp(what, "lag"))
 		ret = topics_lag(rk, args, nargs);
 	else
 		ret = topics_show(rk, c, !strcmp(what, "describe"));
-	rd_kafka_destroy(rk);
+	bus_close(b, 0);
 	return ret;
 }
 

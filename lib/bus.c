@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "bus.h"
+#include "diag.h"
 #include "log.h"
 #include "xalloc.h"
 
@@ -279,6 +280,11 @@ fail:
 rd_kafka_conf_t *bus_kafka_conf(const struct conf *c)
 {
 	return make_conf(c, NULL, NULL);
+}
+
+rd_kafka_t *bus_handle(struct bus *b)
+{
+	return b->prod;
 }
 
 static rd_kafka_t *new_handle(struct bus *b, rd_kafka_type_t type,
@@ -684,14 +690,51 @@ void bus_poll(struct bus *b, int timeout_ms)
 		rd_kafka_poll(b->prod, timeout_ms);
 }
 
-static const char *hint(const struct bus *b)
+static const char *hint(const struct conf *c)
 {
-	const char *from = b->conf->brokers_from;
+	const char *from = c->brokers_from;
 
 	if (from && !strcmp(from, "default"))
 		return " (no broker configured: start 'evc broker', or use"
 		       " --brokers, EVC_BROKERS or kafka.brokers in evc.yaml)";
 	return "";
+}
+
+/*
+ * Kafka did not answer: said in one line, and when not one broker name
+ * resolves (the example evc.yaml run where kafka1..3 mean nothing), that
+ * is what is said.
+ */
+static int unreachable(const struct conf *c, const char *why)
+{
+	if (!diag_unresolved(c->brokers))
+		return error("cannot reach Kafka at '%s': %s%s", c->brokers,
+			     why, hint(c));
+	if (c->file && c->brokers_from == c->file)
+		return error("cannot reach Kafka at '%s': no broker name resolves (name the Kafka machines in /etc/hosts or DNS, or change kafka.brokers in '%s')",
+			     c->brokers, c->file);
+	return error("cannot reach Kafka at '%s': no broker name resolves (name the Kafka machines in /etc/hosts or DNS, or change %s)",
+		     c->brokers, c->brokers_from);
+}
+
+/*
+ * A request of rk found no broker: a refused login (with what librdkafka
+ * cannot do, if that is why), else Kafka unreachable, in one line.
+ */
+static int kafka_failed(struct bus *b, rd_kafka_t *rk, rd_kafka_resp_err_t err)
+{
+	char line[1024];
+
+	/* A refusal at start comes through the error callback, served here. */
+	if (!b->was_up)
+		rd_kafka_poll(rk, 100);
+	if (!b->login_error[0])
+		return unreachable(b->conf, rd_kafka_err2str(err));
+	if (diag_login(rk, b->conf->brokers, b->login_error, line,
+		       sizeof(line)))
+		return error("%s", line);
+	return error("cannot log in to Kafka at '%s': %s", b->conf->brokers,
+		     b->login_error);
 }
 
 int bus_check(struct bus *b, int timeout_ms)
@@ -703,14 +746,8 @@ int bus_check(struct bus *b, int timeout_ms)
 	if (!rk)
 		return 0;
 	err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
-	if (err)	/* error callbacks are served by poll: a login refusal */
-		rd_kafka_poll(rk, 100);
-	if (err && b->login_error[0])
-		return error("cannot log in to Kafka at '%s': %s",
-			     b->conf->brokers, b->login_error);
 	if (err)
-		return error("cannot reach Kafka at '%s': %s%s",
-			     b->conf->brokers, rd_kafka_err2str(err), hint(b));
+		return kafka_failed(b, rk, err);
 	rd_kafka_metadata_destroy(md);
 	b->was_up = 1;
 	b->down = 0;
@@ -728,8 +765,7 @@ static int partition_count(struct bus *b, const char *topic)
 	err = rd_kafka_metadata(b->cons, 0, rkt, &md, BUS_OP_TIMEOUT_MS);
 	rd_kafka_topic_destroy(rkt);
 	if (err)
-		return error("cannot reach Kafka at '%s': %s%s",
-			     b->conf->brokers, rd_kafka_err2str(err), hint(b));
+		return kafka_failed(b, b->cons, err);
 	if (md->topic_cnt == 1 && !md->topics[0].err)
 		n = md->topics[0].partition_cnt;
 	else if (md->topic_cnt == 1 && md->topics[0].err ==

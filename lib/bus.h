@@ -38,8 +38,11 @@ struct bus *bus_open(const struct conf *c, int flags, const char *group);
 int bus_close(struct bus *b, int timeout_ms);
 
 /*
- * Checks that a broker answers within timeout_ms. On failure prints
- * "cannot reach Kafka at 'BROKERS'" (with a hint) and returns -1.
+ * Checks that a broker answers within timeout_ms. On failure prints one
+ * line and returns -1: "cannot reach Kafka at 'BROKERS'" (with a hint,
+ * or that no broker name resolves), "cannot log in to Kafka at
+ * 'BROKERS'", or what this librdkafka cannot do with that Kafka
+ * (lib/diag.h).
  */
 int bus_check(struct bus *b, int timeout_ms);
 
@@ -147,6 +150,9 @@ const char *bus_topic_name(const struct bus *b, enum topic t);
  * own handle (admin tools). Prints and returns NULL on a bad property.
  */
 rd_kafka_conf_t *bus_kafka_conf(const struct conf *c);
+
+/* The producer's librdkafka handle, for admin requests (evc topics). */
+rd_kafka_t *bus_handle(struct bus *b);
 
 /* Set by a SIGINT/SIGTERM handler installed by bus_signals(). */
 extern volatile int bus_stop;

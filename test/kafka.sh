@@ -1,29 +1,47 @@
 #!/usr/bin/env bash
-# kafka.sh: fetches, starts and stops the Apache Kafka 3.9.1 (KRaft) the test bed runs on loopback.
+# kafka.sh: fetches, starts and stops the Apache Kafka (KRaft) the test bed runs on loopback, in the version asked for.
 #
-#   test/kafka.sh fetch        copy the broker jars into the cache (once)
+#   test/kafka.sh fetch        copy the broker jars into the cache (once per version)
 #   test/kafka.sh start DIR    run one broker+controller node, data and logs in DIR;
 #                              DIR/brokers holds its bootstrap address, DIR/kafka.pid its PID
 #   test/kafka.sh stop DIR     stop it (SIGTERM, SIGKILL after 10 s)
-#   test/kafka.sh cluster-id   print a new KRaft cluster id
+#   test/kafka.sh version      print the Kafka version in use
+#   test/kafka.sh cluster-id   print a new KRaft cluster id (also a directory id)
 #   test/kafka.sh jars         print the jar directory (fetched first if need be)
 #   test/kafka.sh node N DIR ADDR1 ADDR2 ADDR3
 #                              DIR/server.properties for node N of the
 #                              three-node cluster of etc/kafka, node I on
-#                              ADDRI, its data in DIR/data
+#                              ADDRI (the host kafkaI of the shipped files),
+#                              its data in DIR/data
 #   test/kafka.sh run DIR CLASS [ARG...]
 #                              run a Kafka main class (kafka.Kafka, the storage
 #                              tool) as the node of DIR, logging to DIR/kafka.log
+#   test/kafka.sh tool NAME [ARG...]
+#                              run one of Kafka's command-line tools by the
+#                              name of its class (AclCommand, ConfigCommand),
+#                              wherever this version keeps it
+#
+# EVC_KAFKA_VERSION picks the Kafka (default below: the newest 4.x the
+# whole suite passes on; 3.9.1 is the last 3.x, and tested too). Each
+# version's jars are fetched from Maven Central with mvn and kept apart
+# in ~/.cache/evc/kafka-VERSION. Kafka 3 logs through log4j 1, Kafka 4
+# through log4j 2: each node gets the configuration of its own, INFO and
+# above to DIR/kafka.log, nothing on the terminal.
 #
 # The single node and the cluster's nodes share the JVM options and the
-# logging set-up below. EVC_KAFKA_JARS overrides the jar directory (then
-# nothing is fetched); EVC_KAFKA_HEAP the heap (default 512m);
-# EVC_KAFKA_JVM=standard runs the JVM as Kafka's own start script does
-# (1 GiB heap, G1, both JIT tiers), for benchmarks.
+# logging set-up below; their storage is formatted for a dynamic KRaft
+# quorum (controller.quorum.bootstrap.servers), as etc/kafka's files are:
+# the single node with --standalone, the cluster with --initial-controllers.
+# EVC_KAFKA_JARS overrides the jar directory (then nothing is fetched,
+# and EVC_KAFKA_VERSION must name the version of those jars);
+# EVC_KAFKA_HEAP the heap (default 512m); EVC_KAFKA_JVM=standard runs the
+# JVM as Kafka's own start script does (1 GiB heap, G1, both JIT tiers),
+# for benchmarks.
 
 set -u
 
-KAFKA_VERSION=3.9.1
+KAFKA_DEFAULT_VERSION=4.4.0
+KAFKA_VERSION=${EVC_KAFKA_VERSION:-$KAFKA_DEFAULT_VERSION}
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}
 jars=${EVC_KAFKA_JARS:-$cache/evc/kafka-$KAFKA_VERSION}
@@ -46,6 +64,12 @@ esac
 
 say() { echo "kafka.sh: $*" >&2; }
 
+if ! [[ $KAFKA_VERSION =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+	say "EVC_KAFKA_VERSION must be a release such as 3.9.1 or 4.4.0: '$KAFKA_VERSION'"
+	exit 2
+fi
+kafka_major=${KAFKA_VERSION%%.*}
+
 fetched() { [ -f "$jars/.complete" ]; }
 
 # Copies the jars of test/kafka/pom.xml into a fresh directory, then
@@ -59,7 +83,8 @@ fetch()
 	mkdir -p "$(dirname "$jars")" || return 1
 	tmp=$(mktemp -d "$jars.tmp.XXXXXX") || return 1
 	mvn_args=(-q -B -f "$here/kafka/pom.xml" dependency:copy-dependencies
-		"-DoutputDirectory=$tmp")
+		"-Dkafka.version=$KAFKA_VERSION" "-DoutputDirectory=$tmp")
+	[ "$kafka_major" -ge 4 ] && mvn_args+=(-Plog4j2)
 	# Offline first: a warm ~/.m2 needs no network at all.
 	if ! mvn -o "${mvn_args[@]}" >/dev/null 2>&1; then
 		say "fetching Kafka $KAFKA_VERSION jars with mvn into $jars"
@@ -118,7 +143,7 @@ write_config()
 	cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=1
-controller.quorum.voters=1@127.0.0.1:$cport
+controller.quorum.bootstrap.servers=127.0.0.1:$cport
 listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$cport
 advertised.listeners=PLAINTEXT://127.0.0.1:$port
 controller.listener.names=CONTROLLER
@@ -141,10 +166,12 @@ EOF
 	write_log4j "$dir"
 }
 
-# The logging of the node in $1: INFO and above to $1/kafka.log.
+# The logging of the node in $1: INFO and above to $1/kafka.log, in
+# log4j 1's terms for Kafka 3, in log4j 2's for Kafka 4.
 write_log4j()
 {
-	cat >"$1/log4j.properties" <<EOF
+	if [ "$kafka_major" -lt 4 ]; then
+		cat >"$1/log4j.properties" <<EOF
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.FileAppender
 log4j.appender.file.File=$1/kafka.log
@@ -153,27 +180,53 @@ log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
 log4j.logger.state.change.logger=WARN
 EOF
+		return
+	fi
+	cat >"$1/log4j2.xml" <<EOF
+<?xml version="1.0" encoding="UTF-8"?>
+<Configuration status="error">
+  <Appenders>
+    <File name="file" fileName="$1/kafka.log">
+      <PatternLayout pattern="[%d] %p %m (%c)%n"/>
+    </File>
+  </Appenders>
+  <Loggers>
+    <Logger name="kafka.request.logger" level="warn"/>
+    <Logger name="state.change.logger" level="warn"/>
+    <Root level="info">
+      <AppenderRef ref="file"/>
+    </Root>
+  </Loggers>
+</Configuration>
+EOF
+}
+
+# The JVM option that names the logging configuration of the node in $1.
+log_opt()
+{
+	if [ "$kafka_major" -lt 4 ]; then
+		echo "-Dlog4j.configuration=file:$1/log4j.properties"
+	else
+		echo "-Dlog4j2.configurationFile=$1/log4j2.xml"
+	fi
 }
 
 # node N DIR ADDR1 ADDR2 ADDR3: the shipped etc/kafka/server-N.properties
-# with each address of its quorum replaced by that of the node of the
-# same id, and the data in DIR/data.
+# with each host of the cluster, kafkaI, replaced by ADDRI, and the data
+# in DIR/data.
 node_config()
 {
-	local d=$2 src=$here/../etc/kafka/server-$1.properties v id ip s=
+	local d=$2 src=$here/../etc/kafka/server-$1.properties i s=
 
 	shift 2
 	if [ ! -f "$src" ]; then
 		say "no $src"
 		return 1
 	fi
-	for v in $(sed -n 's/^controller\.quorum\.voters=//p' "$src" | tr , ' '); do
-		id=${v%%@*} ip=${v#*@} ip=${ip%:*}
-		case $id in
-		[1-$#]) ;;
-		*) say "node '$id' of $src has no address"; return 1 ;;
-		esac
-		s="${s}s/${ip//./\\.}:/${!id}:/g;"
+	for i in 1 2 3; do
+		grep -q "kafka$i:" "$src" ||
+			{ say "$src names no host kafka$i"; return 1; }
+		s="${s}s/\\<kafka$i:/${!i}:/g;"
 	done
 	mkdir -p "$d" &&
 	{
@@ -188,9 +241,36 @@ node_config()
 # of the node in $dir.
 kjava()
 {
-	exec java "${jvm_opts[@]}" \
-		"-Dlog4j.configuration=file:$dir/log4j.properties" \
-		-cp "$jars/*" "$@"
+	exec java "${jvm_opts[@]}" "$(log_opt "$dir")" -cp "$jars/*" "$@"
+}
+
+# The main class of Kafka's tool $1 in this version: Kafka 3 keeps most
+# in kafka.admin, Kafka 4 in org.apache.kafka.tools. A jar's index holds
+# its class names in plain text.
+tool_class()
+{
+	local c
+
+	for c in "org.apache.kafka.tools.$1" "kafka.admin.$1" "kafka.tools.$1"; do
+		if grep -qaF "${c//.//}.class" "$jars"/kafka-tools-*.jar \
+			"$jars"/kafka_2.13-*.jar 2>/dev/null; then
+			echo "$c"
+			return 0
+		fi
+	done
+	say "no tool '$1' in the jars of Kafka $KAFKA_VERSION ($jars)"
+	return 1
+}
+
+# Runs a tool with a small heap; its log (warnings, errors) on stderr.
+tool()
+{
+	local c
+
+	c=$(tool_class "$1") || return 1
+	shift
+	exec java -Xmx256m -Xms32m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
+		-Djava.awt.headless=true -cp "$jars/*" "$c" "$@"
 }
 
 # Is the process $1 alive (a zombie counts as gone)?
@@ -236,7 +316,7 @@ launch()
 	rm -rf "$dir/data" "$dir/kafka.log" "$dir/kafka.out"
 	write_config "$dir" "$port" "$cport"
 	if ! (kjava kafka.tools.StorageTool format -t "$(cluster_id)" \
-		-c "$dir/server.properties") >"$dir/format.out" 2>&1; then
+		-c "$dir/server.properties" --standalone) >"$dir/format.out" 2>&1; then
 		cat "$dir/format.out" >&2
 		fail_start "cannot format the storage in $dir/data"
 		return 1
@@ -314,9 +394,20 @@ stop()
 
 usage()
 {
-	echo "usage: test/kafka.sh fetch | start DIR | stop DIR | cluster-id | jars" >&2
+	echo "usage: test/kafka.sh fetch | start DIR | stop DIR | version | cluster-id | jars" >&2
 	echo "       test/kafka.sh node N DIR ADDR1 ADDR2 ADDR3 | run DIR CLASS [ARG...]" >&2
+	echo "       test/kafka.sh tool NAME [ARG...]" >&2
 	exit 2
+}
+
+# The jars, fetched first unless EVC_KAFKA_JARS names them.
+need_jars()
+{
+	if [ -z "${EVC_KAFKA_JARS:-}" ]; then
+		fetch || exit 1
+	fi
+	ls "$jars"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1 ||
+		{ say "no kafka_2.13-$KAFKA_VERSION.jar in '$jars'"; exit 1; }
 }
 
 case ${1:-} in
@@ -324,18 +415,24 @@ fetch)
 	[ $# = 1 ] || usage
 	fetch
 	;;
+version)
+	[ $# = 1 ] || usage
+	echo "$KAFKA_VERSION"
+	;;
 cluster-id)
 	[ $# = 1 ] || usage
 	cluster_id
 	;;
 jars)
 	[ $# = 1 ] || usage
-	if [ -z "${EVC_KAFKA_JARS:-}" ]; then
-		fetch || exit 1
-	fi
-	ls "$jars"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1 ||
-		{ say "no kafka_2.13-$KAFKA_VERSION.jar in '$jars'"; exit 1; }
+	need_jars
 	echo "$jars"
+	;;
+tool)
+	[ $# -ge 2 ] || usage
+	shift
+	need_jars
+	tool "$@"
 	;;
 node)
 	[ $# = 6 ] || usage
@@ -346,6 +443,8 @@ run)
 	[ $# -ge 3 ] || usage
 	dir=$2
 	shift 2
+	[ -f "$dir/log4j.properties" ] || [ -f "$dir/log4j2.xml" ] ||
+		write_log4j "$dir"
 	kjava "$@"
 	;;
 start | stop)

@@ -366,15 +366,21 @@ kafka_start()
 	bg "kafka$1" kafka_java "$1" kafka.Kafka "$TEST_DIR/kafka$1/server.properties"
 }
 
-# The storage of the three nodes, formatted at once with one cluster id.
+# The storage of the three nodes, formatted at once with one cluster id
+# and one dynamic quorum of the three, as etc/DEPLOY.md does it: node I
+# at AI:9093, its metadata directory named by a fresh id.
 _kafka_format()
 {
-	local cid n pids= pid ok=0
+	local cid n pids= pid ok=0 voters=
 
 	cid=$("$TEST_TOP/test/kafka.sh" cluster-id)
 	for n in 1 2 3; do
+		voters="$voters${voters:+,}$n@$(netns_addr "$ID" "$n"):9093:$("$TEST_TOP/test/kafka.sh" cluster-id)"
+	done
+	for n in 1 2 3; do
 		(kafka_java "$n" kafka.tools.StorageTool format -t "$cid" \
-			-c "$TEST_DIR/kafka$n/server.properties") \
+			-c "$TEST_DIR/kafka$n/server.properties" \
+			--initial-controllers "$voters") \
 			>"$TEST_DIR/kafka$n/format.out" 2>&1 &
 		pids="$pids $!"
 	done

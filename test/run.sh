@@ -4,11 +4,14 @@
 # usage: test/run.sh [-v] [FILE...]
 #
 # Without FILEs: every test/unit/*_test binary that exists, then every
-# test/tNNNN-*.sh. One Kafka 3.9.1 (test/kafka.sh) serves the whole run
-# unless EVC_TEST_BROKERS is set already. It builds nothing: `make check`
-# builds first. The last line is "N passed, N failed, N skipped".
+# test/tNNNN-*.sh. One Kafka (test/kafka.sh) serves the whole run unless
+# EVC_TEST_BROKERS is set already; the tests that start Kafkas of their
+# own (t3000, t4200, t4300) run the same version. It builds nothing:
+# `make check` builds first. The last line is "N passed, N failed, N skipped".
 #
-# Environment: EVC (the binary, default ./evc), EVC_TEST_BROKERS,
+# Environment: EVC (the binary, default ./evc), EVC_KAFKA_VERSION (the
+# Kafka to run, default the newest 4.x the suite passes on; 3.9.1 for
+# the last 3.x), EVC_TEST_BROKERS,
 # EVC_TEST_KEEP=1 (keep the run directory), EVC_TEST_TIMEOUT (seconds per
 # file, default 600), EVC_TEST_REQUIRE_KAFKA=1 (a Kafka that cannot start
 # is a failure, not a skip; the default when CI=true).
@@ -43,6 +46,9 @@ if [ ! -x "$EVC" ]; then
 	echo "run.sh: no evc binary at '$EVC' (run make first)" >&2
 	exit 2
 fi
+
+# A version that is no release stops the run before anything starts.
+kafka_version=$(test/kafka.sh version) || exit 2
 
 units=() files=()
 if [ $# = 0 ]; then
@@ -146,7 +152,7 @@ start_kafka()
 		return
 	fi
 	files_need_kafka || return 0
-	echo "# starting Kafka 3.9.1 in $run/kafka"
+	echo "# starting Kafka $kafka_version in $run/kafka"
 	kafka_dir=$run/kafka
 	if ! test/kafka.sh start "$kafka_dir"; then
 		kafka_fail "Kafka could not be started"

@@ -130,6 +130,29 @@ test_expect_success 'an unreachable Kafka: exit 3 naming it (list)' '
 	grep -qF "evc topics: cannot reach Kafka at '\''127.0.0.1:1'\''" err
 '
 
+test_expect_success 'broker names that resolve nowhere: exit 3, said in one line' '
+	test_expect_code 3 "$EVC" topics -b k1.invalid:9092,k2.invalid:9092 list \
+		>out 2>err &&
+	test ! -s out &&
+	cat err &&
+	test "$(wc -l <err)" = 1 &&
+	grep -qxF "evc topics: cannot reach Kafka at '\''k1.invalid:9092,k2.invalid:9092'\'': no broker name resolves (name the Kafka machines in /etc/hosts or DNS, or change --brokers)" err
+'
+
+if getent hosts kafka1 kafka2 kafka3 >/dev/null 2>&1; then
+	test_skip 'the example evc.yaml where kafka1..3 mean nothing: one line, exit 3' \
+		"kafka1, kafka2 or kafka3 resolves on this machine"
+else
+	test_expect_success 'the example evc.yaml where kafka1..3 mean nothing: one line, exit 3' '
+		test_expect_code 3 "$EVC" topics -c "$TEST_TOP/etc/evc.yaml" list \
+			>out 2>err &&
+		test ! -s out &&
+		cat err &&
+		test "$(wc -l <err)" = 1 &&
+		grep -qxF "evc topics: cannot reach Kafka at '\''kafka1:9092,kafka2:9092,kafka3:9092'\'': no broker name resolves (name the Kafka machines in /etc/hosts or DNS, or change kafka.brokers in '\''$TEST_TOP/etc/evc.yaml'\'')" err
+	'
+fi
+
 test_expect_success 'an unknown -X property is a usage error (2) naming it' '
 	test_expect_code 2 "$EVC" topics -b 127.0.0.1:1 -X no.such.property=1 list >out 2>err &&
 	test ! -s out &&
@@ -191,11 +214,12 @@ test_expect_success 'create with partitions 5 from another config makes 5' '
 	wait_for 15 "created five 5"
 '
 
-jars=${EVC_KAFKA_JARS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/evc/kafka-3.9.1}
-if [ -f "$jars/.complete" ] && command -v java >/dev/null; then
+if ! command -v java >/dev/null; then
+	test_skip 'cp-state is compacted, the other topics are not' \
+		"no java to run Kafka's ConfigCommand (kcat cannot read topic configs)"
+elif "$TEST_TOP/test/kafka.sh" jars >/dev/null 2>"$TEST_DIR/.log/jars"; then
 	test_expect_success 'cp-state is compacted, the other topics are not' '
-		java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 \
-			-cp "$jars/*" kafka.admin.ConfigCommand \
+		"$TEST_TOP/test/kafka.sh" tool ConfigCommand \
 			--bootstrap-server "$EVC_TEST_BROKERS" \
 			--entity-type topics --describe >configs 2>configs.err &&
 		awk -v suf="-t0100-$$-three" "
@@ -217,7 +241,7 @@ if [ -f "$jars/.complete" ] && command -v java >/dev/null; then
 	'
 else
 	test_skip 'cp-state is compacted, the other topics are not' \
-		"no Kafka jars at $jars to run kafka.admin.ConfigCommand (kcat cannot read topic configs)"
+		"no Kafka jars to run ConfigCommand (kcat cannot read topic configs): $(tail -n 1 "$TEST_DIR/.log/jars")"
 fi
 
 test_expect_success 'a second create reports every topic as exists and exits 0' '

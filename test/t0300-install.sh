@@ -199,15 +199,17 @@ prop()
 	sed -n "s/^$2=//p" "$1"
 }
 
-test_expect_success 'three KRaft nodes: ids 1-3, broker and controller, own address' '
+test_expect_success 'three KRaft nodes: ids 1-3, broker and controller, own host name' '
 	for n in 1 2 3; do
-		f=$k/server-$n.properties ip=192.168.1.$((99 + n))
+		f=$k/server-$n.properties
 		test "$(prop $f node.id)" = $n &&
 		test "$(prop $f process.roles)" = broker,controller &&
-		test "$(prop $f listeners)" = "PLAINTEXT://$ip:9092,CONTROLLER://$ip:9093" &&
-		test "$(prop $f advertised.listeners)" = "PLAINTEXT://$ip:9092" &&
-		test "$(prop $f controller.quorum.voters)" = \
-			"1@192.168.1.100:9093,2@192.168.1.101:9093,3@192.168.1.102:9093" &&
+		test "$(prop $f listeners)" = "PLAINTEXT://:9092,CONTROLLER://:9093" &&
+		test "$(prop $f advertised.listeners)" = \
+			"PLAINTEXT://kafka$n:9092,CONTROLLER://kafka$n:9093" &&
+		test "$(prop $f controller.quorum.bootstrap.servers)" = \
+			"kafka1:9093,kafka2:9093,kafka3:9093" &&
+		test -z "$(prop $f controller.quorum.voters)" &&
 		test "$(prop $f default.replication.factor)" = 3 &&
 		test "$(prop $f min.insync.replicas)" = 2 &&
 		test "$(prop $f offsets.topic.replication.factor)" = 3 &&
@@ -215,19 +217,24 @@ test_expect_success 'three KRaft nodes: ids 1-3, broker and controller, own addr
 	done
 '
 
-test_expect_success 'the three nodes differ only in node.id and addresses' '
+test_expect_success 'the three nodes differ only in node.id and advertised host' '
 	for n in 2 3; do
-		diff <(grep -v "^#" $k/server-1.properties | grep -vE "^(node.id|listeners|advertised.listeners)=") \
-			<(grep -v "^#" $k/server-$n.properties | grep -vE "^(node.id|listeners|advertised.listeners)=") ||
+		diff <(grep -v "^#" $k/server-1.properties | grep -vE "^(node.id|advertised.listeners)=") \
+			<(grep -v "^#" $k/server-$n.properties | grep -vE "^(node.id|advertised.listeners)=") ||
 			return 1
 	done
+'
+
+test_expect_success 'no example names an address of a LAN: hosts kafka1..3 only' '
+	! grep -nE "192\.168\.|10\.[0-9]+\.[0-9]+\.[0-9]+" $k/*.properties \
+		"$TEST_TOP/etc/evc.yaml"
 '
 
 test_expect_success 'single node: one voter, one copy' '
 	f=$k/server-single.properties &&
 	test "$(prop $f node.id)" = 1 &&
 	test "$(prop $f process.roles)" = broker,controller &&
-	test "$(prop $f controller.quorum.voters)" = 1@127.0.0.1:9093 &&
+	test "$(prop $f controller.quorum.bootstrap.servers)" = 127.0.0.1:9093 &&
 	test "$(prop $f default.replication.factor)" = 1 &&
 	test "$(prop $f min.insync.replicas)" = 1
 '

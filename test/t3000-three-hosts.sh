@@ -105,8 +105,9 @@ test_expect_success 'a Kafka node on each host: one cluster of three brokers' '
 	for n in 1 2 3; do
 		a=$(netns_addr $ID $n) &&
 		grep -qx "node.id=$n" kafka$n/server.properties &&
-		grep -qx "advertised.listeners=PLAINTEXT://$a:9092" kafka$n/server.properties &&
-		grep -qx "controller.quorum.voters=1@$A1:9093,2@$A2:9093,3@$A3:9093" \
+		grep -qx "advertised.listeners=PLAINTEXT://$a:9092,CONTROLLER://$a:9093" \
+			kafka$n/server.properties &&
+		grep -qx "controller.quorum.bootstrap.servers=$A1:9093,$A2:9093,$A3:9093" \
 			kafka$n/server.properties &&
 		grep -qx "min.insync.replicas=2" kafka$n/server.properties || return 1
 	done

@@ -88,13 +88,17 @@ dump()
 	kcat_on "$(up_host)" -C -J -e -q -t "$1" 2>/dev/null
 }
 
-# The node that leads the KRaft quorum: the one that became the active
-# controller at the highest epoch (a restarted node appends to its log).
+# The node that leads the KRaft quorum, as the quorum itself says
+# (kafka-metadata-quorum.sh describe --status, in any Kafka version).
 controller()
 {
-	sed -n 's/.*\[QuorumController id=\([0-9]*\)\] Becoming the active controller at epoch \([0-9]*\).*/\2 \1/p' \
-		kafka1/kafka.log kafka2/kafka.log kafka3/kafka.log 2>/dev/null |
-		sort -n | tail -n 1 | cut -d ' ' -f 2
+	local h
+
+	h=$(up_host) || return 1
+	on "$h" "$TEST_TOP/test/kafka.sh" tool MetadataQuorumCommand \
+		--bootstrap-server "$(netns_addr "$ID" "$h"):9092" \
+		describe --status 2>/dev/null |
+		sed -n 's/^LeaderId:[[:space:]]*\([0-9]*\).*/\1/p'
 }
 
 # The leader of the partition of telemetry that CP001 writes to.

@@ -113,7 +113,7 @@ user driver EVC_DRIVER_PASSWORD
 user operator EVC_OPERATOR_PASSWORD
 
 # Writing (or reading) a topic implies describing it (metadata, offsets),
-# and in Kafka 3 writing one implies the idempotent producer's
+# and since Kafka 3 writing one implies the idempotent producer's
 # IdempotentWrite: these lists are all a role needs.
 # Central writes a probe of its own to every health partition: it reads
 # a CP's silence only where its probes come back.

@@ -22,7 +22,7 @@
 #   - the delay from a telemetry to the progress Central derives from it
 #     (their "ts" fields), over the last 5 s of the window: how far
 #     behind the stream Central really is.
-# One Kafka 3.9.1 is started with test/kafka.sh and stopped at the end,
+# One Kafka (test/kafka.sh, of EVC_KAFKA_VERSION) is started and stopped at the end,
 # unless EVC_BENCH_BROKERS names one.
 #
 # Environment:

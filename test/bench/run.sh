@@ -4,7 +4,7 @@
 # usage: test/bench/run.sh [SECTION...]
 #
 # SECTIONs (default all, in this order): auth, oneshot, ingest, codec.
-# One Kafka 3.9.1 is started with test/kafka.sh for the run and stopped
+# One Kafka (test/kafka.sh, of EVC_KAFKA_VERSION) is started for the run and stopped
 # at the end, unless EVC_BENCH_BROKERS names one. `make bench` builds
 # evc and the programs of test/bench first; this script builds nothing.
 #
@@ -136,7 +136,7 @@ start_kafka()
 		[ "$try" = 3 ] && { kafka_dir=; say "cannot start Kafka"; return 1; }
 	done
 	brokers=$(cat "$kafka_dir/brokers")
-	say "Kafka 3.9.1 at $brokers (PID $(cat "$kafka_dir/kafka.pid"))"
+	say "Kafka $(test/kafka.sh version) at $brokers (PID $(cat "$kafka_dir/kafka.pid"))"
 }
 
 # config NAME: OUT/NAME.yaml with topics of its own, created. The
@@ -310,7 +310,7 @@ section_codec()
 
 machine()
 {
-	local kafka="Kafka 3.9.1 (test/kafka.sh: one KRaft node on loopback, JVM ${EVC_KAFKA_JVM:-quick})"
+	local kafka="Kafka $(test/kafka.sh version) (test/kafka.sh: one KRaft node on loopback, JVM ${EVC_KAFKA_JVM:-quick})"
 
 	echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
 		"$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM," \
