@@ -54,27 +54,19 @@ base=$cache/$SUITE-root
 
 say() { echo "distro: $*" >&2; }
 
-# Is process $1 running (a zombie is not)?
-alive()
-{
-	local stat
-
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat%% *}" != Z ]
-}
-
 # wait_child PID: waits for a child whatever signals arrive meanwhile
 # (their traps run, then the wait goes on); returns its exit status.
 wait_child()
 {
 	local rc
 
-	while :; do
+	wait "$1"
+	rc=$?
+	while kill -0 "$1" 2>/dev/null; do
 		wait "$1"
 		rc=$?
-		alive "$1" || return $rc
 	done
+	return $rc
 }
 
 # --- on this machine: the root, cached ---------------------------------------
