@@ -105,7 +105,21 @@ install: all
 		ln -sf evc $(DESTDIR)$(PREFIX)/share/bash-completion/completions/evc-$$r; \
 	done
 	install -m 644 etc/kafka/* $(DESTDIR)$(PREFIX)/share/evc/kafka/
+	chmod 755 $(DESTDIR)$(PREFIX)/share/evc/kafka/acl.sh
 	install -m 644 etc/DEPLOY.md $(DESTDIR)$(PREFIX)/share/doc/evc/DEPLOY.md
+
+# The -Werror build, the unit tests, the suite and the demo in a Debian 13
+# root that mmdebstrap makes and test/distro.sh caches (as root; a few
+# minutes the first time). TESTS='t2000 t3000' runs only those files.
+distro-check:
+	test/distro.sh $(TESTS)
+
+# evc_VERSION_ARCH.deb for the Debian release this runs on (test/deb.sh):
+# built from a copy of the tree with Debian's hardening flags, laid out by
+# the install target above, dependencies from dpkg-shlibdeps. DEBDIR
+# says where it goes (default: here).
+deb:
+	test/deb.sh -o '$(or $(DEBDIR),.)'
 
 # Benchmarks, not tests (BENCHMARKS.md): programs in C on lib/*.o, then
 # test/bench/run.sh, which starts and stops a Kafka of its own (~10 min).
@@ -123,4 +137,4 @@ bench-progs: all $(LIB_OBJ)
 clean:
 	rm -f evc $(LINKS) evc.o lib/*.o cmd/*.o $(UNIT_TESTS)
 
-.PHONY: all units check deps demo asan fuzz install clean bench bench-progs
+.PHONY: all units check deps demo asan fuzz install deb distro-check clean bench bench-progs

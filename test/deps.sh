@@ -3,9 +3,22 @@
 #
 # Quiet when everything is there. As root, installs the missing Debian
 # packages (one apt-get update, then apt-get install); otherwise prints the
-# command to run and exits 2.
+# command to run and exits 2. The package names are those of Debian 12
+# and 13 alike.
+#
+# usage: test/deps.sh [--list]
+#   --list  print every package it would install on a machine that has
+#           none of them, one a line, and change nothing (test/distro.sh
+#           makes its Debian 13 root with them)
 
 missing=
+everything=0
+
+# has COMMAND: is it on PATH? (never, for --list)
+has()
+{
+	[ "$everything" = 0 ] && command -v "$1" >/dev/null 2>&1
+}
 
 # want PACKAGE: adds a Debian package to the list once.
 want()
@@ -30,7 +43,7 @@ java_major()
 check()
 {
 	missing=
-	if command -v pkg-config >/dev/null 2>&1; then
+	if has pkg-config; then
 		pkg-config --exists rdkafka || want librdkafka-dev
 		pkg-config --exists jansson || want libjansson-dev
 		pkg-config --exists libcyaml || want libcyaml-dev
@@ -42,24 +55,40 @@ check()
 		want libcyaml-dev
 		want libyaml-dev
 	fi
-	command -v kcat >/dev/null 2>&1 || want kcat
-	if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then
+	has kcat || want kcat
+	if ! has java || [ "$(java_major)" -lt 17 ]; then
 		want default-jdk-headless
 	fi
-	command -v mvn >/dev/null 2>&1 || want maven
-	command -v cc >/dev/null 2>&1 || want gcc
-	command -v make >/dev/null 2>&1 || want make
-	command -v tmux >/dev/null 2>&1 || want tmux
-	command -v ss >/dev/null 2>&1 || want iproute2
-	command -v ps >/dev/null 2>&1 || want procps
+	has mvn || want maven
+	has cc || want gcc
+	has make || want make
+	has tmux || want tmux
+	has ss || want iproute2
+	has ps || want procps
+	has python3 || want python3
 }
+
+case ${1:-} in
+--list)
+	everything=1
+	check
+	printf '%s\n' $missing
+	exit 0
+	;;
+'')
+	;;
+*)
+	echo "usage: test/deps.sh [--list]" >&2
+	exit 2
+	;;
+esac
 
 check
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
 	echo "deps: missing packages: $missing" >&2
-	echo "deps: install them (as root, on Debian 12):" >&2
+	echo "deps: install them (as root, on Debian 12 or 13):" >&2
 	echo "    apt-get install -y --no-install-recommends $missing" >&2
 	exit 2
 fi

@@ -14,7 +14,9 @@
 # the last 3.x), EVC_TEST_BROKERS,
 # EVC_TEST_KEEP=1 (keep the run directory), EVC_TEST_TIMEOUT (seconds per
 # file, default 600), EVC_TEST_REQUIRE_KAFKA=1 (a Kafka that cannot start
-# is a failure, not a skip; the default when CI=true).
+# is a failure, not a skip; the default when CI=true), EVC_TEST_TOTALS
+# (a file that gets the totals as "PASSED FAILED SKIPPED", for a caller
+# such as test/distro.sh).
 
 set -u
 
@@ -248,6 +250,8 @@ summary()
 		done
 	fi
 	echo "$passed passed, $failed failed, $skipped skipped"
+	[ -z "${EVC_TEST_TOTALS:-}" ] ||
+		echo "$passed $failed $skipped" >"$EVC_TEST_TOTALS"
 }
 
 finish()

@@ -97,12 +97,13 @@ test_expect_success 'bash completion for evc and each evc-ROLE' '
 	done
 '
 
-test_expect_success 'Kafka configurations, unit and notes in share/evc/kafka' '
+test_expect_success 'Kafka configurations, unit, notes and acl.sh (executable) in share/evc/kafka' '
 	for f in server-1.properties server-2.properties server-3.properties \
 		server-single.properties kafka.service README; do
 		test -f "$share/evc/kafka/$f" || { echo "no $f"; return 1; }
 	done &&
-	test -f "$share/doc/evc/DEPLOY.md"
+	test -f "$share/doc/evc/DEPLOY.md" &&
+	test -x "$share/evc/kafka/acl.sh"
 '
 
 test_expect_success 'make install PREFIX=/usr puts /usr/bin in the units' '
