@@ -35,12 +35,16 @@ check()
 		pkg-config --exists jansson || want libjansson-dev
 		pkg-config --exists libcyaml || want libcyaml-dev
 		pkg-config --exists yaml-0.1 || want libyaml-dev
+		pkg-config --exists libwebsockets || want libwebsockets-dev
+		pkg-config --exists libcrypt || want libcrypt-dev
 	else
 		want pkg-config
 		want librdkafka-dev
 		want libjansson-dev
 		want libcyaml-dev
 		want libyaml-dev
+		want libwebsockets-dev
+		want libcrypt-dev
 	fi
 	command -v kcat >/dev/null 2>&1 || want kcat
 	if ! command -v java >/dev/null 2>&1 || [ "$(java_major)" -lt 17 ]; then
