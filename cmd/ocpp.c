@@ -257,19 +257,23 @@ static bool same(const char *a, const char *b)
 	return !d;
 }
 
+static bool is_loopback(const char *host);
+
 /*
  * Security profile 1: HTTP Basic, the user the CP id, the password
  * checked against its crypt(3) hash. A charger with no password may
- * connect only to a gateway on loopback. 0 when it may connect.
+ * connect only to a gateway on loopback, from loopback. 0 when it may
+ * connect.
  */
-static int authorised(struct gwio *io, struct lws *wsi, const char *id)
+static int authorised(struct gwio *io, struct lws *wsi, const char *id,
+		      const char *peer)
 {
 	const char *hash = password_of(io->c, id), *out;
 	char hdr[512], cred[384], *colon;
 	int n;
 
 	if (!hash)
-		return io->loopback ? 0 : -1;
+		return io->loopback && is_loopback(peer) ? 0 : -1;
 	n = lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION);
 	if (n <= 6 || strncasecmp(hdr, "Basic ", 6))
 		return -1;
@@ -286,20 +290,21 @@ static int authorised(struct gwio *io, struct lws *wsi, const char *id)
 	return out && same(out, hash) ? 0 : -1;
 }
 
-/* An upgrade refused with an HTTP status: 1, as lws wants it then. */
-static int http_refuse(struct lws *wsi, unsigned code, bool challenge)
+/*
+ * An upgrade refused with an HTTP status: 1, as lws wants it then. The
+ * head is written whole: lws would answer an upgrade refused so early
+ * as HTTP/1.0, which WebSocket clients do not read.
+ */
+static int http_refuse(struct lws *wsi, unsigned code, const char *text,
+		       bool challenge)
 {
-	static const char realm[] = "Basic realm=\"evc\"";
-	unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start;
-	unsigned char *end = buf + sizeof(buf) - 1;
+	unsigned char buf[LWS_PRE + 256];
+	int n = snprintf((char *)buf + LWS_PRE, sizeof(buf) - LWS_PRE,
+			 "HTTP/1.1 %u %s\r\n%sContent-Length: 0\r\n"
+			 "Connection: close\r\n\r\n", code, text,
+			 challenge ? "WWW-Authenticate: Basic realm=\"evc\"\r\n" : "");
 
-	if (lws_add_http_header_status(wsi, code, &p, end) ||
-	    (challenge && lws_add_http_header_by_token(wsi,
-		WSI_TOKEN_HTTP_WWW_AUTHENTICATE, (const unsigned char *)realm,
-		(int)strlen(realm), &p, end)) ||
-	    lws_add_http_header_content_length(wsi, 0, &p, end) ||
-	    lws_finalize_http_header(wsi, &p, end) ||
-	    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
+	if (lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS) < 0)
 		return -1;
 	return 1;
 }
@@ -320,18 +325,18 @@ static int confirm_upgrade(struct gwio *io, struct lws *wsi)
 	    !(id = id_of(io->c->ocpp.path, uri))) {
 		warn_limited(&io->rl_http, "refused a connection from %s: no CP id in the path",
 			     peer);
-		return http_refuse(wsi, HTTP_STATUS_NOT_FOUND, false);
+		return http_refuse(wsi, 404, "Not Found", false);
 	}
 	if (lws_hdr_copy(wsi, proto, sizeof(proto), WSI_TOKEN_PROTOCOL) > 0 &&
 	    !offers(proto)) {
 		warn_limited(&io->rl_http, "refused '%s' from %s: subprotocol '%.40s', not " PROTOCOL,
 			     id, peer, proto);
-		return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, false);
+		return http_refuse(wsi, 400, "Bad Request", false);
 	}
-	if (authorised(io, wsi, id)) {
+	if (authorised(io, wsi, id, peer)) {
 		warn_limited(&io->rl_http, "refused '%s' from %s: bad or missing password",
 			     id, peer);
-		return http_refuse(wsi, HTTP_STATUS_UNAUTHORIZED, true);
+		return http_refuse(wsi, 401, "Unauthorized", true);
 	}
 	return 0;
 }
@@ -521,7 +526,10 @@ static bool is_loopback(const char *host)
 		return true;
 	if (inet_pton(AF_INET, host, &a4) == 1)
 		return (ntohl(a4.s_addr) >> 24) == 127;
-	return inet_pton(AF_INET6, host, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+	if (inet_pton(AF_INET6, host, &a6) != 1)
+		return false;
+	return IN6_IS_ADDR_LOOPBACK(&a6) ||
+	       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
 }
 
 /* As many descriptors as the limit lets, up to FDS_MAX: 0, or the count. */
@@ -565,6 +573,9 @@ static int server_start(struct gwio *io)
 	ci.fd_limit_per_thread = raise_fds();
 	ci.server_string = "evc";
 	ci.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	/* lws binds an IPv4 address only on an IPv4 socket; else it is every address's */
+	if (inet_pton(AF_INET, ci.iface ? ci.iface : "", &(struct in_addr){ 0 }) == 1)
+		ci.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
 	if (o->ping_s) {
 		idle.secs_since_valid_ping = (uint16_t)o->ping_s;
 		idle.secs_since_valid_hangup = (uint16_t)(o->ping_s * 2);
@@ -580,7 +591,8 @@ static int server_start(struct gwio *io)
 		return error("cannot listen on '%s' (see the line above)",
 			     io->listen);
 	lws_sul_schedule(io->ctx, 0, &io->sul, tick_sul, SLICE_US);
-	info("listening on %s:%d for OCPP 1.6J chargers (%s), %s", host,
+	info(strchr(host, ':') ? "listening on [%s]:%d for OCPP 1.6J chargers (%s), %s" :
+	     "listening on %s:%d for OCPP 1.6J chargers (%s), %s", host,
 	     lws_get_vhost_listen_port(lws_get_vhost_by_name(io->ctx, "default")),
 	     o->tls_cert ? "wss, TLS" : "ws", io->loopback ?
 	     "on loopback: chargers without a password are accepted" :

@@ -11,6 +11,7 @@
 #   authorize TAG               Authorize            -> "authorize TAG STATUS"
 #   start TAG                   StartTransaction on connector 1 at the meter
 #                                                    -> "start TAG STATUS tx=N"
+#   reading WH                  the meter reads WH, nothing sent
 #   meter WH [W]                MeterValues in Wh and W (the meter moves)
 #   meterk KWH [KW]             the same, in kWh and kW -> "meter ok"
 #   stop [REASON]               StopTransaction at the meter -> "stop ok"
@@ -119,7 +120,7 @@ class State:
             self.queue.append(payload)
             say("queued", type(payload).__name__)
             return None
-        return await self.cp.call(payload)
+        return await self.cp.call(payload, suppress=False)
 
     async def start(self, tag):
         r = await self.call(call.StartTransaction(
@@ -160,7 +161,7 @@ class State:
         await self.connect()
         queued, self.queue = self.queue, []
         for p in queued:
-            await self.cp.call(p)
+            await self.cp.call(p, suppress=False)
             say("sent", type(p).__name__)
 
 
@@ -185,6 +186,8 @@ async def command(st, line):
         say("authorize", rest[0], r.id_tag_info["status"])
     elif c == "start":
         await st.start(rest[0])
+    elif c == "reading":
+        st.wh = int(rest[0])
     elif c in ("meter", "meterk"):
         await st.meter(rest, c == "meterk")
     elif c == "stop":
@@ -225,7 +228,8 @@ async def main():
             if not await command(st, line):
                 break
         except Exception as e:
-            say("error", type(e).__name__, str(e)[:200].replace("\n", " "))
+            say("error", getattr(e, "code", type(e).__name__),
+                str(e)[:200].replace("\n", " "))
     return 0
 
 
