@@ -591,10 +591,12 @@ static int server_start(struct gwio *io)
 		return error("cannot listen on '%s' (see the line above)",
 			     io->listen);
 	lws_sul_schedule(io->ctx, 0, &io->sul, tick_sul, SLICE_US);
-	info(strchr(host, ':') ? "listening on [%s]:%d for OCPP 1.6J chargers (%s), %s" :
-	     "listening on %s:%d for OCPP 1.6J chargers (%s), %s", host,
-	     lws_get_vhost_listen_port(lws_get_vhost_by_name(io->ctx, "default")),
-	     o->tls_cert ? "wss, TLS" : "ws", io->loopback ?
+	/* Port 0 took a free one: the journal is named after it. */
+	io->port = (unsigned)lws_get_vhost_listen_port(
+		lws_get_vhost_by_name(io->ctx, "default"));
+	info(strchr(host, ':') ? "listening on [%s]:%u for OCPP 1.6J chargers (%s), %s" :
+	     "listening on %s:%u for OCPP 1.6J chargers (%s), %s", host,
+	     io->port, o->tls_cert ? "wss, TLS" : "ws", io->loopback ?
 	     "on loopback: chargers without a password are accepted" :
 	     "chargers without a password in ocpp.passwords are refused");
 	return 0;

@@ -312,3 +312,144 @@ test_expect_success 'no StartTransaction in time: the session ends, nothing bill
 	check_ticket CP005 0.0 0.00 0.50 cancelled auth6.out &&
 	grep -q "CP005: no StartTransaction for '\''D6'\'' in 3 s" gw.err
 '
+
+# --- local starts, and Central's decisions as the charger sees them ---------
+
+test_expect_success 'local start: Authorize, StartTransaction, a ticket for the driver' '
+	say c1 "authorize D2" &&
+	saw c1 "authorize D2 Accepted" &&
+	say c1 "reading 5000" "start D2" &&
+	saw c1 "start D2 Accepted tx=2" &&
+	wait_for 10 "test \"\$(state CP001)\" = SUPPLYING" &&
+	say c1 "meter 5600 11000" &&
+	saw c1 "meter ok" &&
+	say c1 "authorize D8" &&
+	saw c1 "authorize D8 Blocked" &&
+	say c1 "stop Local" &&
+	saw c1 "stop ok" &&
+	wait_for 10 "ends CP001 D2 | grep -q ." &&
+	test "$(ends CP001 D2 | field wh)" = 600 &&
+	"$EVC" driver D2 >out 2>err &&
+	grep -qxF "last session at CP001: ticket 0.6 kWh, 0.21 EUR at 0.35 EUR/kWh (cancelled)" out
+'
+
+test_expect_success 'Central refuses: out of order and broken are Blocked' '
+	"$EVC" central stop CP001 &&
+	saw c1 "< ChangeAvailability 0 Inoperative" &&
+	wait_for 10 "test \"\$(state CP001)\" = STOPPED" &&
+	say c1 "authorize D3" &&
+	saw c1 "authorize D3 Blocked" &&
+	"$EVC" central resume CP001 &&
+	saw c1 "< ChangeAvailability 0 Operative" &&
+	wait_for 10 "test \"\$(state CP001)\" = ACTIVE" &&
+	say c1 "status 1 Faulted" &&
+	wait_for 10 "test \"\$(state CP001)\" = BROKEN" &&
+	say c1 "authorize D3" &&
+	saw c1 "authorize D3 Blocked" &&
+	say c1 "status 1 Available" &&
+	wait_for 10 "test \"\$(state CP001)\" = ACTIVE"
+'
+
+test_expect_success 'a driver charging elsewhere is ConcurrentTx; a bad idTag Invalid' '
+	bg cpsim "$EVC" cp CPSIM &&
+	wait_for 20 "test \"\$(state CPSIM)\" = ACTIVE" &&
+	bg sim "$EVC" auth --wait --seconds 60 D7 CPSIM &&
+	wait_for 10 "grep -q \"^charging started at CPSIM\" sim.out" &&
+	say c1 "authorize D7" &&
+	saw c1 "authorize D7 ConcurrentTx" &&
+	say c1 "authorize bad~tag" &&
+	saw c1 "authorize bad~tag Invalid" &&
+	"$EVC" cp CPSIM unplug &&
+	bg_wait sim 10
+'
+
+test_expect_success 'an OCPP charger and an evc cp CP charge at once, each billed its own' '
+	bg sim "$EVC" auth --wait --seconds 2 D7 CPSIM &&
+	bg auth "$EVC" auth --wait D8 CP001 &&
+	saw c1 "< RemoteStartTransaction D8" &&
+	wait_for 10 "grep -q \"^start D8 Accepted\" c1.out" &&
+	wait_for 10 "test \"\$(state CPSIM)\" = SUPPLYING" &&
+	test "$(state CP001)" = SUPPLYING &&
+	say c1 "meter 5900 22000" "stop EVDisconnected" &&
+	bg_wait auth 15 &&
+	check_ticket CP001 0.3 0.11 0.35 unplugged auth.out &&
+	bg_wait sim 15 &&
+	grep -q "^ticket at CPSIM: 2.0 kWh, 0.90 EUR at 0.45 EUR/kWh (finished)" sim.out
+'
+
+# --- Central's commands, the driver's stop ---------------------------------------
+
+test_expect_success 'Central stops a charging CP: Inoperative, RemoteStop, ticket (stopped)' '
+	say c1 "reading 10000" &&
+	bg auth "$EVC" auth --wait D3 CP001 &&
+	wait_for 10 "grep -q \"^start D3 Accepted\" c1.out" &&
+	say c1 "meter 10250 11000" &&
+	wait_for 10 "grep -qF \"0.25 kWh\" auth.out" &&
+	"$EVC" central stop CP001 &&
+	wait_for 10 "grep -q \"^< RemoteStopTransaction\" c1.out" &&
+	test_expect_code 1 bg_wait auth 15 &&
+	check_ticket CP001 0.25 0.09 0.35 stopped auth.out &&
+	wait_for 10 "test \"\$(state CP001)\" = STOPPED" &&
+	"$EVC" central resume CP001 &&
+	wait_for 10 "test \"\$(state CP001)\" = ACTIVE"
+'
+
+# drive ID: a driver reading its commands from the fifo "in" (fd 9).
+drive()
+{
+	exec "$EVC" driver "$@" <"$TEST_DIR/in" 9>&-
+}
+
+test_expect_success 'a driver stops its charge: RemoteStopTransaction, ticket (cancelled)' '
+	mkfifo in &&
+	exec 9<>in &&
+	bg d4 drive D4 &&
+	echo "charge CP001" >&9 &&
+	wait_for 10 "grep -q \"^start D4 Accepted\" c1.out" &&
+	say c1 "meter 10400 11000" &&
+	wait_for 10 "grep -qF \"0.15 kWh\" d4.out" &&
+	echo stop >&9 &&
+	wait_for 10 "grep -q \"^ticket at CP001: 0.15 kWh, 0.05 EUR at 0.35 EUR/kWh (cancelled)\" d4.out" &&
+	echo quit >&9 &&
+	bg_wait d4 10 &&
+	exec 9>&-
+'
+
+# --- offline, and restarts ---------------------------------------------------------
+
+test_expect_success 'a charger offline mid-charge: its queued values bill the exact energy' '
+	say c1 "reading 20000" &&
+	bg auth "$EVC" auth --wait D5 CP001 &&
+	wait_for 10 "grep -q \"^start D5 Accepted\" c1.out" &&
+	say c1 "meter 20200 11000" &&
+	wait_for 10 "grep -qF \"0.2 kWh\" auth.out" &&
+	say c1 offline &&
+	saw c1 offline &&
+	say c1 "meter 20300 11000" "meter 20500 11000" "stop EVDisconnected" &&
+	sleep 7 &&
+	test "$(state CP001)" = SUPPLYING &&
+	say c1 online &&
+	saw c1 "sent StopTransaction" &&
+	bg_wait auth 15 &&
+	check_ticket CP001 0.5 0.18 0.35 unplugged auth.out
+'
+
+test_expect_success 'the gateway killed mid-charge and restarted loses nothing' '
+	say c1 "reading 30000" &&
+	bg auth "$EVC" auth --wait D6 CP001 &&
+	wait_for 10 "grep -q \"^start D6 Accepted\" c1.out" &&
+	say c1 "meter 30100 11000" &&
+	wait_for 10 "grep -qF \"0.1 kWh\" auth.out" &&
+	port=$PORT_gw &&
+	{ bg_kill gw KILL || :; } &&
+	mv gw.err gw-killed.err &&
+	gateway gw -l 127.0.0.1:$port &&
+	grep -q "CP001: took back session .* for '\''D6'\''" gw.err &&
+	say c1 online &&
+	saw c1 connected &&
+	say c1 "meter 30700 11000" "stop EVDisconnected" &&
+	saw c1 "stop ok" &&
+	bg_wait auth 15 &&
+	check_ticket CP001 0.7 0.25 0.35 unplugged auth.out &&
+	test "$(ends CP001 D6 | wc -l)" = 1
+'
