@@ -377,6 +377,21 @@ static int established(struct gwio *io, struct conn *k)
 	return 0;
 }
 
+/*
+ * A message over ocpp.max_frame: the rest of it is read and dropped, so
+ * that the close frame reaches the charger (closing with bytes unread
+ * would reset the connection); one that goes on far longer is cut.
+ */
+static int too_big(struct gwio *io, struct conn *k, size_t len, bool last)
+{
+	k->rxlen += len;
+	if (!last && k->rxlen <= 16ULL * io->c->ocpp.max_frame)
+		return 0;
+	lws_close_reason(k->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+			 (unsigned char *)"message too big", 15);
+	return -1;
+}
+
 /* A whole message: to the core; fragments are put together first. */
 static int receive(struct gwio *io, struct conn *k, const char *in, size_t len)
 {
@@ -396,10 +411,10 @@ static int receive(struct gwio *io, struct conn *k, const char *in, size_t len)
 	if (!k->drop_rx && k->rxlen + len > io->c->ocpp.max_frame) {
 		warn_limited(&io->rl_hostile, "'%s' sent a message over %u bytes: closing",
 			     k->id, io->c->ocpp.max_frame);
-		lws_close_reason(k->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-				 (unsigned char *)"message too big", 15);
-		return -1;
+		k->drop_rx = true;
 	}
+	if (k->drop_rx)
+		return too_big(io, k, len, last);
 	t = clock_now();
 	if (first && last) {
 		gw_frame(&io->g, (uint32_t)k->ch, k, in, len, &t);

@@ -97,7 +97,7 @@ charger()
 	rm -f "$name.in" && mkfifo "$name.in" &&
 	eval "exec {fd_$name}<>\"$name.in\"" &&
 	bg "$name" run_charger "$name.in" "$@" \
-		"ws://127.0.0.1:$PORT/ocpp/$cp" &&
+		"${SCHEME:-ws}://127.0.0.1:$PORT/ocpp/$cp" &&
 	wait_for 15 "grep -qE \"^(connected|refused)\" $name.out" &&
 	grep -q "^connected" "$name.out"
 }
@@ -147,13 +147,14 @@ ends()
 		grep -F "\"driver\":\"$2\""
 }
 
-# raw CP [OPTIONS...] <<< COMMANDS: a raw client's session, in raw.out.
+# raw CP [OPTIONS...] <COMMANDS: a raw client's session, in raw.out.
 raw()
 {
 	local cp=$1
 
 	shift
-	"$PY" "$RAW" "$@" "ws://127.0.0.1:$PORT/ocpp/$cp" >raw.out 2>raw.err
+	"$PY" "$RAW" "$@" "${SCHEME:-ws}://127.0.0.1:$PORT/ocpp/$cp" \
+		>raw.out 2>raw.err
 	return 0	# what it printed says how it went
 }
 
@@ -452,4 +453,152 @@ test_expect_success 'the gateway killed mid-charge and restarted loses nothing' 
 	bg_wait auth 15 &&
 	check_ticket CP001 0.7 0.25 0.35 unplugged auth.out &&
 	test "$(ends CP001 D6 | wc -l)" = 1
+'
+
+test_expect_success 'Central silent: an Authorize is Invalid after ocpp.central_wait_ms' '
+	bg_kill central &&
+	say c1 "authorize D9" &&
+	saw c1 "authorize D9 Invalid" 10 &&
+	bg central "$EVC" central &&
+	wait_for 30 "grep -q \"ready:\" central.err"
+'
+
+# --- several gateways -----------------------------------------------------------
+
+test_expect_success 'two gateways: a command reaches the one that holds the charger' '
+	say c5 quit && bg_wait c5 10 &&
+	gateway gw2 &&
+	test "$PORT_gw2" != "$PORT_gw" &&
+	charger c5 CP005 &&
+	say c5 boot &&
+	saw c5 "boot Accepted 5" &&
+	wait_for 10 "test \"\$(state CP005)\" = ACTIVE" &&
+	say c5 "reading 700" &&
+	bg auth5 "$EVC" auth --wait D9 CP005 &&
+	saw c5 "< RemoteStartTransaction D9" &&
+	wait_for 10 "grep -q \"^start D9 Accepted tx=1\" c5.out" &&
+	say c5 "meter 1900 7000" "stop EVDisconnected" &&
+	bg_wait auth5 15 &&
+	check_ticket CP005 1.2 0.60 0.50 unplugged auth5.out &&
+	! grep -q CP005 gw.err &&
+	"$EVC" central stop CP001 &&
+	saw c1 "< ChangeAvailability 0 Inoperative" &&
+	"$EVC" central resume CP001 &&
+	saw c1 "< ChangeAvailability 0 Operative" &&
+	! grep -q CP001 gw2.err
+'
+
+# --- security profiles 1 and 2 --------------------------------------------------
+
+test_expect_success 'profile 1: a hashed password; wrong or missing gets 401, logged' '
+	hash=$(openssl passwd -6 -salt evctest "s3cret-password-1") &&
+	cp evc.yaml sec.yaml &&
+	printf "  passwords:\n    CP003: \"%s\"\n" "$hash" >>sec.yaml &&
+	"$EVC" ocpp -n -c sec.yaml &&
+	gateway sec -c sec.yaml &&
+	echo quit | raw CP003 --password wrong-password &&
+	grep -qxF "refused 401" raw.out &&
+	echo quit | raw CP003 &&
+	grep -qxF "refused 401" raw.out &&
+	grep -q "refused '\''CP003'\'' from 127.0.0.1: bad or missing password" sec.err &&
+	charger c6 CP003 --password s3cret-password-1 &&
+	say c6 boot &&
+	saw c6 "boot Accepted 5" &&
+	echo quit | raw CP004 &&
+	grep -qxF "connected ocpp1.6" raw.out &&
+	say c6 quit && bg_wait c6 10 && bg_kill sec
+'
+
+test_expect_success 'off loopback, a charger without a password is refused' '
+	gateway open -c sec.yaml -l "*:0" &&
+	grep -q "chargers without a password in ocpp.passwords are refused" open.err &&
+	echo quit | raw CP004 &&
+	grep -qxF "refused 401" raw.out &&
+	echo quit | raw CP003 --password s3cret-password-1 &&
+	grep -qxF "connected ocpp1.6" raw.out &&
+	bg_kill open
+'
+
+test_expect_success 'profile 2: the same over TLS, with a certificate made here' '
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
+		-addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+		-keyout key.pem -out cert.pem 2>openssl.err &&
+	cp sec.yaml tls.yaml &&
+	printf "  tls:\n    cert: cert.pem\n    key: key.pem\n" >>tls.yaml &&
+	gateway tls -c tls.yaml &&
+	grep -q "(wss, TLS)" tls.err &&
+	SCHEME=wss charger c7 CP003 --password s3cret-password-1 --cafile cert.pem &&
+	say c7 boot &&
+	saw c7 "boot Accepted 5" &&
+	echo quit | SCHEME=wss raw CP003 --password nope --cafile cert.pem &&
+	grep -qxF "refused 401" raw.out &&
+	echo quit | raw CP003 --password s3cret-password-1 &&
+	grep -qx "refused .*" raw.out &&
+	say c7 quit && bg_wait c7 10 && bg_kill tls
+'
+
+# --- bad input --------------------------------------------------------------------
+
+test_expect_success 'frames that break OCPP-J or 1.6 get their CALLERROR' '
+	PORT=$PORT_gw &&
+	raw CP002 <<-\EOF &&
+	text hello
+	text [1,2,3]
+	text [2,"a1","Launch",{}]
+	text [2,"a2","Reset",{"type":"Hard"}]
+	text [2,"a3","BootNotification",{"chargePointVendor":"V"}]
+	text [2,"a4","BootNotification",{"chargePointVendor":"V","chargePointModel":"M","colour":"red"}]
+	text [2,"a5","StatusNotification",{"connectorId":"1","errorCode":"NoError","status":"Available"}]
+	text [2,"a6","StatusNotification",{"connectorId":1,"errorCode":"NoError","status":"Sleeping"}]
+	text [2,"a7","MeterValues",{"connectorId":1,"meterValue":[]}]
+	text [2,"a8","Heartbeat",{}]
+	wait 1
+	quit
+	EOF
+	grep -q "^< \[4,\"-1\",\"FormationViolation\",\"bad json" raw.out &&
+	grep -qxF "< [4,\"-1\",\"ProtocolError\",\"bad message type\",{}]" raw.out &&
+	grep -qxF "< [4,\"a1\",\"NotImplemented\",\"unknown action '\''Launch'\''\",{}]" raw.out &&
+	grep -qxF "< [4,\"a2\",\"NotSupported\",\"action '\''Reset'\'' is not taken here\",{}]" raw.out &&
+	grep -qxF "< [4,\"a3\",\"ProtocolError\",\"missing field '\''chargePointModel'\''\",{}]" raw.out &&
+	grep -qxF "< [4,\"a4\",\"FormationViolation\",\"unknown field '\''colour'\''\",{}]" raw.out &&
+	grep -qxF "< [4,\"a5\",\"TypeConstraintViolation\",\"'\''connectorId'\'' must be an integer\",{}]" raw.out &&
+	grep -qxF "< [4,\"a6\",\"PropertyConstraintViolation\",\"bad value for '\''status'\''\",{}]" raw.out &&
+	grep -qxF "< [4,\"a7\",\"OccurenceConstraintViolation\",\"'\''meterValue'\'' needs at least 1 element\",{}]" raw.out &&
+	grep -q "^< \[3,\"a8\",{\"currentTime\":" raw.out &&
+	grep -q "CP002: refused a frame: NotImplemented" gw.err
+'
+
+# A flood is closed with 1008, or reset (1006) when the charger is still
+# sending as the gateway closes: what it sent is not read any more.
+test_expect_success 'a binary frame, a frame too big, a flood: the connection is closed' '
+	printf "binary\nwait 1\nquit\n" | raw CP002 &&
+	grep -qxF "closed 1003" raw.out &&
+	printf "big 70000\nwait 1\nquit\n" | raw CP002 &&
+	grep -qxF "closed 1009" raw.out &&
+	printf "flood 400 [2,\"f\",\"Heartbeat\",{}]\nwait 2\nquit\n" | raw CP002 &&
+	grep -qxE "closed (1008|1006)" raw.out &&
+	test "$(grep -c "^< \[3,\"f\"" raw.out)" -le 200
+'
+
+test_expect_success 'a connection that never completes its handshake is closed' '
+	start=$(_now_ms) &&
+	exec 3<>/dev/tcp/127.0.0.1/$PORT_gw &&
+	printf "GET /ocpp/CP002 HTTP/1.1\r\n" >&3 &&
+	timeout 15 cat <&3 >/dev/null;
+	exec 3>&- &&
+	elapsed=$(($(_now_ms) - start)) &&
+	echo "closed after $elapsed ms" &&
+	test $elapsed -lt 12000
+'
+
+test_expect_success 'and the chargers on the gateway go on' '
+	say c1 heartbeat &&
+	wait_for 10 "test \$(grep -c \"^heartbeat ok\" c1.out) -ge 2" &&
+	test "$(state CP001)" = ACTIVE
+'
+
+test_expect_success 'SIGTERM: the gateway stops, says what it counted, exits 0' '
+	bg_kill gw2 &&
+	bg_kill gw &&
+	grep -q "stats: frames [0-9]*, refused [1-9][0-9]*, floods 1," gw.err
 '
