@@ -12,7 +12,7 @@ UNITDIR ?= /lib/systemd/system
 DESTDIR ?=
 
 CC ?= cc
-PKGS = rdkafka jansson libcyaml yaml-0.1 libwebsockets libcrypt
+PKGS = rdkafka jansson libcyaml yaml-0.1 libwebsockets libuv libcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
@@ -114,7 +114,7 @@ bench: bench-progs
 	test/bench/run.sh
 
 bench-progs: all $(LIB_OBJ)
-	for b in auth echo ingest bare codec; do \
+	for b in auth echo ingest bare codec ocpp; do \
 		$(CC) $(EVC_CFLAGS) $(CFLAGS) $(LDFLAGS) -o test/bench/bench_$$b \
 			test/bench/bench_$$b.c test/bench/bench.c $(LIB_OBJ) \
 			$(LDLIBS) || exit 1; \

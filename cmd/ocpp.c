@@ -11,6 +11,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+/* uv.h first: libwebsockets.h declares its libuv helpers only then. */
+#include <uv.h>
 #include <libwebsockets.h>
 
 #include "cmd/cmds.h"
@@ -25,7 +27,7 @@
 #include "lib/xalloc.h"
 
 #define PROTOCOL "ocpp1.6"	/* OCPP-J's subprotocol for 1.6 */
-#define SLICE_US (10 * LWS_US_PER_MS)	/* longest wait on the sockets: Kafka waits too */
+#define SLICE_US (10 * LWS_US_PER_MS)	/* the core's deadlines: ticked this often */
 #define DRAIN_MAX 2000		/* Kafka messages read between two waits */
 #define FLUSH_MS 5000
 #define OUT_MAX (256 << 10)	/* bytes queued to a charger that does not read */
@@ -66,7 +68,7 @@ struct conn {
 	char *rx;		/* a message arriving in fragments */
 	size_t rxlen;
 	bool drop_rx;		/* ... too big: the rest is skipped */
-	int close_status;	/* > 0: close once the queue is written */
+	int close_status;	/* > 0: closing; nothing more is sent */
 	char close_why[64];
 };
 
@@ -84,6 +86,7 @@ struct gwio {
 	struct gateway g;
 	struct journal j;
 	struct lws_context *ctx;
+	uv_loop_t loop;		/* lws runs on it: epoll, not a poll of every socket */
 	lws_sorted_usec_list_t sul;
 	unsigned port;
 	bool loopback;		/* listening on loopback only */
@@ -115,6 +118,19 @@ static int on_post(void *arg, enum topic t, const struct msg *m)
 	return 0;
 }
 
+/* The core closes a connection (replaced, a flood): what is queued is dropped. */
+static void on_close(void *arg, uint32_t ch, void *conn, int status,
+		     const char *why)
+{
+	struct conn *k = conn;
+
+	(void)arg;
+	(void)ch;
+	k->close_status = status;
+	snprintf(k->close_why, sizeof(k->close_why), "%s", why);
+	lws_callback_on_writable(k->wsi);
+}
+
 static void on_send(void *arg, uint32_t ch, void *conn, const char *frame,
 		    size_t len)
 {
@@ -128,9 +144,8 @@ static void on_send(void *arg, uint32_t ch, void *conn, const char *frame,
 	if (k->queued + len > OUT_MAX) {
 		warn_limited(&io_of->rl_hostile, "'%s' does not read: closing",
 			     k->id);
-		k->close_status = LWS_CLOSE_STATUS_POLICY_VIOLATION;
-		snprintf(k->close_why, sizeof(k->close_why), "not reading");
-		lws_callback_on_writable(k->wsi);
+		on_close(arg, ch, conn, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+			 "not reading");
 		return;
 	}
 	o = xmalloc(sizeof(*o) + LWS_PRE + len);
@@ -143,18 +158,6 @@ static void on_send(void *arg, uint32_t ch, void *conn, const char *frame,
 		k->head = o;
 	k->tail = o;
 	k->queued += len;
-	lws_callback_on_writable(k->wsi);
-}
-
-static void on_close(void *arg, uint32_t ch, void *conn, int status,
-		     const char *why)
-{
-	struct conn *k = conn;
-
-	(void)arg;
-	(void)ch;
-	k->close_status = status;
-	snprintf(k->close_why, sizeof(k->close_why), "%s", why);
 	lws_callback_on_writable(k->wsi);
 }
 
@@ -429,29 +432,45 @@ static int receive(struct gwio *io, struct conn *k, const char *in, size_t len)
 	return 0;
 }
 
-/* One frame queued, or the close asked for once they are written. */
+/*
+ * The close frame, written here and the connection let go. lws's own way
+ * (lws_close_reason() and -1) waits for a writeable event that lws on
+ * libuv never raises from a closing connection: the frame would not go.
+ * 4 is the close opcode's place in lws_write's ABI (lws-write.h).
+ */
+static int close_now(struct conn *k)
+{
+	unsigned char buf[LWS_PRE + 2 + sizeof(k->close_why)];
+	size_t n = strlen(k->close_why);
+
+	buf[LWS_PRE] = (unsigned char)(k->close_status >> 8);
+	buf[LWS_PRE + 1] = (unsigned char)k->close_status;
+	memcpy(buf + LWS_PRE + 2, k->close_why, n);
+	lws_write(k->wsi, buf + LWS_PRE, n + 2, (enum lws_write_protocol)4);
+	return -1;
+}
+
+/* The frames queued, as many as the socket takes now. */
 static int writeable(struct conn *k)
 {
-	struct out *o = k->head;
+	struct out *o;
 
-	if (!o && k->close_status) {
-		lws_close_reason(k->wsi, (enum lws_close_status)k->close_status,
-				 (unsigned char *)k->close_why,
-				 strlen(k->close_why));
-		return -1;
+	if (k->close_status)
+		return close_now(k);
+	while ((o = k->head)) {
+		if (lws_write(k->wsi, o->data + LWS_PRE, o->len,
+			      LWS_WRITE_TEXT) < (int)o->len)
+			return -1;
+		k->head = o->next;
+		if (!k->head)
+			k->tail = NULL;
+		k->queued -= o->len;
+		free(o);
+		if (k->head && lws_send_pipe_choked(k->wsi)) {
+			lws_callback_on_writable(k->wsi);
+			break;
+		}
 	}
-	if (!o)
-		return 0;
-	if (lws_write(k->wsi, o->data + LWS_PRE, o->len, LWS_WRITE_TEXT) <
-	    (int)o->len)
-		return -1;
-	k->head = o->next;
-	if (!k->head)
-		k->tail = NULL;
-	k->queued -= o->len;
-	free(o);
-	if (k->head || k->close_status)
-		lws_callback_on_writable(k->wsi);
 	return 0;
 }
 
@@ -562,6 +581,12 @@ static unsigned raise_fds(void)
 	return rl.rlim_cur < FDS_MAX ? (unsigned)rl.rlim_cur : FDS_MAX;
 }
 
+/* Kafka has something: the poll of the sockets ends, the loop reads it. */
+static void wake(void *arg)
+{
+	lws_cancel_service(((struct gwio *)arg)->ctx);
+}
+
 static void tick_sul(lws_sorted_usec_list_t *sul)
 {
 	struct gwio *io = lws_container_of(sul, struct gwio, sul);
@@ -572,6 +597,7 @@ static void tick_sul(lws_sorted_usec_list_t *sul)
 static int server_start(struct gwio *io)
 {
 	static lws_retry_bo_t idle;
+	void *loops[] = { &io->loop, NULL };
 	struct lws_context_creation_info ci;
 	const struct conf_ocpp *o = &io->c->ocpp;
 	char host[128];
@@ -587,7 +613,7 @@ static int server_start(struct gwio *io)
 	ci.timeout_secs_ah_idle = HANDSHAKE_S;
 	ci.fd_limit_per_thread = raise_fds();
 	ci.server_string = "evc";
-	ci.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+	ci.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBUV;
 	/* lws binds an IPv4 address only on an IPv4 socket; else it is every address's */
 	if (inet_pton(AF_INET, ci.iface ? ci.iface : "", &(struct in_addr){ 0 }) == 1)
 		ci.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
@@ -601,11 +627,17 @@ static int server_start(struct gwio *io)
 		ci.ssl_cert_filepath = o->tls_cert;
 		ci.ssl_private_key_filepath = o->tls_key;
 	}
+	ci.foreign_loops = loops;
 	lws_set_log_level(LLL_ERR, lws_line);
-	if (!(io->ctx = lws_create_context(&ci)))
+	if (uv_loop_init(&io->loop))
+		return error("cannot start the event loop");
+	if (!(io->ctx = lws_create_context(&ci))) {
+		uv_loop_close(&io->loop);
 		return error("cannot listen on '%s' (see the line above)",
 			     io->listen);
+	}
 	lws_sul_schedule(io->ctx, 0, &io->sul, tick_sul, SLICE_US);
+	bus_wakeup(io->b, wake, io);
 	/* Port 0 took a free one: the journal is named after it. */
 	io->port = (unsigned)lws_get_vhost_listen_port(
 		lws_get_vhost_by_name(io->ctx, "default"));
@@ -615,6 +647,16 @@ static int server_start(struct gwio *io)
 	     "on loopback: chargers without a password are accepted" :
 	     "chargers without a password in ocpp.passwords are refused");
 	return 0;
+}
+
+/* Every connection closed; lws lets go of the loop, which is closed then. */
+static void server_stop(struct gwio *io)
+{
+	bus_wakeup(io->b, NULL, NULL);
+	lws_context_destroy(io->ctx);
+	while (uv_run(&io->loop, UV_RUN_NOWAIT))
+		;
+	uv_loop_close(&io->loop);
 }
 
 /* --- the loop ----------------------------------------------------------- */
@@ -654,7 +696,7 @@ static void run_loop(struct gwio *io)
 
 	log_batch(true);
 	while (!bus_stop && io->exit < 0) {
-		lws_service(io->ctx, 0);
+		uv_run(&io->loop, UV_RUN_ONCE);
 		drain(io);
 		t = clock_now();
 		gw_tick(&io->g, &t);
@@ -702,7 +744,7 @@ static int gateway_run(struct gwio *io, struct setup *su)
 			     c->cp.state_dir, io->port);
 		journal_load(&io->j, restore, io, &io->g.next_tx);
 		run_loop(io);
-		lws_context_destroy(io->ctx);
+		server_stop(io);
 	}
 	st = bus_stats(io->b);
 	info("stats: frames %ld, refused %ld, floods %ld, ignored %ld; Kafka received %ld, rejected %ld, sent %ld, failed %ld",

@@ -36,6 +36,7 @@ check()
 		pkg-config --exists libcyaml || want libcyaml-dev
 		pkg-config --exists yaml-0.1 || want libyaml-dev
 		pkg-config --exists libwebsockets || want libwebsockets-dev
+		pkg-config --exists libuv || want libuv1-dev
 		pkg-config --exists libcrypt || want libcrypt-dev
 	else
 		want pkg-config
@@ -44,6 +45,7 @@ check()
 		want libcyaml-dev
 		want libyaml-dev
 		want libwebsockets-dev
+		want libuv1-dev
 		want libcrypt-dev
 	fi
 	command -v kcat >/dev/null 2>&1 || want kcat
