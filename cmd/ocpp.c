@@ -68,6 +68,7 @@ struct conn {
 	char *rx;		/* a message arriving in fragments */
 	size_t rxlen;
 	bool drop_rx;		/* ... too big: the rest is skipped */
+	bool ping;		/* a ping is to be written */
 	int close_status;	/* > 0: closing; nothing more is sent */
 	char close_why[64];
 };
@@ -116,6 +117,16 @@ static int on_post(void *arg, enum topic t, const struct msg *m)
 		return -1;
 	io->queued++;
 	return 0;
+}
+
+static void on_ping(void *arg, uint32_t ch, void *conn)
+{
+	struct conn *k = conn;
+
+	(void)arg;
+	(void)ch;
+	k->ping = true;
+	lws_callback_on_writable(k->wsi);
 }
 
 /* The core closes a connection (replaced, a flood): what is queued is dropped. */
@@ -453,10 +464,16 @@ static int close_now(struct conn *k)
 /* The frames queued, as many as the socket takes now. */
 static int writeable(struct conn *k)
 {
+	unsigned char ping[LWS_PRE];
 	struct out *o;
 
 	if (k->close_status)
 		return close_now(k);
+	if (k->ping) {
+		k->ping = false;
+		if (lws_write(k->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+			return -1;
+	}
 	while ((o = k->head)) {
 		if (lws_write(k->wsi, o->data + LWS_PRE, o->len,
 			      LWS_WRITE_TEXT) < (int)o->len)
@@ -508,6 +525,13 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		return established(io, k);
 	case LWS_CALLBACK_RECEIVE:
 		return k->ch < 0 ? -1 : receive(io, k, in, len);
+	case LWS_CALLBACK_RECEIVE_PONG:
+		if (k->ch >= 0) {
+			struct now t = clock_now();
+
+			gw_pong(&io->g, (uint32_t)k->ch, k, &t);
+		}
+		return 0;
 	case LWS_CALLBACK_SERVER_WRITEABLE:
 		return writeable(k);
 	case LWS_CALLBACK_CLOSED:
@@ -596,7 +620,6 @@ static void tick_sul(lws_sorted_usec_list_t *sul)
 
 static int server_start(struct gwio *io)
 {
-	static lws_retry_bo_t idle;
 	void *loops[] = { &io->loop, NULL };
 	struct lws_context_creation_info ci;
 	const struct conf_ocpp *o = &io->c->ocpp;
@@ -617,11 +640,6 @@ static int server_start(struct gwio *io)
 	/* lws binds an IPv4 address only on an IPv4 socket; else it is every address's */
 	if (inet_pton(AF_INET, ci.iface ? ci.iface : "", &(struct in_addr){ 0 }) == 1)
 		ci.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	if (o->ping_s) {
-		idle.secs_since_valid_ping = (uint16_t)o->ping_s;
-		idle.secs_since_valid_hangup = (uint16_t)(o->ping_s * 2);
-		ci.retry_and_idle_policy = &idle;
-	}
 	if (o->tls_cert) {
 		ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
 		ci.ssl_cert_filepath = o->tls_cert;
@@ -722,7 +740,8 @@ static int follow(struct gwio *io)
 static int gateway_run(struct gwio *io, struct setup *su)
 {
 	struct gw_hooks h = {
-		.post = on_post, .send = on_send, .close = on_close,
+		.post = on_post, .send = on_send, .ping = on_ping,
+		.close = on_close,
 		.keep = on_keep, .say = on_say, .arg = io,
 		.say_min = log_verbose ? SAY_DEBUG : SAY_INFO,
 	};

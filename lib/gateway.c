@@ -262,9 +262,22 @@ static int64_t next_due(const struct gw_charger *c)
 	return at;
 }
 
+/* When the connection is pinged, or found silent: SCHED_NEVER when never. */
+static int64_t ping_due(const struct gateway *g, const struct gw_charger *c)
+{
+	int64_t ms = g->c->ocpp.ping_s * 1000LL;
+
+	if (!c->conn || !ms)
+		return SCHED_NEVER;
+	return c->heard + (c->pinged ? 2 * ms : ms);
+}
+
 static void schedule(struct gateway *g, struct gw_charger *c)
 {
-	sched_set(&g->timers, &c->slot, number(g, c), next_due(c));
+	int64_t at = next_due(c);
+
+	min_at(&at, ping_due(g, c));
+	sched_set(&g->timers, &c->slot, number(g, c), at);
 }
 
 /* The heartbeat a CP's monitor would send: the charger is there, its engine OK or not. */
@@ -901,6 +914,8 @@ long gw_connect(struct gateway *g, const char *id, void *conn,
 		    c->cp.s.driver);
 	c->conn = conn;
 	c->conn_gen++;
+	c->heard = t->mono;
+	c->pinged = false;
 	c->offline_until = 0;
 	c->tokens = FLOOD_BURST;
 	c->tokens_at = t->mono;
@@ -925,6 +940,34 @@ void gw_disconnect(struct gateway *g, uint32_t ch, void *conn,
 	say(g, SAY_DEBUG, "%s: disconnected", c->cp.id);
 	drop(g, c, t);
 	schedule(g, c);
+}
+
+void gw_pong(struct gateway *g, uint32_t ch, void *conn, const struct now *t)
+{
+	struct gw_charger *c = ch < g->n ? &g->ch[ch] : NULL;
+
+	if (!c || c->conn != conn)
+		return;
+	c->heard = t->mono;
+	c->pinged = false;
+	schedule(g, c);
+}
+
+/* An idle connection is pinged; one silent since is closed. */
+static void liveness(struct gateway *g, struct gw_charger *c,
+		     const struct now *t)
+{
+	if (t->mono < ping_due(g, c))
+		return;
+	if (!c->pinged) {
+		c->pinged = true;
+		g->h.ping(g->h.arg, number(g, c), c->conn);
+		return;
+	}
+	say(g, SAY_INFO, "%s: silent for %u s: closing", c->cp.id,
+	    2 * g->c->ocpp.ping_s);
+	g->h.close(g->h.arg, number(g, c), c->conn, 1001, "silent");
+	drop(g, c, t);
 }
 
 /* A charger may send FLOOD_RATE calls a second, FLOOD_BURST at once. */
@@ -960,6 +1003,8 @@ void gw_frame(struct gateway *g, uint32_t ch, void *conn, const char *buf,
 	if (!c || c->conn != conn)
 		return;
 	g->st.frames++;
+	c->heard = t->mono;
+	c->pinged = false;
 	if (!take_token(c, t)) {
 		flood(g, c, t);
 	} else if ((r = ocppj_decode(buf, len, &f, err, sizeof(err)))) {
@@ -1016,6 +1061,7 @@ static void charger_tick(struct gateway *g, struct gw_charger *c,
 			end_supply(c, c->cp.s.wh, END_DISCONNECTED, t);
 		}
 	}
+	liveness(g, c, t);
 	if (alive(c) && now >= c->next_health)
 		health(g, c, t);
 }

@@ -23,7 +23,11 @@
  * came), the evc messages for the CPs (register_ack, command,
  * auth_response) and ticks, each with the time; it answers through its
  * hooks: frames to a connection, messages to Kafka, records for the
- * journal, lines for people. No socket, clock or file in here:
+ * journal, pings, lines for people. A connection idle ocpp.ping_s is
+ * pinged, and closed when silent twice as long: the core keeps every
+ * charger's deadlines in one heap, where per-connection timers of the
+ * server would cost a walk of a list per frame. No socket, clock or
+ * file in here:
  * cmd/ocpp.c runs it, test/unit/gateway_test.c drives it by hand.
  *
  * Chargers are numbered in the order they first connect; a number
@@ -59,6 +63,8 @@ struct gw_charger {
 	struct sched_slot slot;
 	void *conn;		/* its connection; NULL: none */
 	uint32_t conn_gen;	/* connections so far */
+	int64_t heard;		/* monotonic: the last frame or pong */
+	bool pinged;		/* a ping went since */
 	uint32_t reg_gen;	/* the connection its registration was sent on */
 	uint64_t faulted;	/* connectors Faulted (bit 63: 63 and above) */
 	/* The health it sends for Central, as a CP monitor does. */
@@ -114,6 +120,8 @@ struct gw_hooks {
 	/* A text frame to charger ch over conn. */
 	void (*send)(void *arg, uint32_t ch, void *conn, const char *frame,
 		     size_t len);
+	/* A WebSocket ping to conn: an idle charger is asked whether it is there. */
+	void (*ping)(void *arg, uint32_t ch, void *conn);
 	/* Closes conn with a WebSocket status and reason; no more frames come from it. */
 	void (*close)(void *arg, uint32_t ch, void *conn, int status,
 		      const char *why);
@@ -160,6 +168,8 @@ long gw_connect(struct gateway *g, const char *id, void *conn,
 /* The connection is gone (closed by either side). */
 void gw_disconnect(struct gateway *g, uint32_t ch, void *conn,
 		   const struct now *t);
+/* A pong from a charger's connection. */
+void gw_pong(struct gateway *g, uint32_t ch, void *conn, const struct now *t);
 /* One whole text frame from a charger's connection. */
 void gw_frame(struct gateway *g, uint32_t ch, void *conn, const char *buf,
 	      size_t len, const struct now *t);

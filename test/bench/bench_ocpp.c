@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <uv.h>
 #include <libwebsockets.h>
 
 #include "lib/bus.h"
@@ -68,6 +69,7 @@ struct bch {
 
 static struct {
 	struct lws_context *ctx;
+	uv_loop_t loop;		/* epoll: 10,000 sockets cost nothing idle */
 	lws_sorted_usec_list_t sul;
 	struct bch *ch;
 	int n, m, port, gw_pid;
@@ -328,7 +330,7 @@ static void run_for(int64_t ms, void (*due)(int64_t now_ms))
 	int64_t end = mono_ms() + ms;
 
 	while (!stop && mono_ms() < end) {
-		lws_service(B.ctx, 0);
+		uv_run(&B.loop, UV_RUN_ONCE);
 		drain_kafka();
 		if (due)
 			due(mono_ms());
@@ -463,6 +465,7 @@ static void measure(void)
 static int setup(void)
 {
 	struct lws_context_creation_info ci;
+	void *loops[] = { &B.loop, NULL };
 	struct rlimit rl;
 
 	if (!getrlimit(RLIMIT_NOFILE, &rl)) {
@@ -470,6 +473,9 @@ static int setup(void)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	memset(&ci, 0, sizeof(ci));
+	uv_loop_init(&B.loop);
+	ci.foreign_loops = loops;
+	ci.options = LWS_SERVER_OPTION_LIBUV;
 	ci.port = CONTEXT_PORT_NO_LISTEN;
 	ci.protocols = protocols;
 	ci.fd_limit_per_thread = (unsigned)rl.rlim_cur;
@@ -543,6 +549,9 @@ int main(int argc, char **argv)
 		measure();
 	bus_wakeup(B.b, NULL, NULL);
 	lws_context_destroy(B.ctx);
+	while (uv_run(&B.loop, UV_RUN_NOWAIT))
+		;
+	uv_loop_close(&B.loop);
 	bus_close(B.b, 2000);
 	return ok ? EXIT_OK : EXIT_FAIL;
 }

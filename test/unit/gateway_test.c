@@ -98,6 +98,13 @@ static void on_send(void *arg, uint32_t ch, void *conn, const char *frame,
 	logline("send %s %.*s", conn_cp(ch), (int)len, frame);
 }
 
+static void on_ping(void *arg, uint32_t ch, void *conn)
+{
+	(void)arg;
+	(void)conn;
+	logline("ping %s", conn_cp(ch));
+}
+
 static void on_close(void *arg, uint32_t ch, void *conn, int status,
 		     const char *why)
 {
@@ -130,8 +137,10 @@ static void rig(void)
 	r.c.ocpp.stop_wait_ms = 2000;
 	r.c.ocpp.offline_s = 900;
 	r.c.ocpp.call_timeout_ms = 10000;
+	r.c.ocpp.ping_s = 0;
 	gw_init(&r.g, &r.c, &(struct gw_hooks){
-		.post = on_post, .send = on_send, .close = on_close,
+		.post = on_post, .send = on_send, .ping = on_ping,
+		.close = on_close,
 		.keep = on_keep, .say_min = SAY_DEBUG });
 }
 
@@ -731,6 +740,48 @@ static void test_restore(void)
 	check(gw_restore(&r.g, &k, &t) == -1, "anything else is refused");
 }
 
+static void pong(long long ms, uint32_t ch, int conn)
+{
+	struct now t = at(ms);
+
+	gw_pong(&r.g, ch, &r.conns[conn], &t);
+}
+
+static void test_pings(void)
+{
+	int before;
+
+	rig();
+	r.c.ocpp.ping_s = 30;
+	connect_cp(0, "CP001", 0);
+	frame(0, 0, 0, BOOT);
+	ack(10, "CP001", true);
+	r.nlog = 0;
+	tick(29999);
+	expect("a connection heard from is not pinged", NULL);
+	tick(30000);
+	expect("idle ocpp.ping_s: a ping", "ping CP001", NULL);
+	pong(30100, 0, 0);
+	tick(60099);
+	expect("its pong counts as heard", NULL);
+	tick(60100);
+	expect("idle again: another ping", "ping CP001", NULL);
+	frame(70000, 0, 0, "[2,\"h\",\"Heartbeat\",{}]");
+	r.nlog = 0;
+	tick(99999);
+	expect("a frame counts as heard too", NULL);
+	tick(100000);
+	expect("a ping", "ping CP001", NULL);
+	tick(129999);
+	expect("no answer yet", NULL);
+	tick(130000);
+	expect("silent twice ocpp.ping_s since it was heard: closed",
+	       "close CP001 1001 silent", NULL);
+	before = r.health;
+	tick(140000);
+	check(r.health == before, "and its health stops");
+}
+
 int main(void)
 {
 	struct timespec t0, t1;
@@ -750,6 +801,7 @@ int main(void)
 	test_connections();
 	test_not_mine();
 	test_restore();
+	test_pings();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	gw_free(&r.g);
 	conf_free(&r.c);
