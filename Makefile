@@ -12,7 +12,7 @@ UNITDIR ?= /lib/systemd/system
 DESTDIR ?=
 
 CC ?= cc
-PKGS = rdkafka jansson libcyaml yaml-0.1
+PKGS = rdkafka jansson libcyaml yaml-0.1 libwebsockets libuv libcrypt
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g
@@ -21,7 +21,7 @@ EVC_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. $(PKG_CFLAGS) \
 	-DEVC_VERSION='"$(VERSION)"'
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
-ROLES = central cp driver auth topics broker status fleet
+ROLES = central cp driver auth topics broker status fleet ocpp
 LIB_SRC = $(wildcard lib/*.c)
 CMD_SRC = $(addprefix cmd/,$(addsuffix .c,$(ROLES)))
 OBJ = evc.o $(LIB_SRC:.c=.o) $(CMD_SRC:.c=.o)
@@ -128,7 +128,7 @@ bench: bench-progs
 	test/bench/run.sh
 
 bench-progs: all $(LIB_OBJ)
-	for b in auth echo ingest bare codec; do \
+	for b in auth echo ingest bare codec ocpp; do \
 		$(CC) $(EVC_CFLAGS) $(CFLAGS) $(LDFLAGS) -o test/bench/bench_$$b \
 			test/bench/bench_$$b.c test/bench/bench.c $(LIB_OBJ) \
 			$(LDLIBS) || exit 1; \

@@ -45,6 +45,8 @@ static const struct cmd commands[] = {
 	  KAFKA | SETUP_CONSUMER },
 	{ "fleet", cmd_fleet, "simulate many CPs in one process (load tests)",
 	  KAFKA | SETUP_PRODUCER | SETUP_CONSUMER },
+	{ "ocpp", cmd_ocpp, "make OCPP 1.6J chargers CPs of the network",
+	  KAFKA | SETUP_PRODUCER | SETUP_CONSUMER },
 };
 
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))

@@ -14,6 +14,7 @@
 #include "lib/index.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/sched.h"
 #include "lib/setup.h"
 #include "lib/xalloc.h"
 
@@ -37,20 +38,12 @@ static const char usage[] =
 
 /*
  * A CP of the fleet: its core (lib/cp.c, the same as evc cp's engine),
- * what its monitor would send, and its entry in the timer heap.
+ * what its monitor would send, and its place in the timer heap.
  */
 struct fcp {
 	struct cp core;
 	uint32_t health_seq;
-	uint32_t gen;		/* which heap entry is the live one */
-	int64_t sched;		/* its time; CP_NEVER: none */
-};
-
-/* When a core next needs a tick. */
-struct timer {
-	int64_t at;
-	uint32_t cp;
-	uint32_t gen;
+	struct sched_slot slot;	/* when its core next needs a tick */
 };
 
 struct fleet {
@@ -64,8 +57,7 @@ struct fleet {
 	long long t0;		/* monotonic start of the heartbeats */
 	uint64_t beats;		/* heartbeats due so far, sent or skipped */
 	uint32_t unregistered;	/* neither registered nor refused */
-	struct timer *heap;
-	uint32_t nheap, heap_cap;
+	struct sched timers;
 	long sessions, refusals, send_failed, other;
 	struct ratelimit rl;
 	int exit;
@@ -97,74 +89,24 @@ static void on_say(void *arg, const struct cp *p, enum say level,
 		debug("%s: %s", p->id, line);
 }
 
-/* Min-heap on time: sift up after a push, down after a pop. */
-static void heap_push(struct fleet *f, int64_t at, uint32_t cp)
-{
-	uint32_t i = f->nheap++;
-
-	if (f->nheap > f->heap_cap) {
-		f->heap_cap = f->heap_cap ? f->heap_cap * 2 : 1024;
-		f->heap = xreallocarray(f->heap, f->heap_cap, sizeof(*f->heap));
-	}
-	while (i && f->heap[(i - 1) / 2].at > at) {
-		f->heap[i] = f->heap[(i - 1) / 2];
-		i = (i - 1) / 2;
-	}
-	f->heap[i] = (struct timer){ at, cp, f->cps[cp].gen };
-}
-
-static struct timer heap_pop(struct fleet *f)
-{
-	struct timer top = f->heap[0], last = f->heap[--f->nheap];
-	uint32_t i = 0, k;
-
-	while ((k = 2 * i + 1) < f->nheap) {
-		if (k + 1 < f->nheap && f->heap[k + 1].at < f->heap[k].at)
-			k++;
-		if (f->heap[k].at >= last.at)
-			break;
-		f->heap[i] = f->heap[k];
-		i = k;
-	}
-	if (f->nheap)
-		f->heap[i] = last;
-	return top;
-}
-
-/*
- * Keeps one live heap entry per CP, at the time its core asks for: an
- * entry left behind by a change is recognised by its gen and dropped.
- */
+/* One live timer per CP, at the time its core asks for. */
 static void schedule(struct fleet *f, uint32_t i)
 {
-	struct fcp *p = &f->cps[i];
-	int64_t at = cp_next(&p->core);
-
-	if (at == p->sched)
-		return;
-	p->gen++;
-	p->sched = at;
-	if (at != CP_NEVER)
-		heap_push(f, at, i);
+	sched_set(&f->timers, &f->cps[i].slot, i, cp_next(&f->cps[i].core));
 }
 
 /* Every core's tick due: registrations, telemetry, ends at the target. */
 static void ticks_due(struct fleet *f, long long now)
 {
 	struct now t = { .mono = now };
+	uint32_t i;
 
-	if (!f->nheap || f->heap[0].at > now)
+	if (sched_first(&f->timers) > now)
 		return;
 	t.wall = now_ms();
-	while (f->nheap && f->heap[0].at <= now) {
-		struct timer tm = heap_pop(f);
-		struct fcp *p = &f->cps[tm.cp];
-
-		if (tm.gen != p->gen)
-			continue;	/* rescheduled since */
-		p->sched = CP_NEVER;
-		cp_tick(&p->core, &t);
-		schedule(f, tm.cp);
+	while (sched_due(&f->timers, &f->cps[0].slot, sizeof(*f->cps), now, &i)) {
+		cp_tick(&f->cps[i].core, &t);
+		schedule(f, i);
 	}
 }
 
@@ -209,8 +151,8 @@ static int next_wait(const struct fleet *f, long long now)
 
 	if (at - now < w)
 		w = at - now;
-	if (f->nheap && f->heap[0].at - now < w)
-		w = f->heap[0].at - now;
+	if (sched_first(&f->timers) - now < w)
+		w = sched_first(&f->timers) - now;
 	return w < 0 ? 0 : (int)w;
 }
 
@@ -305,8 +247,8 @@ static void fleet_init(struct fleet *f, const char *prefix, unsigned start)
 		snprintf(id, sizeof(id), "%s%05u", prefix, start + i);
 		cp_init(&p->core, &f->o, id);
 		index_put(&f->ids, f->cps, i);
-		p->sched = now + (long long)i * SPREAD_MS / f->n;
-		heap_push(f, p->sched, i);
+		sched_set(&f->timers, &p->slot, i,
+			  now + (long long)i * SPREAD_MS / f->n);
 	}
 	f->unregistered = f->n;
 	f->t0 = now;
@@ -344,7 +286,7 @@ static int fleet_run(struct fleet *f, const char *prefix, unsigned start)
 		f->exit = ret ? EXIT_UNREACHABLE :
 			  f->refusals ? EXIT_FAIL : EXIT_OK;
 	free(f->cps);
-	free(f->heap);
+	sched_free(&f->timers);
 	index_free(&f->ids);
 	return f->exit;
 }

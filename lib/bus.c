@@ -60,6 +60,8 @@ struct bus {
 	const rd_kafka_topic_t *rkt_seen[T_COUNT];	/* handles of messages read */
 	long long run_msgs, run_bytes;	/* read since the queue was last empty */
 	long long wake_msgs, wake_bytes;	/* a run that long may have stopped fetching */
+	void (*wake_fn)(void *arg);	/* bus_wakeup() */
+	void *wake_arg;
 };
 
 volatile int bus_stop;
@@ -1135,6 +1137,29 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
  * a wait, or a message skipped (an end of partition, a rejected one),
  * reads it, so that a flood of those still returns in time.
  */
+static void wake_event(rd_kafka_t *rk, void *opaque)
+{
+	struct bus *b = opaque;
+
+	(void)rk;
+	b->wake_fn(b->wake_arg);
+}
+
+void bus_wakeup(struct bus *b, void (*fn)(void *arg), void *arg)
+{
+	rd_kafka_queue_t *q;
+
+	if (!b->cons || !(q = rd_kafka_queue_get_consumer(b->cons)))
+		return;
+	if (!fn)
+		rd_kafka_queue_cb_event_enable(q, NULL, NULL);
+	b->wake_fn = fn;
+	b->wake_arg = arg;
+	if (fn)
+		rd_kafka_queue_cb_event_enable(q, wake_event, b);
+	rd_kafka_queue_destroy(q);
+}
+
 int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 {
 	long long deadline = 0, now;

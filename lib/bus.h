@@ -94,6 +94,14 @@ int bus_subscribe(struct bus *b, const enum topic *ts, int n);
  */
 int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms);
 
+/*
+ * Calls fn(arg), from a librdkafka thread, whenever something comes to
+ * wait for bus_recv() where nothing waited: an owner that sleeps in a
+ * poll of its own (a WebSocket server's) is woken then, rather than at
+ * its next timer. fn NULL stops it.
+ */
+void bus_wakeup(struct bus *b, void (*fn)(void *arg), void *arg);
+
 /* True once bus_follow_all()'s partitions have all been read to their end. */
 int bus_caught_up(struct bus *b);
 

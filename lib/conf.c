@@ -118,6 +118,17 @@ void conf_defaults(struct conf *c)
 	c->driver.wait_ms = 4000;
 	c->driver.timeout_ms = 10000;
 	c->driver.lookback_s = 3600;
+	c->ocpp.listen = xstrdup("127.0.0.1:9000");
+	c->ocpp.path = xstrdup("/ocpp/");
+	c->ocpp.heartbeat_s = 60;
+	c->ocpp.retry_s = 30;
+	c->ocpp.central_wait_ms = 5000;
+	c->ocpp.call_timeout_ms = 10000;
+	c->ocpp.start_timeout_s = 120;
+	c->ocpp.stop_wait_ms = 2000;
+	c->ocpp.offline_s = 900;
+	c->ocpp.ping_s = 30;
+	c->ocpp.max_frame = 65536;
 }
 
 static void props_free(struct conf_prop *p, unsigned n)
@@ -150,6 +161,16 @@ void conf_free(struct conf *c)
 	free(c->central.group);
 	free(c->cp.location);
 	free(c->cp.state_dir);
+	free(c->ocpp.listen);
+	free(c->ocpp.path);
+	free(c->ocpp.state_dir);
+	free(c->ocpp.tls_cert);
+	free(c->ocpp.tls_key);
+	for (unsigned i = 0; i < c->ocpp.npasswords; i++) {
+		free(c->ocpp.passwords[i].id);
+		free(c->ocpp.passwords[i].hash);
+	}
+	free(c->ocpp.passwords);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -299,12 +320,34 @@ struct ydriver {
 	unsigned *lookback_s;
 };
 
+struct ytls {
+	char *cert;
+	char *key;
+};
+
+struct yocpp {
+	char *listen;
+	char *path;
+	unsigned *heartbeat_s;
+	unsigned *retry_s;
+	unsigned *central_wait_ms;
+	unsigned *call_timeout_ms;
+	unsigned *start_timeout_s;
+	unsigned *stop_wait_ms;
+	unsigned *offline_s;
+	unsigned *ping_s;
+	unsigned *max_frame;
+	char *state_dir;
+	struct ytls *tls;
+};
+
 struct yconf {
 	struct ykafka *kafka;
 	struct ytopics *topics;
 	struct ycentral *central;
 	struct ycp *cp;
 	struct ydriver *driver;
+	struct yocpp *ocpp;
 };
 
 #define Y_OPT CYAML_FLAG_OPTIONAL
@@ -384,12 +427,37 @@ static const cyaml_schema_field_t y_driver_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_schema_field_t y_tls_fields[] = {
+	Y_STR("cert", struct ytls, cert),
+	Y_STR("key", struct ytls, key),
+	CYAML_FIELD_END
+};
+
+static const cyaml_schema_field_t y_ocpp_fields[] = {
+	Y_STR("listen", struct yocpp, listen),
+	Y_STR("path", struct yocpp, path),
+	Y_UINT("heartbeat_s", struct yocpp, heartbeat_s),
+	Y_UINT("retry_s", struct yocpp, retry_s),
+	Y_UINT("central_wait_ms", struct yocpp, central_wait_ms),
+	Y_UINT("call_timeout_ms", struct yocpp, call_timeout_ms),
+	Y_UINT("start_timeout_s", struct yocpp, start_timeout_s),
+	Y_UINT("stop_wait_ms", struct yocpp, stop_wait_ms),
+	Y_UINT("offline_s", struct yocpp, offline_s),
+	Y_UINT("ping_s", struct yocpp, ping_s),
+	Y_UINT("max_frame", struct yocpp, max_frame),
+	Y_STR("state_dir", struct yocpp, state_dir),
+	Y_MAP("tls", struct yocpp, tls, y_tls_fields),
+	CYAML_FIELD_IGNORE("passwords", Y_OPT),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t y_conf_fields[] = {
 	Y_MAP("kafka", struct yconf, kafka, y_kafka_fields),
 	Y_MAP("topics", struct yconf, topics, y_topics_fields),
 	Y_MAP("central", struct yconf, central, y_central_fields),
 	Y_MAP("cp", struct yconf, cp, y_cp_fields),
 	Y_MAP("driver", struct yconf, driver, y_driver_fields),
+	Y_MAP("ocpp", struct yconf, ocpp, y_ocpp_fields),
 	CYAML_FIELD_END
 };
 
@@ -647,6 +715,126 @@ static int apply_driver(struct conf *c, const struct ydoc *d,
 	return 0;
 }
 
+/*
+ * ADDR:PORT, as a listener takes it: a host (an IPv6 address in
+ * brackets) and a port of 0 to 65535 (0: any free one).
+ */
+bool conf_listen_ok(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	unsigned port;
+
+	if (!colon || colon == s || !uint_text(colon + 1, &port) || port > 65535)
+		return false;
+	for (const char *p = s; p < colon; p++)
+		if (!isgraph((unsigned char)*p) || *p == '/')
+			return false;
+	return s[0] != '[' || colon[-1] == ']';
+}
+
+/* The prefix of the chargers' URL: "/", or "/" words "/". */
+static bool url_path_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || s[0] != '/' || s[n - 1] != '/' || n > 128)
+		return false;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789/._-~") == n;
+}
+
+static int apply_tls(struct conf *c, const struct ydoc *d,
+		     const struct ytls *y)
+{
+	const struct ynode *sec = ydoc_find(d, "ocpp.tls");
+	struct conf_ocpp *o = &c->ocpp;
+
+	if (set_path(d, sec, "cert", y->cert, false, &o->tls_cert) ||
+	    set_path(d, sec, "key", y->key, false, &o->tls_key))
+		return -1;
+	if (!o->tls_cert != !o->tls_key)
+		return ydoc_error(d, sec ? sec->line : 0,
+				  "'tls' needs both 'cert' and 'key'");
+	return 0;
+}
+
+/* crypt(3)'s form: "$ID$...", printable, no blank: no clear text. */
+static bool hash_ok(const char *s)
+{
+	if (s[0] != '$' || !strchr(s + 1, '$') || strlen(s) > 512)
+		return false;
+	for (; *s; s++)
+		if (!isgraph((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* ocpp.passwords: CP id to its password's hash; read from the nodes. */
+static int apply_passwords(struct conf *c, const struct ydoc *d)
+{
+	const struct ynode *sec = ydoc_find(d, "ocpp.passwords"), *n;
+	struct conf_ocpp *o = &c->ocpp;
+
+	if (!sec || sec->type == YN_NULL)
+		return 0;
+	if (sec->type != YN_MAP)
+		return ydoc_error(d, sec->vline,
+				  "expected a mapping of CP ids to password hashes for 'passwords'");
+	for (n = ydoc_first(d, sec); n; n = ydoc_next(d, n)) {
+		if (!msg_cp_id_ok(n->key))
+			return ydoc_error(d, n->line, "invalid CP id: '%s'",
+					  n->key);
+		if (ydoc_child(d, sec, n->key) != n)
+			return ydoc_error(d, n->line, "duplicate CP id: '%s'",
+					  n->key);
+		if (n->type != YN_SCALAR || !hash_ok(n->text))
+			return ydoc_error(d, n->vline,
+					  "expected a crypt(3) hash ($ID$...) for '%s'",
+					  n->key);
+		o->passwords = xreallocarray(o->passwords, o->npasswords + 1,
+					     sizeof(*o->passwords));
+		o->passwords[o->npasswords].id = xstrdup(n->key);
+		o->passwords[o->npasswords++].hash = xstrdup(n->text);
+	}
+	return 0;
+}
+
+static int apply_ocpp(struct conf *c, const struct ydoc *d,
+		      const struct yocpp *y)
+{
+	const struct ynode *sec = ydoc_find(d, "ocpp");
+	struct conf_ocpp *o = &c->ocpp;
+
+	if (y->listen && !conf_listen_ok(y->listen))
+		return key_error(d, sec, "listen",
+				 "expected ADDR:PORT for 'listen': '%s'", y->listen);
+	if (y->path && !url_path_ok(y->path))
+		return key_error(d, sec, "path",
+				 "expected a URL path from '/' to '/' for 'path': '%s'",
+				 y->path);
+	if (set_str(d, sec, "listen", y->listen, true, &o->listen) ||
+	    set_str(d, sec, "path", y->path, true, &o->path) ||
+	    set_uint(d, sec, "heartbeat_s", y->heartbeat_s, 1, 86400, &o->heartbeat_s) ||
+	    set_uint(d, sec, "retry_s", y->retry_s, 1, 86400, &o->retry_s) ||
+	    set_uint(d, sec, "central_wait_ms", y->central_wait_ms, 10, DAY_MS,
+		     &o->central_wait_ms) ||
+	    set_uint(d, sec, "call_timeout_ms", y->call_timeout_ms, 10, DAY_MS,
+		     &o->call_timeout_ms) ||
+	    set_uint(d, sec, "start_timeout_s", y->start_timeout_s, 1, 86400,
+		     &o->start_timeout_s) ||
+	    set_uint(d, sec, "stop_wait_ms", y->stop_wait_ms, 0, DAY_MS,
+		     &o->stop_wait_ms) ||
+	    set_uint(d, sec, "offline_s", y->offline_s, 0, 30 * 86400,
+		     &o->offline_s) ||
+	    set_uint(d, sec, "ping_s", y->ping_s, 0, 3600, &o->ping_s) ||
+	    set_uint(d, sec, "max_frame", y->max_frame, 1024, 16 << 20,
+		     &o->max_frame) ||
+	    set_path(d, sec, "state_dir", y->state_dir, true, &o->state_dir) ||
+	    (y->tls && apply_tls(c, d, y->tls)))
+		return -1;
+	return apply_passwords(c, d);
+}
+
 static void props_append(struct conf_prop **p, unsigned *n,
 			 const struct conf_prop *from, unsigned count)
 {
@@ -755,7 +943,8 @@ static int conf_apply(struct conf *c, const struct ydoc *d,
 	    (y->topics && apply_topics(c, d, y->topics)) ||
 	    (y->central && apply_central(c, d, y->central)) ||
 	    (y->cp && apply_cp(c, d, y->cp)) ||
-	    (y->driver && apply_driver(c, d, y->driver)))
+	    (y->driver && apply_driver(c, d, y->driver)) ||
+	    (y->ocpp && apply_ocpp(c, d, y->ocpp)))
 		return -1;
 	return 0;
 }

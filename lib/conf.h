@@ -64,6 +64,30 @@ struct conf_driver {
 	unsigned lookback_s;	/* how far back a restarted driver looks */
 };
 
+/* One charger's password for `evc ocpp`, as crypt(3) hashed it. */
+struct conf_password {
+	char *id;
+	char *hash;
+};
+
+struct conf_ocpp {
+	char *listen;		/* ADDR:PORT of the WebSocket server */
+	char *path;		/* chargers connect to PATH<CP id> */
+	unsigned heartbeat_s;	/* the interval BootNotification gives */
+	unsigned retry_s;	/* ... when Central refuses, or is silent */
+	unsigned central_wait_ms;	/* a charger's request waits this for Central */
+	unsigned call_timeout_ms;	/* a charger answers the gateway within */
+	unsigned start_timeout_s;	/* a granted start waits for StartTransaction */
+	unsigned stop_wait_ms;	/* an end asked for waits for StopTransaction */
+	unsigned offline_s;	/* a charger gone mid-transaction is awaited */
+	unsigned ping_s;	/* an idle connection is pinged; silent twice as long, closed */
+	unsigned max_frame;	/* bytes of one message from a charger */
+	char *state_dir;	/* the journal of transactions; NULL: cp.state_dir */
+	char *tls_cert, *tls_key;	/* profile 2: both, or neither */
+	struct conf_password *passwords;	/* profile 1, by CP id */
+	unsigned npasswords;
+};
+
 struct conf {
 	char *file;		/* the file loaded, NULL when none */
 	char *brokers;		/* comma-separated host:port list */
@@ -76,6 +100,7 @@ struct conf {
 	struct conf_central central;
 	struct conf_cp cp;
 	struct conf_driver driver;
+	struct conf_ocpp ocpp;
 };
 
 /*
@@ -128,6 +153,9 @@ struct catalogue {
  */
 int catalogue_load(struct catalogue *cat, const char *path);
 void catalogue_free(struct catalogue *cat);
+
+/* Whether s is ADDR:PORT for a listener (ocpp.listen, evc ocpp -l). */
+bool conf_listen_ok(const char *s);
 
 /* The per-user file where `evc broker` writes its address. */
 int conf_broker_file(char *buf, size_t len);

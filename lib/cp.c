@@ -108,6 +108,8 @@ void supply_limits(const struct conf *c, long long power_w,
 
 static int64_t energy_at(const struct cp *p, int64_t mono)
 {
+	if (p->o->metered)
+		return p->s.wh;	/* the meter's last reading */
 	return supply_energy(p->o->power_w, p->s.target_wh, p->s.limit_ms,
 			     mono - p->s.t0);
 }
@@ -131,7 +133,7 @@ static void end_msg(const struct cp *p, struct msg *m, const struct now *t,
 		    int64_t wh, enum msg_end reason)
 {
 	supply_msg(p, m, MSG_SUPPLY_END, t);
-	m->u.ticket.seq = p->s.seq + 1;
+	m->u.ticket.seq = p->s.told ? p->s.seq + 1 : 0;
 	m->u.ticket.wh = wh;
 	m->u.ticket.cents = msg_cents(wh, p->s.price);
 	m->u.ticket.price = p->s.price;
@@ -181,7 +183,8 @@ static bool supplied_before(const struct cp *p, const char *session)
  * posted, so that they survive a crash before Kafka has them; once
  * they are delivered nothing needs keeping.
  */
-static bool supply_end(struct cp *p, enum msg_end reason, const struct now *t)
+static bool supply_close(struct cp *p, enum msg_end reason,
+			 const struct now *t)
 {
 	int64_t wh;
 	struct msg m;
@@ -204,6 +207,24 @@ static bool supply_end(struct cp *p, enum msg_end reason, const struct now *t)
 	return true;
 }
 
+/*
+ * An end the core decides. A metered CP's energy is its meter's: the
+ * end is asked for, and the owner closes it once the meter has said its
+ * last figure (cp_meter_end), so that the ticket bills all of it.
+ */
+static bool supply_end(struct cp *p, enum msg_end reason, const struct now *t)
+{
+	if (!p->o->metered || !p->supplying)
+		return supply_close(p, reason, t);
+	if (!p->s.ending) {
+		p->s.ending = true;
+		p->s.end_reason = reason;
+		say(p, SAY_DEBUG, "asking the meter for the end (%s)",
+		    msg_end_name(reason));
+	}
+	return false;
+}
+
 /* Telemetry seq with the energy at t; then keeps the end it would make. */
 static void telemetry(struct cp *p, const struct now *t)
 {
@@ -212,8 +233,9 @@ static void telemetry(struct cp *p, const struct now *t)
 
 	s->wh = energy_at(p, t->mono);
 	supply_msg(p, &m, MSG_TELEMETRY, t);
+	s->told = true;
 	m.u.prog.seq = s->seq;
-	m.u.prog.kw = p->o->c->cp.power_kw;
+	m.u.prog.kw = p->o->metered ? s->kw : p->o->c->cp.power_kw;
 	m.u.prog.wh = s->wh;
 	m.u.prog.cents = msg_cents(s->wh, s->price);
 	post(p, T_TELEMETRY, &m);
@@ -231,8 +253,8 @@ static void telemetry(struct cp *p, const struct now *t)
 static void target_text(const struct cp *p, const struct msg_command *cmd,
 			char *buf, size_t len)
 {
-	long long secs = cmd->target_wh || cmd->target_s ? cmd->target_s :
-			 p->o->c->cp.default_seconds;
+	long long secs = cmd->target_wh || cmd->target_s || p->o->metered ?
+			 cmd->target_s : p->o->c->cp.default_seconds;
 	int n = 0;
 
 	buf[0] = '\0';
@@ -290,6 +312,11 @@ static enum cp_event supply_start(struct cp *p, const struct msg *m,
 	s->price = m->u.cmd.price;
 	supply_limits(p->o->c, p->o->power_w, &m->u.cmd, &s->target_wh,
 		      &s->limit_ms);
+	if (p->o->metered) {	/* a real car stops when full: no defaults */
+		s->target_wh = m->u.cmd.target_wh;
+		s->limit_ms = m->u.cmd.target_s ? m->u.cmd.target_s * 1000LL :
+				-1;
+	}
 	s->started = t->wall;
 	s->t0 = t->mono;
 	s->next_tick = t->mono + p->o->c->cp.tick_ms;
@@ -299,7 +326,8 @@ static enum cp_event supply_start(struct cp *p, const struct msg *m,
 		say(p, SAY_INFO, "session started for '%s': session %s, %s EUR/kWh, target %s",
 		    s->driver, s->session, fig_price(s->price).s, target);
 	}
-	telemetry(p, t);
+	if (!p->o->metered)	/* a meter speaks when the charger starts */
+		telemetry(p, t);
 	return CP_EV_STARTED;
 }
 
@@ -309,7 +337,7 @@ static enum cp_event supply_step(struct cp *p, const struct now *t)
 	struct cp_supply *s = &p->s;
 	unsigned tick_ms = p->o->c->cp.tick_ms;
 
-	if (!p->supplying)
+	if (!p->supplying || p->o->metered)
 		return CP_EV_NONE;
 	if (s->limit_ms >= 0 && t->mono - s->t0 >= s->limit_ms)
 		return supply_end(p, END_FINISHED, t) ? CP_EV_ENDED : CP_EV_NONE;
@@ -397,7 +425,7 @@ static enum cp_event on_command(struct cp *p, const struct msg *m,
 	case CMD_END:
 		if (p->supplying && !strcmp(m->session, p->s.session))
 			return supply_end(p, END_CANCELLED, t) ? CP_EV_ENDED :
-								 CP_EV_NONE;
+			       p->supplying ? CP_EV_ENDING : CP_EV_NONE;
 		say(p, SAY_DEBUG, "ignoring the end of session '%s': not supplied here",
 		    m->session);
 		return CP_EV_NONE;
@@ -432,7 +460,8 @@ enum cp_event cp_act(struct cp *p, enum cp_action a, const struct now *t)
 {
 	switch (a) {
 	case CP_UNPLUG:
-		return supply_end(p, END_UNPLUGGED, t) ? CP_EV_ENDED : CP_EV_NONE;
+		return supply_close(p, END_UNPLUGGED, t) ? CP_EV_ENDED :
+							   CP_EV_NONE;
 	case CP_FAULT:
 		if (p->faulted)
 			return CP_EV_NONE;
@@ -444,10 +473,64 @@ enum cp_event cp_act(struct cp *p, enum cp_action a, const struct now *t)
 		return lift(p, &p->faulted, "engine recovered: reporting OK",
 			    CP_EV_RECOVERED);
 	case CP_SHUTDOWN:
-		return supply_end(p, END_DISCONNECTED, t) ? CP_EV_ENDED :
-							    CP_EV_NONE;
+		return supply_close(p, END_DISCONNECTED, t) ? CP_EV_ENDED :
+							      CP_EV_NONE;
+	case CP_REBOOT:
+		p->registered = p->refused = false;
+		p->register_ms = REGISTER_MIN_MS;
+		p->next_register = t->mono;
+		return CP_EV_NONE;
 	}
 	return CP_EV_NONE;
+}
+
+int cp_meter(struct cp *p, int64_t wh, double kw, const struct now *t)
+{
+	if (!p->supplying)
+		return -1;
+	if (p->s.told)
+		p->s.seq++;
+	p->s.wh = wh;
+	p->s.kw = kw;
+	telemetry(p, t);
+	return 0;
+}
+
+int cp_meter_end(struct cp *p, int64_t wh, enum msg_end reason,
+		 const struct now *t)
+{
+	if (!p->supplying)
+		return -1;
+	p->s.wh = wh;
+	supply_close(p, p->s.ending ? p->s.end_reason : reason, t);
+	return 0;
+}
+
+/* A session of an earlier run of the owner, as its save hook kept it. */
+int cp_resume(struct cp *p, const struct msg *keep, const struct now *t)
+{
+	const struct msg_ticket *k = &keep->u.ticket;
+	struct cp_supply *s = &p->s;
+
+	if (keep->type != MSG_SUPPLY_END || strcmp(keep->cp, p->id) ||
+	    p->supplying)
+		return -1;
+	memset(s, 0, sizeof(*s));
+	memcpy(s->session, keep->session, sizeof(s->session));
+	memcpy(s->driver, keep->driver, sizeof(s->driver));
+	s->price = k->price;
+	s->started = k->started;
+	/* The charger went on meanwhile: the supply is as old as the wall says. */
+	s->t0 = t->mono - (t->wall > k->started ? t->wall - k->started : 0);
+	s->told = k->seq > 0;
+	s->seq = s->told ? k->seq - 1 : 0;
+	s->wh = k->wh;
+	s->limit_ms = -1;
+	p->supplying = p->registered = true;
+	if (says(p, SAY_INFO))
+		say(p, SAY_INFO, "resuming session %s for '%s' at %s kWh",
+		    s->session, s->driver, fig_kwh(s->wh).s);
+	return 0;
 }
 
 /*
@@ -481,7 +564,7 @@ int64_t cp_next(const struct cp *p)
 
 	if (!p->registered && !p->refused)
 		at = p->next_register;
-	if (p->supplying) {
+	if (p->supplying && !p->o->metered) {
 		end = p->s.limit_ms >= 0 ? p->s.t0 + p->s.limit_ms : CP_NEVER;
 		if (p->s.next_tick < at)
 			at = p->s.next_tick;

@@ -21,6 +21,13 @@
  * once the core's state is whole again: a hook may feed the core again
  * (the engine serves its monitor while Kafka takes a supply_end, and
  * the monitor may unplug meanwhile).
+ *
+ * A metered CP (cp_owner.metered: a real charger behind `evc ocpp`)
+ * supplies what its own meter says rather than power times time: the
+ * owner reports each reading with cp_meter(), ticks send no telemetry
+ * and reach no target, and an end the core decides (stop, end command,
+ * fault) is only asked for (cp_supply.ending) until the owner has the
+ * meter's last figure for cp_meter_end().
  */
 
 #define CP_NEVER INT64_MAX	/* cp_next(): nothing due, ever */
@@ -34,6 +41,7 @@ struct cp_owner {
 	const struct conf *c;	/* cp.tick_ms, power_kw, default_kwh/_seconds */
 	const char *location;	/* sent at registration */
 	long long power_w;	/* cp.power_kw in watts */
+	bool metered;		/* energy from cp_meter(), not simulated */
 	/* Queues m on topic t: 0, or -1 when it could not be queued. */
 	int (*post)(void *arg, enum topic t, const struct msg *m);
 	/*
@@ -61,6 +69,10 @@ struct cp_supply {
 	int64_t wh;		/* energy of the last telemetry sent */
 	int64_t next_tick;	/* monotonic time of the next telemetry */
 	uint32_t seq;		/* of the last telemetry sent */
+	bool told;		/* a telemetry was sent: seq is its */
+	double kw;		/* metered: the power of the last reading */
+	bool ending;		/* metered: an end is asked for ... */
+	enum msg_end end_reason;	/* ... for this reason */
 };
 
 /* One CP; owners read its fields, only cp_*() change them. */
@@ -95,6 +107,7 @@ enum cp_event {
 	CP_EV_RESUMED,		/* Central put it back in service */
 	CP_EV_FAULTED,		/* the engine failed (any supply ended) */
 	CP_EV_RECOVERED,	/* the fault is over */
+	CP_EV_ENDING,		/* metered: the end command asks for the end */
 };
 
 /* Local actions: the monitor's keys and control commands, the owner's end. */
@@ -103,6 +116,7 @@ enum cp_action {
 	CP_FAULT,		/* the engine fails until CP_RECOVER */
 	CP_RECOVER,
 	CP_SHUTDOWN,		/* the CP goes away: a supply ends, disconnected */
+	CP_REBOOT,		/* the CP started over: it registers again */
 };
 
 /* The settings of o from c; the hooks are the caller's to set. */
@@ -126,6 +140,24 @@ enum cp_event cp_act(struct cp *p, enum cp_action a, const struct now *t);
  * of this CP (nothing sent).
  */
 int cp_interrupted(struct cp *p, const struct msg *end, const struct now *t);
+
+/*
+ * Metered CPs. cp_meter() sends the telemetry of a reading: wh since
+ * the start, kw now (seq 0 for the first of the session); cp_meter_end()
+ * ends the supply on the meter's last figure, for the reason asked
+ * (cp_supply.ending) or else for reason. -1 when nothing is supplied.
+ */
+int cp_meter(struct cp *p, int64_t wh, double kw, const struct now *t);
+int cp_meter_end(struct cp *p, int64_t wh, enum msg_end reason,
+		 const struct now *t);
+
+/*
+ * Takes back the supply an earlier run of a metered owner kept (the
+ * supply_end it would have sent, as the save hook had it): the session
+ * goes on where it was, the CP counted as registered. -1 (nothing
+ * changed) when keep is not a supply_end of this CP or p supplies.
+ */
+int cp_resume(struct cp *p, const struct msg *keep, const struct now *t);
 
 /* The monotonic time cp_tick() is next needed; CP_NEVER when never. */
 int64_t cp_next(const struct cp *p);

@@ -17,6 +17,7 @@
 #include "engine.h"
 #include "log.h"
 #include "msg.h"
+#include "statefile.h"
 
 #define RETRY_MIN_MS 500	/* first back-off while Kafka is away */
 #define RETRY_MAX_MS 5000	/* longest */
@@ -41,33 +42,13 @@ struct engine {
 	int exit;		/* -1 while running */
 };
 
-/* Creates dir and its parents (0700), as mkdir -p does. */
-static int mkdirs(const char *dir)
-{
-	char p[PATH_MAX];
-	size_t len = strlen(dir);
-
-	if (!len || len >= sizeof(p))
-		return -1;
-	memcpy(p, dir, len + 1);
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0700) && errno != EEXIST)
-			return -1;
-		*s = '/';
-	}
-	return mkdir(p, 0700) && errno != EEXIST ? -1 : 0;
-}
-
 static void state_init(struct engine *e)
 {
 	const char *dir = e->c->cp.state_dir;
 	int n;
 
 	e->state[0] = '\0';
-	if (!dir || !*dir || mkdirs(dir)) {
+	if (!dir || !*dir || state_mkdirs(dir)) {
 		warn("cannot create state directory: '%s': %s (an interrupted"
 		     " session will be lost)", dir ? dir : "", strerror(errno));
 		return;
@@ -86,21 +67,15 @@ static void state_init(struct engine *e)
  */
 static void state_save(struct engine *e, const struct msg *end)
 {
-	char buf[2048], tmp[PATH_MAX + 8];
-	int len, fd;
+	char buf[2048];
+	int len;
 
 	if (!e->state[0] || (len = msg_encode(end, buf, sizeof(buf) - 1)) < 0)
 		return;
 	buf[len++] = '\n';
-	snprintf(tmp, sizeof(tmp), "%s.tmp", e->state);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || write(fd, buf, (size_t)len) != len || close(fd) ||
-	    rename(tmp, e->state)) {
+	if (state_replace(e->state, buf, (size_t)len))
 		warn_limited(&e->rl_state, "cannot write session file: '%s': %s",
 			     e->state, strerror(errno));
-		if (fd >= 0)
-			unlink(tmp);
-	}
 }
 
 static void state_remove(struct engine *e)

@@ -48,12 +48,18 @@ check()
 		pkg-config --exists jansson || want libjansson-dev
 		pkg-config --exists libcyaml || want libcyaml-dev
 		pkg-config --exists yaml-0.1 || want libyaml-dev
+		pkg-config --exists libwebsockets || want libwebsockets-dev
+		pkg-config --exists libuv || want libuv1-dev
+		pkg-config --exists libcrypt || want libcrypt-dev
 	else
 		want pkg-config
 		want librdkafka-dev
 		want libjansson-dev
 		want libcyaml-dev
 		want libyaml-dev
+		want libwebsockets-dev
+		want libuv1-dev
+		want libcrypt-dev
 	fi
 	has kcat || want kcat
 	if ! has java || [ "$(java_major)" -lt 17 ]; then

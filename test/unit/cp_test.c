@@ -760,6 +760,179 @@ static void test_quiet_owner(void)
 	      "without a say hook the core works the same");
 }
 
+/* --- metered CPs: a real charger's meter says the energy --- */
+
+static void metered(void)
+{
+	rig(1, 0);
+	r.o.metered = true;
+}
+
+static int meter(long long ms, long long wh, double kw)
+{
+	struct now t = at(ms);
+
+	return cp_meter(&r.p, wh, kw, &t);
+}
+
+static int meter_end(long long ms, long long wh, enum msg_end reason)
+{
+	struct now t = at(ms);
+
+	return cp_meter_end(&r.p, wh, reason, &t);
+}
+
+/* Telemetry of S1 for D1 with the meter's power. */
+static const char *mtele(long long ts, unsigned seq, const char *kw,
+			 long long wh, long long cents)
+{
+	return line("post telemetry {\"v\":1,\"type\":\"telemetry\",\"id\":\"*\",\"ts\":@%lld,\"cp\":\"CP001\",\"driver\":\"D1\",\"session\":\"S1\",\"seq\":%u,\"kw\":%s,\"wh\":%lld,\"cents\":%lld}",
+		    ts, seq, kw, wh, cents);
+}
+
+static void test_metered_supply(void)
+{
+	metered();
+	registered();
+	check(start(1000, S1, "D1", 0, 0) == CP_EV_STARTED,
+	      "metered: a start at an idle CP begins a supply");
+	expect("and sends nothing until the meter speaks", NULL);
+	check(heard("info: session started for 'D1': session 5e551000000000000000000000000001, 0.35 EUR/kWh, target none"),
+	      "with no target: the configured defaults are for simulated CPs");
+	check(cp_next(&r.p) == CP_NEVER && tick(60000) == CP_EV_NONE,
+	      "ticks send no telemetry and end nothing");
+	expect("not even after a minute", NULL);
+	check(meter(61000, 0, 0) == 0, "the first reading is taken");
+	expect("as telemetry seq 0, its end kept (seq 1)",
+	       mtele(61000, 0, "0", 0, 0), keep1(61000, 1, 0, 0, "broken"),
+	       NULL);
+	meter(62000, 1834, 11.04);
+	expect("the next is seq 1 with the meter's energy and power",
+	       mtele(62000, 1, "11.04", 1834, 64),
+	       keep1(62000, 2, 1834, 64, "broken"), NULL);
+	check(meter_end(63000, 2000, END_UNPLUGGED) == 0 && !r.p.supplying,
+	      "the meter's last figure ends the supply");
+	expect("with that figure and the reason given",
+	       keep1(63000, 2, 2000, 70, "unplugged"),
+	       end1(63000, 2, 2000, 70, "unplugged"), "save none", NULL);
+	check(meter(64000, 10, 1) == -1 && meter_end(64000, 10, END_FINISHED) == -1,
+	      "readings without a supply are refused");
+	expect("and send nothing", NULL);
+}
+
+static void test_metered_targets(void)
+{
+	metered();
+	registered();
+	start(1000, S1, "D1", 1000, 2);
+	check(r.p.s.target_wh == 1000 && r.p.s.limit_ms == 2000,
+	      "metered: the targets of the request are kept for the owner");
+	meter(5000, 2500, 22);
+	check(r.p.supplying && tick(60000) == CP_EV_NONE && r.p.supplying,
+	      "but reaching them ends nothing: the owner stops the charger");
+}
+
+/* Ends the core decides are asked for; the meter's figure closes them. */
+static void test_metered_ends(void)
+{
+	static const struct {
+		const char *what, *reason;
+		enum cp_event ev;
+	} rows[] = {
+		{ "the end command", "cancelled", CP_EV_ENDING },
+		{ "a stop", "stopped", CP_EV_STOPPED },
+		{ "a fault", "broken", CP_EV_FAULTED },
+	};
+	enum cp_event ev;
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		metered();
+		supplying(0, 0);
+		meter(2000, 500, 22);
+		r.nlog = 0;
+		ev = i == 0 ? command(2500, "CP001", CMD_END, S1, NULL, 0, 0) :
+		     i == 1 ? command(2500, "CP001", CMD_STOP, NULL, NULL, 0, 0) :
+			      act(2500, CP_FAULT);
+		check(ev == rows[i].ev && r.p.supplying && r.p.s.ending,
+		      "metered: %s asks for the end", rows[i].what);
+		expect("and sends nothing yet", NULL);
+		meter_end(3000, 700, END_UNPLUGGED);
+		expect(line("the meter's figure closes it, for the reason asked (%s)",
+			    rows[i].reason),
+		       keep1(3000, 1, 700, 25, rows[i].reason),
+		       end1(3000, 1, 700, 25, rows[i].reason), "save none", NULL);
+	}
+	metered();
+	supplying(0, 0);
+	check(act(1500, CP_UNPLUG) == CP_EV_ENDED,
+	      "metered: the owner's unplug ends at once");
+	expect("a supply the meter never spoke of: seq 0, nothing supplied",
+	       keep1(1500, 0, 0, 0, "unplugged"),
+	       end1(1500, 0, 0, 0, "unplugged"), "save none", NULL);
+}
+
+static struct msg kept(const char *cp, unsigned seq, long long wh)
+{
+	struct msg m;
+
+	msg_init_at(&m, MSG_SUPPLY_END, WALL0 - 1000);
+	strcpy(m.cp, cp);
+	strcpy(m.driver, "D1");
+	strcpy(m.session, S1);
+	m.u.ticket = (struct msg_ticket){ .seq = seq, .wh = wh,
+		.cents = msg_cents(wh, 0.35), .price = 0.35,
+		.started = WALL0 - 5000, .ended = WALL0 - 1000,
+		.reason = END_BROKEN };
+	return m;
+}
+
+static void test_resume(void)
+{
+	struct now t = at(0);
+	struct msg m = kept("CP001", 4, 300);
+
+	metered();
+	check(cp_resume(&r.p, &m, &t) == 0 && r.p.supplying && r.p.registered,
+	      "a kept supply is taken back, the CP counted as registered");
+	check(heard("info: resuming session 5e551000000000000000000000000001 for 'D1' at 0.3 kWh"),
+	      "and said");
+	check(cp_next(&r.p) == CP_NEVER, "it sends no register");
+	meter(1000, 450, 7);
+	expect("the next reading follows the last telemetry (seq 3)",
+	       mtele(1000, 4, "7", 450, 16),
+	       end_of("save ", "D1", "S1", 1000, 5, 450, 16, "0.35", -5000,
+		      "broken"), NULL);
+	check(cp_resume(&r.p, &m, &t) == -1, "a CP supplying takes back nothing");
+	metered();
+	m = kept("CP002", 4, 300);
+	check(cp_resume(&r.p, &m, &t) == -1 && !r.p.supplying,
+	      "nor the supply of another CP");
+	m = kept("CP001", 0, 0);
+	m.type = MSG_TELEMETRY;
+	check(cp_resume(&r.p, &m, &t) == -1, "nor anything but a supply_end");
+	m = kept("CP001", 0, 0);
+	check(cp_resume(&r.p, &m, &t) == 0 && !r.p.s.told,
+	      "a kept supply of seq 0 had no telemetry yet");
+	meter(1000, 0, 0);
+	check(r.last.u.prog.seq == 0, "so the next reading is seq 0");
+}
+
+static void test_reboot(void)
+{
+	rig(1, 0);
+	registered();
+	check(act(100, CP_REBOOT) == CP_EV_NONE && !r.p.registered &&
+	      cp_next(&r.p) == MONO0 + 100,
+	      "a reboot makes a registered CP register again at once");
+	tick(100);
+	expect("with a register", reg(100, true), NULL);
+	check(cp_next(&r.p) == MONO0 + 600, "from the first back-off");
+	ack(200, "CP001", false, DENY_UNKNOWN_CP, "");
+	act(300, CP_REBOOT);
+	check(!r.p.refused && tick(300) == CP_EV_NONE && r.nlog == 1,
+	      "a refused CP tries again after a reboot");
+}
+
 int main(void)
 {
 	struct timespec t0, t1;
@@ -782,6 +955,11 @@ int main(void)
 	test_interrupted();
 	test_other_cp();
 	test_quiet_owner();
+	test_metered_supply();
+	test_metered_targets();
+	test_metered_ends();
+	test_resume();
+	test_reboot();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	cp_free(&r.p);
 	printf("# %d cases in %ld us\n", check_passed + check_failed,
