@@ -61,76 +61,9 @@ mkdir -p "$out" || exit 2
 cp "$top/evc" "$out/evc" || exit 2
 evc=$out/evc
 csv=$out/fleet.csv
-kafka_dir= brokers=${EVC_BENCH_BROKERS:-} kafka_pid=
-pids=()
-
-# --- processes ---------------------------------------------------------------
-
-bg()
-{
-	local name=$1
-
-	shift
-	"$@" >"$out/$name.out" 2>"$out/$name.err" </dev/null &
-	pids+=($!)
-	eval "pid_$name=$!"
-}
-
-stop_pid()
-{
-	kill -s TERM "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
-cleanup()
-{
-	local p
-
-	for p in "${pids[@]}"; do
-		stop_pid "$p"
-	done
-	pids=()
-	if [ -n "$kafka_dir" ]; then
-		test/kafka.sh stop "$kafka_dir"
-		kafka_dir=
-	fi
-}
-trap cleanup EXIT
-trap 'say interrupted; exit 130' INT TERM
-
-# wait_line FILE TEXT SECONDS: until FILE holds TEXT.
-wait_line()
-{
-	local i
-
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	say "no '$2' in $1 within $3 s:"
-	tail -n 20 "$1" >&2
-	return 1
-}
-
-start_kafka()
-{
-	if [ -n "$brokers" ]; then
-		say "Kafka at $brokers (EVC_BENCH_BROKERS)"
-		return 0
-	fi
-	kafka_dir=$out/kafka
-	test/kafka.sh start "$kafka_dir" || { kafka_dir=; return 1; }
-	brokers=$(cat "$kafka_dir/brokers") || return 1
-	kafka_pid=$(cat "$kafka_dir/kafka.pid" 2>/dev/null)
-	say "Kafka at $brokers"
-}
-
-# --- measurements ------------------------------------------------------------
-
-# CPU ticks (user + system) a process has used; fields after the comm.
-ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+brokers=${EVC_BENCH_BROKERS:-}
+# shellcheck source=test/bench/common.sh
+. "$top/test/bench/common.sh"
 
 # The total lag of Central's group, in messages ("-" when unknown).
 group_lag()

@@ -48,67 +48,10 @@ cp "$top/evc" "$top"/test/bench/bench_{ocpp,auth,echo} "$out/bin/" || exit 2
 bin=$out/bin
 results=$out/results.txt
 : >"$results"
-kafka_dir= brokers=${EVC_BENCH_BROKERS:-}
+brokers=${EVC_BENCH_BROKERS:-}
 tag=$(date +%s)-$$
-pids=()
-
-bg()
-{
-	local name=$1
-
-	shift
-	"$@" >"$out/$name.out" 2>"$out/$name.err" </dev/null &
-	pids+=($!)
-	eval "pid_$name=$!"
-}
-
-stop_pid()
-{
-	kill -s TERM "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
-cleanup()
-{
-	local p
-
-	for p in "${pids[@]}"; do
-		stop_pid "$p"
-	done
-	pids=()
-	if [ -n "$kafka_dir" ]; then
-		test/kafka.sh stop "$kafka_dir"
-		rm -rf "$kafka_dir/data"
-		kafka_dir=
-	fi
-}
-trap cleanup EXIT
-trap 'say interrupted; exit 130' INT TERM
-
-wait_line()
-{
-	local i
-
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	say "no '$2' in $1 within $3 s:"
-	tail -n 20 "$1" >&2
-	return 1
-}
-
-start_kafka()
-{
-	if [ -n "$brokers" ]; then
-		say "Kafka at $brokers (EVC_BENCH_BROKERS)"
-		return 0
-	fi
-	kafka_dir=$out/kafka
-	test/kafka.sh start "$kafka_dir" || { kafka_dir=; return 1; }
-	brokers=$(cat "$kafka_dir/brokers")
-	say "Kafka 3.9.1 at $brokers"
-}
+# shellcheck source=test/bench/common.sh
+. "$top/test/bench/common.sh"
 
 # config NAME: OUT/NAME.yaml with topics of its own, created.
 config()

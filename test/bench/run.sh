@@ -62,82 +62,10 @@ evc=$out/bin/evc
 bench=$out/bin
 results=$out/results.txt
 : >"$results"
-kafka_dir= brokers=${EVC_BENCH_BROKERS:-}
+brokers=${EVC_BENCH_BROKERS:-}
 tag=$(date +%s)-$$
-pids=()
-
-# --- processes -------------------------------------------------------------
-
-# bg NAME CMD...: starts CMD with its output in OUT/NAME.out and .err.
-bg()
-{
-	local name=$1
-
-	shift
-	"$@" >"$out/$name.out" 2>"$out/$name.err" </dev/null &
-	pids+=($!)
-	eval "pid_$name=$!"
-}
-
-# stop_pid PID: SIGCONT (a paused Central), SIGTERM, then waits for it.
-stop_pid()
-{
-	kill -s CONT "$1" 2>/dev/null
-	kill -s TERM "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-}
-
-cleanup()
-{
-	local p
-
-	for p in "${pids[@]}"; do
-		stop_pid "$p"
-	done
-	pids=()
-	if [ -n "$kafka_dir" ]; then
-		test/kafka.sh stop "$kafka_dir"
-		# Gigabytes of telemetry: the logs are worth keeping, not the data.
-		rm -rf "$kafka_dir/data"
-		kafka_dir=
-	fi
-}
-trap cleanup EXIT
-trap 'say interrupted; exit 130' INT TERM
-
-# wait_line FILE TEXT SECONDS: until FILE holds TEXT.
-wait_line()
-{
-	local i
-
-	for ((i = 0; i < $3 * 10; i++)); do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-	done
-	say "no '$2' in $1 within $3 s:"
-	tail -n 20 "$1" >&2
-	return 1
-}
-
-# --- Kafka and configurations ------------------------------------------------
-
-start_kafka()
-{
-	local try
-
-	if [ -n "$brokers" ]; then
-		say "Kafka at $brokers (EVC_BENCH_BROKERS)"
-		return 0
-	fi
-	kafka_dir=$out/kafka
-	for try in 1 2 3; do
-		test/kafka.sh start "$kafka_dir" && break
-		test/kafka.sh stop "$kafka_dir"
-		[ "$try" = 3 ] && { kafka_dir=; say "cannot start Kafka"; return 1; }
-	done
-	brokers=$(cat "$kafka_dir/brokers")
-	say "Kafka $(test/kafka.sh version) at $brokers (PID $(cat "$kafka_dir/kafka.pid"))"
-}
+# shellcheck source=test/bench/common.sh
+. "$top/test/bench/common.sh"
 
 # config NAME: OUT/NAME.yaml with topics of its own, created. The
 # timeouts are a day: the benchmarks play CPs that send no heartbeats.
