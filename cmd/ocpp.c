@@ -102,11 +102,6 @@ struct gwio {
 /* lws's callbacks find the gateway here: one per process. */
 static struct gwio *io_of;
 
-static struct now clock_now(void)
-{
-	return (struct now){ .wall = now_ms(), .mono = mono_ms() };
-}
-
 /* --- the core's hooks ---------------------------------------------------- */
 
 static int on_post(void *arg, enum topic t, const struct msg *m)
@@ -212,16 +207,7 @@ static void closes_done(struct gwio *io)
 
 static void on_say(void *arg, enum say level, const char *line)
 {
-	struct gwio *io = arg;
-
-	if (level == SAY_DEBUG)
-		debug("%s", line);
-	else if (level == SAY_INFO)
-		info("%s", line);
-	else if (level == SAY_WARN)
-		warn("%s", line);
-	else
-		warn_limited(&io->rl_hostile, "%s", line);
+	log_say(&((struct gwio *)arg)->rl_hostile, level, line);
 }
 
 /* --- the handshake ------------------------------------------------------- */

@@ -13,13 +13,10 @@
 /* The session's lines, at the level it gives them. */
 static void say_to_log(void *arg, enum say level, const char *line)
 {
+	static struct ratelimit rl;
+
 	(void)arg;
-	if (level == SAY_DEBUG)
-		debug("%s", line);
-	else if (level == SAY_INFO)
-		info("%s", line);
-	else
-		warn("%s", line);
+	log_say(&rl, level, line);
 }
 
 int drive_open(struct drive *dr, struct bus *b, struct session *s,

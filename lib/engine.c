@@ -180,23 +180,8 @@ static void on_save(void *arg, const struct cp *p, const struct msg *keep)
 static void on_say(void *arg, const struct cp *p, enum say level,
 		   const char *line)
 {
-	struct engine *e = arg;
-
 	(void)p;
-	if (level == SAY_DEBUG)
-		debug("%s", line);
-	else if (level == SAY_INFO)
-		info("%s", line);
-	else if (level == SAY_WARN)
-		warn("%s", line);
-	else
-		warn_limited(&e->rl_hostile, "%s", line);
-}
-
-/* The time every input to the core comes with. */
-static struct now clock_now(void)
-{
-	return (struct now){ .wall = now_ms(), .mono = mono_ms() };
+	log_say(&((struct engine *)arg)->rl_hostile, level, line);
 }
 
 /* A session an engine crash interrupted: its end, as the file keeps it. */

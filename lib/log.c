@@ -256,3 +256,18 @@ long long mono_ms(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+struct now clock_now(void)
+{
+	return (struct now){ .wall = now_ms(), .mono = mono_ms() };
+}
+
+void log_say(struct ratelimit *rl, enum say level, const char *line)
+{
+	switch (level) {
+	case SAY_DEBUG: debug("%s", line); break;
+	case SAY_INFO: info("%s", line); break;
+	case SAY_WARN: warn("%s", line); break;
+	case SAY_HOSTILE: warn_limited(rl, "%s", line); break;
+	}
+}

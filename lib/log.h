@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stdbool.h>
 
+#include "core.h"
+
 /* The exit-code contract, documented in evc(1). */
 enum {
 	EXIT_OK = 0,		/* success */
@@ -63,5 +65,13 @@ void warn_limited(struct ratelimit *rl, const char *fmt, ...);
 /* Milliseconds: wall clock (for messages) and monotonic (for timers). */
 long long now_ms(void);
 long long mono_ms(void);
+/* Both, as a core's input carries them (lib/core.h). */
+struct now clock_now(void);
+
+/*
+ * A core's line logged at its level: debug, info, warn; a hostile one
+ * through rl (input can repeat it without end).
+ */
+void log_say(struct ratelimit *rl, enum say level, const char *line);
 
 #endif
