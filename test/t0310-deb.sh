@@ -96,6 +96,12 @@ test_expect_success 'Depends: the package of every library evc links, no build t
 	! grep -E "(-dev|gcc|make|dpkg-dev|build-essential)( |,|\$)" depends
 '
 
+test_expect_success 'Depends: the package of the libuv plugin libwebsockets loads' '
+	p=$(lib_package "libwebsockets-evlib_uv.so") && test -n "$p" &&
+	grep -q "\(^\|, \)$p\( \|,\|\$\)" depends ||
+		{ echo "no ${p:-evlib_uv package} in Depends: $(cat depends)"; return 1; }
+'
+
 if command -v lintian >/dev/null; then
 	test_expect_success 'lintian finds no error in the package' '
 		lintian --fail-on error "$deb" >lintian.out 2>&1 ||
