@@ -18,6 +18,7 @@
 #include "lib/log.h"
 #include "lib/session.h"
 #include "lib/setup.h"
+#include "lib/textwidth.h"
 #include "lib/xalloc.h"
 
 #define TICK_MS 100		/* longest wait before stdin is looked at */
@@ -463,10 +464,14 @@ static void do_status(struct driver *d, int argc, char **argv)
 	}
 }
 
-/* One line per CP as Central last published it, by id. */
+/*
+ * One line per CP as Central last published it, by id; the location
+ * last, whole, shown as lib/textwidth.h shows text.
+ */
 static void print_list(FILE *out, struct cpstate *cs)
 {
 	const struct cpstate_row *const *row = cpstate_sorted(cs);
+	char loc[MSG_TEXT_MAX * 3 + 1];
 	uint32_t avail = 0;
 
 	if (!cs->n) {
@@ -474,9 +479,11 @@ static void print_list(FILE *out, struct cpstate *cs)
 		return;
 	}
 	for (uint32_t i = 0; i < cs->n; i++) {
+		text_cell(loc, sizeof(loc), row[i]->st.location, MSG_TEXT_MAX,
+			  false);
 		fprintf(out, "%-12s %-12s %6s EUR/kWh  %s\n", row[i]->id,
 			cp_state_name(row[i]->st.state),
-			fig_price(row[i]->st.price).s, row[i]->st.location);
+			fig_price(row[i]->st.price).s, loc);
 		avail += row[i]->st.state == CP_ACTIVE;
 	}
 	fprintf(out, "%u CP%s, %u available\n", cs->n, cs->n == 1 ? "" : "s",
