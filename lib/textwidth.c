@@ -43,8 +43,9 @@ static void leave(locale_t old)
  * have been valid (at least one byte): one U+FFFD each, as Unicode
  * recommends, so a sequence cut short is one replacement, not several.
  */
-static long decode(const unsigned char *s, size_t *n)
+long text_decode(const char *str, size_t *n)
 {
+	const unsigned char *s = (const unsigned char *)str;
 	unsigned c = s[0], need, lo = 0x80, hi = 0xbf;
 	long cp;
 
@@ -83,7 +84,7 @@ static long decode(const unsigned char *s, size_t *n)
 static int next(const char **s, const char **b, size_t *n)
 {
 	size_t len;
-	long cp = decode((const unsigned char *)*s, &len);
+	long cp = text_decode(*s, &len);
 	int w;
 
 	if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))

@@ -20,6 +20,13 @@
  * printable code point counts one column.
  */
 
+/*
+ * The code point at s, strictly decoded, and in *n the bytes it takes;
+ * -1 for bytes that are not UTF-8, *n then being those that one U+FFFD
+ * stands for (at least one).
+ */
+long text_decode(const char *s, size_t *n);
+
 /* The columns s takes, once shown as text_cell() shows it. */
 int text_width(const char *s);
 
