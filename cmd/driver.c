@@ -712,7 +712,9 @@ static int edit_loop(struct driver *d)
 /*
  * libedit's prompt, its history file, the wake pipe and the hooks that
  * keep error lines off the line typed; EXIT_OK from edit_loop() when
- * it ends, -1 when libedit cannot be used here.
+ * it ends, -1 when libedit cannot be used here. The pipe is closed
+ * only once Kafka's handle is (run()): no librdkafka thread writes to
+ * it then.
  */
 static int edit(struct driver *d)
 {
@@ -720,27 +722,21 @@ static int edit(struct driver *d)
 	int ret;
 
 	snprintf(text, sizeof(text), "evc %s> ", d->s.driver);
-	if (pipe2(d->wake, O_NONBLOCK | O_CLOEXEC))
-		d->wake[0] = d->wake[1] = -1;
 	if (!(d->ed = prompt_open(text, HISTORY_FILE))) {
 		d->edit = false;
-		ret = -1;
-		goto out;
+		return -1;
 	}
 	log_around(hide_prompt, show_prompt, d->ed);
-	if (d->wake[0] >= 0)
+	if (pipe2(d->wake, O_NONBLOCK | O_CLOEXEC) == 0)
 		bus_wakeup(d->dr.b, wake, d);
+	else
+		d->wake[0] = d->wake[1] = -1;
 	show(d, "driver %s: type 'help' for the commands", d->s.driver);
 	ret = edit_loop(d);
 	bus_wakeup(d->dr.b, NULL, NULL);
 	log_around(NULL, NULL, NULL);
 	prompt_close(d->ed);
 	d->ed = NULL;
-out:
-	if (d->wake[0] >= 0) {
-		close(d->wake[0]);
-		close(d->wake[1]);
-	}
 	return ret;
 }
 
@@ -788,6 +784,10 @@ static int run(struct driver *d, struct setup *su)
 	else
 		ret = prompt_loop(d);
 	drive_close(&d->dr, CLOSE_MS);
+	if (d->wake[0] >= 0) {
+		close(d->wake[0]);
+		close(d->wake[1]);
+	}
 	return ret;
 }
 
@@ -862,7 +862,7 @@ int cmd_driver(int argc, char **argv)
 		{ "wait", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct driver d = { .wait_ms = -1 };
+	struct driver d = { .wait_ms = -1, .wake = { -1, -1 } };
 	struct setup_opts o = {
 		.usage = usage, .shortopts = "f:k:qs:t:w:", .longopts = opts,
 		.opt = driver_opt, .operands = check_args, .run = driver_run,

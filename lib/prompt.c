@@ -34,8 +34,9 @@
  * ours never waits, so that Kafka's messages are shown while the
  * person thinks. libedit's signal handling (EL_SIGNAL) stays off for
  * the same reason as above: SIGINT and SIGTERM stop the loop through
- * bus_stop and prompt_close() gives the terminal back; SIGWINCH and
- * SIGCONT are noted here and acted on at the next prompt_read().
+ * bus_stop and prompt_close() gives the terminal back; SIGWINCH,
+ * SIGCONT and SIGHUP (the terminal closed: the history is saved all the
+ * same) are noted here and acted on at the next prompt_read().
  */
 struct prompt {
 	EditLine *el;
@@ -48,17 +49,19 @@ struct prompt {
 	bool starved;		/* the reader found nothing to read */
 	bool ended;		/* the reader met the end of input */
 	int keys;		/* characters it returned in this el_gets() */
-	struct sigaction old_winch, old_cont;
+	struct sigaction old_winch, old_cont, old_hup;
 };
 
-static volatile sig_atomic_t resized, resumed;
+static volatile sig_atomic_t resized, resumed, hungup;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGWINCH)
 		resized = 1;
-	else
+	else if (sig == SIGCONT)
 		resumed = 1;
+	else
+		hungup = 1;
 }
 
 static char *prompt_text(EditLine *el)
@@ -207,6 +210,7 @@ struct prompt *prompt_open(const char *text, const char *history_name)
 	el_source(p->el, NULL);		/* ~/.editrc, or $EDITRC */
 	note_signal(SIGWINCH, &p->old_winch);
 	note_signal(SIGCONT, &p->old_cont);
+	note_signal(SIGHUP, &p->old_hup);
 	el_set(p->el, EL_UNBUFFERED, 1);	/* the editor's keys; the prompt */
 	return p;
 }
@@ -289,6 +293,8 @@ int prompt_read(struct prompt *p, char **line)
 	int n;
 
 	take_signals(p);
+	if (hungup)
+		return -1;	/* the terminal is gone: the history is kept */
 	for (;;) {
 		p->starved = false;
 		p->keys = 0;
@@ -326,6 +332,7 @@ void prompt_close(struct prompt *p)
 	history_end(p->h);
 	sigaction(SIGWINCH, &p->old_winch, NULL);
 	sigaction(SIGCONT, &p->old_cont, NULL);
+	sigaction(SIGHUP, &p->old_hup, NULL);
 	setlocale(LC_CTYPE, p->ctype);
 	free(p->ctype);
 	free(p->histfile);

@@ -171,7 +171,8 @@ test_expect_success 'driver prompt: a line that comes while one types goes above
 	screen q1 >q1.screen &&
 	! grep "evc Q1> .*evc driver" q1.screen &&
 	type_in q1 quit && press q1 Enter &&
-	wait_for 10 "test -s q1.rc"
+	wait_for 10 "test -s q1.rc" &&
+	test "$(cat q1.rc)" = 0
 '
 
 test_expect_success 'TERM=dumb: the prompt of a plain terminal, no history file' '
@@ -181,6 +182,7 @@ test_expect_success 'TERM=dumb: the prompt of a plain terminal, no history file'
 	wait_for 5 "screen_has d1 \"no session\"" &&
 	type_in d1 quit && press d1 Enter &&
 	wait_for 10 "test -s d1.rc" &&
+	test "$(cat d1.rc)" = 0 &&
 	test ! -e dumb/evc/driver_history
 '
 
