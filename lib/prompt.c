@@ -4,8 +4,8 @@
 #include <langinfo.h>
 #include <locale.h>
 #include <poll.h>
-#include <stdbool.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +25,9 @@
  * el_gets() in libedit's unbuffered mode, with a reader of our own
  * (EL_GETCFN), rather than the readline layer's rl_callback_read_char():
  * that function is a thin wrapper over this very mode, but the readline
- * layer keeps one global editor with its own signal handlers (SIGINT's
- * sends the signal again to the whole process group), against which
- * bus_signals() would have to fight. In unbuffered mode el_gets()
+ * layer keeps one global editor and turns on libedit's signal handlers
+ * (EL_SIGNAL: SIGINT's resends the signal to the whole process group),
+ * against which bus_signals() would have to fight. In unbuffered mode el_gets()
  * handles one key and returns. libedit's own reader would then still
  * wait for a key in two cases (an Esc alone, which may start a
  * sequence, and bytes that are not UTF-8, which it drops and reads on):
@@ -48,6 +48,7 @@ struct prompt {
 	int hidden;		/* prompt_hide() calls not yet undone */
 	bool starved;		/* the reader found nothing to read */
 	bool ended;		/* the reader met the end of input */
+	bool eof;		/* ^D was typed on an empty line */
 	int keys;		/* characters it returned in this el_gets() */
 	struct sigaction old_winch, old_cont, old_hup;
 };
@@ -106,7 +107,7 @@ static void note_signal(int sig, struct sigaction *old)
 	sigaction(sig, &sa, old);
 }
 
-/* History in memory, the file's lines first; a line repeated is kept once. */
+/* History in memory, the file's lines first; a line entered twice in a row is kept once. */
 static void history_open(struct prompt *p, const char *history_name)
 {
 	HistEvent ev;
@@ -305,8 +306,10 @@ int prompt_read(struct prompt *p, char **line)
 			return 0;
 		if (!buf)
 			continue;	/* a key that left the line empty */
-		if (n == 1 && buf[0] == CTRL_D)
+		if (n == 1 && buf[0] == CTRL_D) {
+			p->eof = true;
 			return -1;
+		}
 		if (buf[n - 1] == '\n')
 			return entered(p, buf, n, line);
 	}
@@ -322,7 +325,7 @@ void prompt_close(struct prompt *p)
 	li = el_line(p->el);
 	if (!p->hidden)
 		prompt_hide(p);
-	if (li->lastchar > li->buffer)
+	if (li->lastchar > li->buffer && !p->eof)
 		printf("%s%.*s\n", p->text, (int)(li->lastchar - li->buffer),
 		       li->buffer);
 	fflush(stdout);

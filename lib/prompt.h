@@ -24,17 +24,18 @@ struct prompt;
 struct prompt *prompt_open(const char *text, const char *history_name);
 
 /*
- * Gives the terminal back as it was, the line being typed left on the
- * screen as a plain line, and saves the history.
+ * Gives the terminal back as it was, the line being typed (if any, and
+ * not ended by ^D) left on the screen as a plain line, and saves the
+ * history.
  */
 void prompt_close(struct prompt *p);
 
 /*
  * Takes what was typed so far, without waiting: 1 with *line a line
  * entered (without its newline; the caller may change it; valid until
- * the next call), 0 when no
- * line is complete yet, -1 at end of input (^D on an empty line, or
- * the terminal gone). A new prompt is drawn at once after a line.
+ * the next call), 0 when no line is complete yet, -1 at end of input
+ * (^D on an empty line, or the terminal gone). A new prompt is drawn
+ * at once after a line.
  */
 int prompt_read(struct prompt *p, char **line);
 
