@@ -446,7 +446,7 @@ test_expect_success 'a forged supply_end of 999 kWh after 4 s at 22 kW bills onl
 	has auth_response type=ticket session=$sess wh=24 cents=1 reason=finished &&
 	has auth_response type=notice session=$sess state=BROKEN &&
 	wait_state CP005 BROKEN &&
-	grep -q "refused supply_end from .CP005.*999.0 kWh in [45]s is more than 22.0 kW can deliver" central.err
+	grep -qE "refused supply_end from .CP005.*999.0 kWh in [0-9]+s is more than 22.0 kW can deliver" central.err
 '
 
 test_expect_success 'the CP registers again: its meter fault is cleared' '

@@ -122,10 +122,13 @@ test_expect_success 'a driver killed while charging finds its ticket when back' 
 	diff -u expect out
 '
 
-test_expect_success 'evc auth is quick against a running Central' '
+# Not a measure of speed (make bench has that): a refusal is answered
+# at once, not found by waiting out the 10 s timeout, on a busy machine too.
+test_expect_success 'evc auth is answered, not timed out, against a running Central' '
 	start=$(_now_ms) &&
 	test_expect_code 1 "$EVC" auth D5 CP999 2>err &&
 	elapsed=$(($(_now_ms) - start)) &&
 	echo "evc auth answered in $elapsed ms" &&
-	test $elapsed -lt 2000
+	test $elapsed -lt 8000 &&
+	grep -qxF "evc auth: denied: CP999 is not known to Central" err
 '
