@@ -842,6 +842,25 @@ static int watermarks(struct bus *b, const char *topic, int32_t p,
 	return 0;
 }
 
+int bus_ever_written(struct bus *b, enum topic t)
+{
+	const char *topic = b->conf->topics[t];
+	int64_t lo, hi;
+	int n;
+
+	if (!b->cons)
+		return error("cannot read '%s': no consumer", topic);
+	if ((n = partition_count(b, topic)) < 0)
+		return -1;
+	for (int32_t p = 0; p < n; p++) {
+		if (watermarks(b, topic, p, &lo, &hi))
+			return -1;
+		if (hi > 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* The offset to start at: the end, or the first message at from_ms. */
 static int start_offset(struct bus *b, const char *topic, int32_t p,
 			int64_t from_ms, int64_t *off)

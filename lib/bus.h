@@ -81,6 +81,13 @@ int bus_flush(struct bus *b, int timeout_ms);
  */
 int bus_follow(struct bus *b, enum topic t, const char *key, int64_t from_ms);
 
+/*
+ * Whether topic t ever held a record: 1 when a partition's end offset is
+ * above 0 (compaction and retention never lower it), 0 when none is, -1
+ * after saying why it cannot be told (a missing topic among them).
+ */
+int bus_ever_written(struct bus *b, enum topic t);
+
 /* Follows every partition of t from the beginning (cp-state readers). */
 int bus_follow_all(struct bus *b, enum topic t);
 

@@ -409,6 +409,13 @@ static bool text_ok(const unsigned char *s, size_t len)
 	return true;
 }
 
+bool msg_text_ok(const char *s)
+{
+	size_t len = strnlen(s, MSG_TEXT_MAX + 1);
+
+	return len <= MSG_TEXT_MAX && text_ok((const unsigned char *)s, len);
+}
+
 /*
  * Error subjects come from untrusted bytes: msg_quote() keeps printable
  * ASCII, doubles backslashes, writes any other byte as \xHH and cuts

@@ -234,6 +234,12 @@ int cp_state_parse(const char *s);
 /* A human sentence for a denial ("the CP is out of order"). */
 const char *msg_deny_text(enum msg_deny r);
 
+/*
+ * True when s may be the free text of a message (a location): at most
+ * MSG_TEXT_MAX bytes of UTF-8 without control characters.
+ */
+bool msg_text_ok(const char *s);
+
 /* True when s is a valid CP or driver id. */
 bool msg_name_ok(const char *s);
 
