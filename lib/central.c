@@ -410,6 +410,7 @@ static struct central_cp *add_cp(struct central *c, const char *id,
 	p->state = CP_DISCONNECTED;
 	p->since = now->wall;
 	c->count[CP_DISCONNECTED]++;
+	c->roster++;
 	index_put(&c->by_id, c->cps, c->ncps++);
 	return p;
 }
@@ -453,6 +454,7 @@ static void forget(struct central *c, struct central_cp *p,
 	(void)now;
 	c->count[p->state]--;
 	c->nforgotten++;
+	c->roster++;
 	c->changed = true;
 	p->forgotten = true;
 	p->registered = p->connected = p->stopped = p->meter_fault = false;
@@ -466,6 +468,7 @@ static void revive(struct central *c, struct central_cp *p,
 		   const struct now *now)
 {
 	c->nforgotten--;
+	c->roster++;
 	p->forgotten = p->removed = p->unsaid = false;
 	p->engine_ok = false;
 	p->state = CP_DISCONNECTED;
@@ -1110,6 +1113,7 @@ static bool restore_removed(struct central *c, struct central_cp *p,
 	}
 	snprintf(p->location, sizeof(p->location), "%s", r->st.location);
 	c->nforgotten--;
+	c->roster++;
 	c->count[p->state]++;
 	p->forgotten = false;
 	return true;

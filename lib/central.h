@@ -92,6 +92,9 @@ struct central {
 	struct central_cp *cps;
 	uint32_t ncps, cap;
 	uint32_t nforgotten;		/* rows of CPs removed: ncps - this are known */
+	uint32_t roster;		/* bumped when a row is added, forgotten
+					   or back: the owner's views of the
+					   rows are then stale */
 	struct index by_id, by_driver;
 	long count[CP_STATE_COUNT];	/* CPs in each state */
 	long ignored;			/* messages Central would not act on */
