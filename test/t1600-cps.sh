@@ -189,7 +189,7 @@ test_expect_success 'Central says it follows the topic, the file only its seed' 
 
 test_expect_success 'a CP not in the catalogue is refused' '
 	test_expect_code 1 "$EVC" cp CP009 >cp9.out 2>cp9.err &&
-	grep -q "CP009 refused: not in the catalogue" central.err
+	wait_for 5 "grep -q \"CP009 refused: not in the catalogue\" central.err"
 '
 
 test_expect_success 'a CP added while Central runs registers at once and charges' '
