@@ -216,6 +216,15 @@ static void operate(struct role *r, const struct panel_cmd *cmd,
 				cmd->all ? NULL : cmd->cp, now);
 }
 
+/* One entry to the core, whatever it came from. */
+static void catalogue_set(struct role *r, const char *id,
+			  const struct msg_cp_entry *e, const struct now *now)
+{
+	if (central_catalogue_set(&r->core, id, e, now) == CENTRAL_FULL)
+		warn_limited(&r->rl, "more than %d CPs: '%s' not added",
+			     CENTRAL_MAX_CPS, id);
+}
+
 /* What changed on cp-catalogue since the last tick, to the core. */
 static void follow_catalogue(struct role *r, const struct now *now)
 {
@@ -226,11 +235,8 @@ static void follow_catalogue(struct role *r, const struct now *now)
 	for (int i = 0; r->cat && got > 0 && i < CATALOGUE_BATCH; i++) {
 		if ((got = bus_recv(r->cat, &m, &t, 0)) == BUS_GONE)
 			central_catalogue_remove(&r->core, m.cp, now);
-		else if (got > 0 &&
-			 central_catalogue_set(&r->core, m.cp, &m.u.entry,
-					       now) == CENTRAL_FULL)
-			warn_limited(&r->rl, "more than %d CPs: '%s' not added",
-				     CENTRAL_MAX_CPS, m.cp);
+		else if (got > 0)
+			catalogue_set(r, m.cp, &m.u.entry, now);
 	}
 	if (got < 0) {
 		warn("cannot follow '%s' any more: changes of the catalogue will not reach Central",
@@ -366,15 +372,6 @@ static int load_catalogue(struct role *r)
 	if (catalogue_load(&r->yaml, cc->catalogue))
 		return -1;
 	return registry_check_file(&r->yaml, cc->catalogue);
-}
-
-/* One entry to the core, whatever it came from. */
-static void catalogue_set(struct role *r, const char *id,
-			  const struct msg_cp_entry *e, const struct now *now)
-{
-	if (central_catalogue_set(&r->core, id, e, now) == CENTRAL_FULL)
-		warn_limited(&r->rl, "more than %d CPs: '%s' not added",
-			     CENTRAL_MAX_CPS, id);
 }
 
 /* The YAML catalogue to the core: when the topic cannot be read. */

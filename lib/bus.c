@@ -680,20 +680,21 @@ int bus_send_to(struct bus *b, enum topic t, int32_t partition,
 int bus_erase(struct bus *b, enum topic t, const char *cp)
 {
 	rd_kafka_resp_err_t err;
+	int tries = 0;
 
 	if (!b->prod || t >= T_COUNT || !compacted(t) || !msg_cp_id_ok(cp))
 		return error("cannot remove '%s' from topic '%s'", cp,
 			     t < T_COUNT ? b->conf->topics[t] : "?");
-	err = rd_kafka_producev(b->prod,
-		RD_KAFKA_V_TOPIC(b->conf->topics[t]),
-		RD_KAFKA_V_KEY(cp, strlen(cp)),
-		RD_KAFKA_V_VALUE(NULL, 0),
-		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		RD_KAFKA_V_END);
-	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-		rd_kafka_poll(b->prod, 100);
-		return bus_erase(b, t, cp);
-	}
+	do {
+		err = rd_kafka_producev(b->prod,
+			RD_KAFKA_V_TOPIC(b->conf->topics[t]),
+			RD_KAFKA_V_KEY(cp, strlen(cp)),
+			RD_KAFKA_V_VALUE(NULL, 0),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			rd_kafka_poll(b->prod, 10);
+	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ++tries < 500);
 	if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
 		b->st.failed++;
 		refused(b, "not allowed by Kafka to write topic '%s'",
