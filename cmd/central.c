@@ -441,6 +441,21 @@ static void say_catalogue(const struct role *r, bool seeded)
 		     central_known(&r->core), topic, file);
 }
 
+/* The topic cannot be read: the file's CPs stand in, without changes. */
+static void catalogue_fallback(struct role *r, const struct now *now)
+{
+	const char *topic = r->conf->topics[T_CP_CATALOGUE];
+
+	if (r->yaml.ncps)
+		warn("cannot read '%s': the catalogue is that of '%s' alone, without the topic's changes",
+		     topic, r->conf->central.catalogue);
+	else
+		warn("cannot read '%s': no catalogue", topic);
+	feed_yaml(r, now);
+	bus_close(r->cat, 0);
+	r->cat = NULL;
+}
+
 /*
  * The catalogue Central serves: the topic cp-catalogue, read to its
  * end and followed from then on; the YAML catalogue seeds it when it
@@ -449,7 +464,6 @@ static void say_catalogue(const struct role *r, bool seeded)
  */
 static bool catalogue_begin(struct role *r)
 {
-	const char *topic = r->conf->topics[T_CP_CATALOGUE];
 	enum registry_result res = REGISTRY_UNFOLLOWED;
 	struct now now = now_is();
 	struct registry reg;
@@ -466,18 +480,14 @@ static bool catalogue_begin(struct role *r)
 		registry_free(&reg);
 		return false;
 	}
+	if (res == REGISTRY_TIMEOUT)
+		warn("cannot read '%s' to its end: its last CPs come as it is read",
+		     r->conf->topics[T_CP_CATALOGUE]);
 	if (res == REGISTRY_DONE || res == REGISTRY_TIMEOUT) {
-		if (res == REGISTRY_TIMEOUT)
-			warn("cannot read '%s' to its end: its last CPs come as it is read",
-			     topic);
 		feed_registry(r, &reg, &now);
 		say_catalogue(r, used == 0);
-	} else {
-		warn("cannot read '%s': the catalogue is '%s' alone, without its changes",
-		     topic, r->conf->central.catalogue ? r->conf->central.catalogue : "(none)");
-		feed_yaml(r, &now);
-		bus_close(r->cat, 0);
-		r->cat = NULL;
+	} else if (res != REGISTRY_STOPPED) {	/* a signal: Central stops */
+		catalogue_fallback(r, &now);
 	}
 	registry_free(&reg);
 	return true;
