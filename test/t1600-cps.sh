@@ -352,3 +352,12 @@ test_expect_success 'a missing catalogue topic: evc cps exits 1 and says so' '
 	grep -qF "no-such-topic-$$" err &&
 	test_expect_code 1 "$EVC" cps -c gone.yaml list 2>err
 '
+
+test_expect_success 'without its catalogue topic, Central serves the file alone and says so' '
+	sed -e "s/^\(    cp_catalogue: \).*/\1no-such-topic-$$/" \
+		-e "s/^\(  group: \).*/\1evc-central-t1600-$$-nocat/" evc.yaml >nocat.yaml &&
+	central c3 -c nocat.yaml &&
+	grep -qF "cannot read '\''no-such-topic-$$'\'': the catalogue is that of '\''cps.yaml'\'' alone, without the topic'\''s changes" c3.err &&
+	grep -q "ready: 2 CPs" c3.err &&
+	bg_kill c3
+'
