@@ -15,6 +15,7 @@
 #include "lib/msg_table.h"
 #include "lib/registry.h"
 #include "lib/setup.h"
+#include "lib/textwidth.h"
 
 #define CHECK_MS 5000		/* for a broker to answer at all */
 #define READ_MS 15000		/* to read the catalogue to its end */
@@ -215,30 +216,13 @@ out:
 	return ret;
 }
 
-/* Columns are counted in characters: locations may be UTF-8. */
-static int text_width(const char *t)
-{
-	int w = 0;
-
-	for (; *t; t++)
-		w += ((unsigned char)*t & 0xc0) != 0x80;
-	return w;
-}
-
-/* t cut to width characters, then spaces up to width. */
+/* t cut and padded to width columns (lib/textwidth.h). */
 static void put_cell(FILE *out, const char *t, int width)
 {
-	int w = 0;
+	char cell[MSG_TEXT_MAX * 3 + LOCATION_MAX + 1];
 
-	for (; *t; t++) {
-		bool starts = ((unsigned char)*t & 0xc0) != 0x80;
-
-		if (starts && w == width)
-			break;
-		w += starts;
-		fputc(*t, out);
-	}
-	fprintf(out, "%*s", width - w, "");
+	text_cell(cell, sizeof(cell), t, width, true);
+	fputs(cell, out);
 }
 
 static void print_table(FILE *out, const struct registry *reg,

@@ -1,5 +1,6 @@
 /* driver.c: the driver role: asks to charge, at a prompt or from a file. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -16,8 +17,10 @@
 #include "lib/drive.h"
 #include "lib/figure.h"
 #include "lib/log.h"
+#include "lib/prompt.h"
 #include "lib/session.h"
 #include "lib/setup.h"
+#include "lib/textwidth.h"
 #include "lib/xalloc.h"
 
 #define TICK_MS 100		/* longest wait before stdin is looked at */
@@ -25,6 +28,7 @@
 #define CLOSE_MS 2000
 #define LINE_MAX_BYTES 1024
 #define ARGS_MAX 4
+#define HISTORY_FILE "driver_history"	/* under $XDG_STATE_HOME/evc */
 
 static const char usage[] =
 	"usage: evc driver [-qv] [-b BROKERS] [-c FILE] [-f FILE] [-k KWH | -s SECONDS] [-t SECONDS] [-w SECONDS] [-X NAME=VALUE]... DRIVER\n"
@@ -59,6 +63,9 @@ struct driver {
 	int nsvs;
 	bool quiet;
 	bool tty;			/* a person at a terminal: prompt */
+	bool edit;			/* ... with libedit (TERM allows it) */
+	struct prompt *ed;		/* libedit's line, while it is open */
+	int wake[2];			/* a pipe: Kafka has something */
 	bool asked;			/* a request was made by this process */
 	bool quit;
 	bool eof;
@@ -68,16 +75,25 @@ struct driver {
 	bool have_held;
 };
 
-/* Events may come while a person types: the prompt is drawn again. */
+/*
+ * Events may come while a person types: the prompt and what is typed
+ * go off the screen, the lines are printed, and they come back under
+ * them. With libedit the pairs nest; without it (TERM=dumb) the line
+ * typed is the terminal's own, and only the prompt is drawn again.
+ */
 static void out_begin(struct driver *d)
 {
-	if (d->tty)
+	if (d->ed)
+		prompt_hide(d->ed);
+	else if (d->tty && !d->edit)
 		fputs("\r\033[K", stdout);
 }
 
 static void out_end(struct driver *d)
 {
-	if (d->tty && !d->quit)
+	if (d->ed)
+		prompt_show(d->ed);
+	else if (d->tty && !d->edit && !d->quit)
 		printf("evc %s> ", d->s.driver);
 	fflush(stdout);
 }
@@ -407,10 +423,8 @@ static void do_charge(struct driver *d, int argc, char **argv)
 		return;
 	}
 	if (argc == 3) {
-		out_begin(d);
-		fflush(stdout);
 		if (drive_parse_kwh(argv[2], &t.wh)) {
-			out_end(d);
+			out_end(d);	/* the prompt again, after the error */
 			return;
 		}
 		t.s = 0;
@@ -463,10 +477,14 @@ static void do_status(struct driver *d, int argc, char **argv)
 	}
 }
 
-/* One line per CP as Central last published it, by id. */
+/*
+ * One line per CP as Central last published it, by id; the location
+ * last, whole, shown as lib/textwidth.h shows text.
+ */
 static void print_list(FILE *out, struct cpstate *cs)
 {
 	const struct cpstate_row *const *row = cpstate_sorted(cs);
+	char loc[MSG_TEXT_MAX * 3 + 1];
 	uint32_t avail = 0;
 
 	if (!cs->n) {
@@ -474,9 +492,11 @@ static void print_list(FILE *out, struct cpstate *cs)
 		return;
 	}
 	for (uint32_t i = 0; i < cs->n; i++) {
+		text_cell(loc, sizeof(loc), row[i]->st.location, MSG_TEXT_MAX,
+			  false);
 		fprintf(out, "%-12s %-12s %6s EUR/kWh  %s\n", row[i]->id,
 			cp_state_name(row[i]->st.state),
-			fig_price(row[i]->st.price).s, row[i]->st.location);
+			fig_price(row[i]->st.price).s, loc);
 		avail += row[i]->st.state == CP_ACTIVE;
 	}
 	fprintf(out, "%u CP%s, %u available\n", cs->n, cs->n == 1 ? "" : "s",
@@ -635,11 +655,98 @@ static void check_answer_time(struct driver *d)
 			 d->s.asked_cp, d->s.timeout_ms / 1000.0);
 }
 
+/* Kafka has something (from a librdkafka thread): edit_loop()'s poll ends. */
+static void wake(void *arg)
+{
+	struct driver *d = arg;
+	char c = 0;
+	ssize_t r = write(d->wake[1], &c, 1);	/* full: a wake is pending */
+
+	(void)r;
+}
+
+static void hide_prompt(void *ed)
+{
+	prompt_hide(ed);
+}
+
+static void show_prompt(void *ed)
+{
+	prompt_show(ed);
+}
+
+/*
+ * At a terminal, with libedit: one poll() waits for a key and for
+ * Kafka, whose thread writes to the wake pipe when a message comes
+ * (and TICK_MS bounds the wait for the rest: timeouts, delivery
+ * failures). Keys are taken without waiting for more (lib/prompt.c),
+ * then what Kafka brought is shown, above the line being typed.
+ */
+static int edit_loop(struct driver *d)
+{
+	struct pollfd fds[2] = {
+		{ .fd = STDIN_FILENO, .events = POLLIN },
+		{ .fd = d->wake[0], .events = POLLIN },
+	};
+	enum session_event ev;
+	char buf[64], *line;
+	int r;
+
+	while (!d->quit && !bus_stop) {
+		if (poll(fds, 2, TICK_MS) > 0 && fds[1].revents)
+			while (read(d->wake[0], buf, sizeof(buf)) > 0)
+				;
+		if ((r = prompt_read(d->ed, &line)) < 0)
+			break;		/* ^D, or the terminal is gone */
+		if (r > 0)
+			run_line(d, line);
+		while ((r = next_event(d, 1, &ev)) > 0)
+			show_event(d, ev);
+		if (r < 0)
+			return EXIT_UNREACHABLE;
+		check_answer_time(d);
+	}
+	return EXIT_OK;
+}
+
+/*
+ * libedit's prompt, its history file, the wake pipe and the hooks that
+ * keep error lines off the line typed; EXIT_OK from edit_loop() when
+ * it ends, -1 when libedit cannot be used here. The pipe is closed
+ * only once Kafka's handle is (run()): no librdkafka thread writes to
+ * it then.
+ */
+static int edit(struct driver *d)
+{
+	char text[MSG_NAME_MAX + 8];
+	int ret;
+
+	snprintf(text, sizeof(text), "evc %s> ", d->s.driver);
+	if (!(d->ed = prompt_open(text, HISTORY_FILE))) {
+		d->edit = false;
+		return -1;
+	}
+	log_around(hide_prompt, show_prompt, d->ed);
+	if (pipe2(d->wake, O_NONBLOCK | O_CLOEXEC) == 0)
+		bus_wakeup(d->dr.b, wake, d);
+	else
+		d->wake[0] = d->wake[1] = -1;
+	show(d, "driver %s: type 'help' for the commands", d->s.driver);
+	ret = edit_loop(d);
+	bus_wakeup(d->dr.b, NULL, NULL);
+	log_around(NULL, NULL, NULL);
+	prompt_close(d->ed);
+	d->ed = NULL;
+	return ret;
+}
+
 static int prompt_loop(struct driver *d)
 {
 	enum session_event ev;
 	int r;
 
+	if (d->edit && (r = edit(d)) >= 0)
+		return r;
 	if (d->tty)
 		show(d, "driver %s: type 'help' for the commands", d->s.driver);
 	while (!d->quit && !bus_stop) {
@@ -677,6 +784,10 @@ static int run(struct driver *d, struct setup *su)
 	else
 		ret = prompt_loop(d);
 	drive_close(&d->dr, CLOSE_MS);
+	if (d->wake[0] >= 0) {
+		close(d->wake[0]);
+		close(d->wake[1]);
+	}
 	return ret;
 }
 
@@ -718,6 +829,14 @@ static int check_args(void *ctx, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* libedit needs a terminal that can move its cursor: not "dumb" or unknown. */
+static bool edit_term(void)
+{
+	const char *term = getenv("TERM");
+
+	return term && *term && strcmp(term, "dumb");
+}
+
 static int driver_run(void *ctx, struct setup *su)
 {
 	struct driver *d = ctx;
@@ -728,6 +847,7 @@ static int driver_run(void *ctx, struct setup *su)
 	if (d->wait_ms < 0)
 		d->wait_ms = (int)su->conf.driver.wait_ms;
 	d->tty = !d->file && isatty(STDIN_FILENO) && isatty(STDOUT_FILENO);
+	d->edit = d->tty && edit_term();
 	return run(d, su);
 }
 
@@ -742,7 +862,7 @@ int cmd_driver(int argc, char **argv)
 		{ "wait", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct driver d = { .wait_ms = -1 };
+	struct driver d = { .wait_ms = -1, .wake = { -1, -1 } };
 	struct setup_opts o = {
 		.usage = usage, .shortopts = "f:k:qs:t:w:", .longopts = opts,
 		.opt = driver_opt, .operands = check_args, .run = driver_run,

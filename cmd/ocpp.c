@@ -450,14 +450,15 @@ static int close_now(struct conn *k)
 /* The frames queued, as many as the socket takes now. */
 static int writeable(struct conn *k)
 {
-	unsigned char ping[LWS_PRE];
+	/* lws hands a pong to the callback only when it has a payload */
+	unsigned char ping[LWS_PRE + 4] = { [LWS_PRE] = 'e', 'v', 'c', '?' };
 	struct out *o;
 
 	if (k->close_status)
 		return close_now(k);
 	if (k->ping) {
 		k->ping = false;
-		if (lws_write(k->wsi, ping + LWS_PRE, 0, LWS_WRITE_PING) < 0)
+		if (lws_write(k->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4)
 			return -1;
 	}
 	while ((o = k->head)) {

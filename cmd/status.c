@@ -18,6 +18,7 @@
 #include "lib/setup.h"
 #include "lib/cpstate.h"
 #include "lib/figure.h"
+#include "lib/textwidth.h"
 #include "lib/xalloc.h"
 
 #define CHECK_MS 5000		/* for a broker to answer at all */
@@ -25,7 +26,7 @@
 #define POLL_MS 200		/* --watch: longest wait for a message */
 #define REDRAW_MS 1000		/* --watch on a terminal: ages move on */
 #define MIN_REDRAW_MS 100	/* and no faster, however busy the topic */
-#define LOCATION_MAX 40		/* wider locations are cut in the table */
+#define LOCATION_MAX 40		/* columns: wider locations are cut in the table */
 
 static const char usage[] =
 	"usage: evc status [-jvw] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... [CP...]\n"
@@ -115,30 +116,13 @@ static const char *state_sgr(const struct status *s, enum cp_state st)
 	}
 }
 
-/* Columns are counted in characters: locations may be UTF-8. */
-static int text_width(const char *t)
-{
-	int w = 0;
-
-	for (; *t; t++)
-		w += ((unsigned char)*t & 0xc0) != 0x80;
-	return w;
-}
-
-/* t cut to width characters, then spaces up to width. */
+/* t cut and padded to width columns (lib/textwidth.h). */
 static void put_cell(FILE *out, const char *t, int width)
 {
-	int w = 0;
+	char cell[MSG_TEXT_MAX * 3 + LOCATION_MAX + 1];
 
-	for (; *t; t++) {
-		bool starts = ((unsigned char)*t & 0xc0) != 0x80;
-
-		if (starts && w == width)
-			break;
-		w += starts;
-		fputc(*t, out);
-	}
-	fprintf(out, "%*s", width - w, "");
+	text_cell(cell, sizeof(cell), t, width, true);
+	fputs(cell, out);
 }
 
 struct widths {

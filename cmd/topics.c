@@ -10,6 +10,7 @@
 #include "lib/log.h"
 #include "lib/registry.h"
 #include "lib/setup.h"
+#include "lib/textwidth.h"
 #include "lib/xalloc.h"
 
 #define ADMIN_TIMEOUT_MS 15000
@@ -432,12 +433,16 @@ static void add_assigned(rd_kafka_topic_partition_list_t *l,
 	}
 }
 
-/* One partition: committed, end, lag, and the member that holds it. */
+/*
+ * One partition: committed, end, lag, and the member that holds it. A
+ * group's name may be any text Kafka takes: its column is in display
+ * columns (lib/textwidth.h).
+ */
 static void lag_row(rd_kafka_t *rk, struct lag_group *g,
 		    const rd_kafka_topic_partition_t *p, int wg, int wt)
 {
 	const rd_kafka_MemberDescription_t *m = p->opaque;
-	char done[24] = "-", end[24] = "-", lag[24] = "-";
+	char done[24] = "-", end[24] = "-", lag[24] = "-", group[1024];
 	int64_t lo, hi, d;
 	bool has_end;
 
@@ -454,7 +459,8 @@ static void lag_row(rd_kafka_t *rk, struct lag_group *g,
 	} else {
 		g->unknown++;
 	}
-	printf("%-*s  %-*s  %9d  %10s  %10s  %8s  ", wg, g->name, wt, p->topic,
+	text_cell(group, sizeof(group), g->name, wg, true);
+	printf("%s  %-*s  %9d  %10s  %10s  %8s  ", group, wt, p->topic,
 	       (int)p->partition, done, end, lag);
 	if (m)
 		printf("%s %s\n", rd_kafka_MemberDescription_host(m),
@@ -485,7 +491,7 @@ static void lag_print(rd_kafka_t *rk, struct lag_group *g, size_t n)
 	int wg = 5, wt = 5, rows = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		wg = (int)strlen(g[i].name) > wg ? (int)strlen(g[i].name) : wg;
+		wg = text_width(g[i].name) > wg ? text_width(g[i].name) : wg;
 		for (int j = 0; j < g[i].parts->cnt; j++, rows++)
 			if ((int)strlen(g[i].parts->elems[j].topic) > wt)
 				wt = (int)strlen(g[i].parts->elems[j].topic);

@@ -96,6 +96,37 @@ void log_batch(bool on)
 	pthread_mutex_unlock(&batch.lock);
 }
 
+static struct {
+	void (*before)(void *arg), (*after)(void *arg);
+	void *arg;
+	pthread_t thread;
+} around;
+
+void log_around(void (*before)(void *arg), void (*after)(void *arg),
+		void *arg)
+{
+	pthread_mutex_lock(&batch.lock);
+	around.before = before;
+	around.after = after;
+	around.arg = arg;
+	around.thread = pthread_self();
+	pthread_mutex_unlock(&batch.lock);
+}
+
+/* Writes what is waiting and line, inside the hooks of log_around(). */
+static void write_locked(const char *line, size_t n)
+{
+	bool hooked = around.before && pthread_equal(around.thread,
+						     pthread_self());
+
+	if (hooked)
+		around.before(around.arg);
+	flush_locked();
+	fwrite(line, 1, n, stderr);
+	if (hooked)
+		around.after(around.arg);
+}
+
 /*
  * One line, whole: lines of processes sharing a file never mix. A line
  * not to be held back (now) goes after what is waiting, under the same
@@ -110,8 +141,7 @@ static void put_line(const char *line, size_t n, bool now)
 		memcpy(batch.buf + batch.used, line, n);
 		batch.used += n;
 	} else {
-		flush_locked();
-		fwrite(line, 1, n, stderr);
+		write_locked(line, n);
 	}
 	pthread_mutex_unlock(&batch.lock);
 }

@@ -42,6 +42,16 @@ void log_batch(bool on);
 void log_flush(void);
 
 /*
+ * A line editor's hooks around the lines written at once to stderr by
+ * the thread that sets them (errors, warnings, unbatched log lines):
+ * before() takes what the person types off the screen, after() puts it
+ * back under the line. Lines of other threads (librdkafka's, with -v)
+ * are written as they are. NULL hooks: none.
+ */
+void log_around(void (*before)(void *arg), void (*after)(void *arg),
+		void *arg);
+
+/*
  * Usage errors: the message, a pointer to -h, and EXIT_USAGE to return.
  * opt_error() reports what getopt_long() rejected (it runs with opterr 0).
  */

@@ -12,11 +12,13 @@
 #include "figure.h"
 #include "log.h"
 #include "panel.h"
+#include "textwidth.h"
 #include "xalloc.h"
 
 #define PANEL_EVENTS 64		/* recent events kept */
 #define PANEL_EVENTS_SHOWN 6
 #define PANEL_LINE 256		/* an event line, and a CP row before cutting */
+#define PANEL_LOC_MAX 24	/* columns of the widest location shown */
 #define PANEL_MIN_REDRAW_MS 100
 #define PANEL_CLOCK_MS 1000
 
@@ -340,16 +342,19 @@ static void sgr(struct panel *p, const char *code)
 	puts_(p, "m");
 }
 
-/* One screen line: text cut to the width, in colour, rest cleared. */
+/*
+ * One screen line: text cut to the width of the terminal in columns (a
+ * byte count would cut a character in two, and end early on accented
+ * or wide ones), in colour, rest cleared.
+ */
 static void line(struct panel *p, const char *colour, const char *text)
 {
-	size_t len = strlen(text);
+	char cut[PANEL_LINE * 3];	/* room for a U+FFFD per byte */
 
-	if (len > (size_t)p->cols)
-		len = (size_t)p->cols;
+	text_cell(cut, sizeof(cut), text, p->cols, false);
 	if (colour)
 		sgr(p, colour);
-	put(p, text, len);
+	puts_(p, cut);
 	if (colour)
 		sgr(p, "0");
 	puts_(p, "\033[K\r\n");
@@ -366,7 +371,7 @@ static const char *state_colour(const struct panel *p, enum cp_state s)
 	}
 }
 
-/* Widths of the id and location columns for the rows on screen. */
+/* Widths of the id and location columns for the rows on screen, in columns. */
 struct widths {
 	int id, loc;
 };
@@ -374,11 +379,12 @@ struct widths {
 static void row_text(const struct panel_row *r, const struct widths *w,
 		     char *buf, size_t len)
 {
+	char loc[PANEL_LINE];
 	int n;
 
-	n = snprintf(buf, len, "%-*s  %-*.*s %7s  %-12s", w->id, r->id, w->loc,
-		     w->loc, r->location, fig_price(r->price).s,
-		     cp_state_name(r->state));
+	text_cell(loc, sizeof(loc), r->location, w->loc, true);
+	n = snprintf(buf, len, "%-*s  %s %7s  %-12s", w->id, r->id, loc,
+		     fig_price(r->price).s, cp_state_name(r->state));
 	if (n < 0 || (size_t)n >= len)
 		return;
 	if (r->state == CP_SUPPLYING)
@@ -398,13 +404,13 @@ static void measure(size_t top, size_t count, panel_row_fn *row, void *ctx,
 	w->loc = 8;
 	for (size_t i = top; i < top + count; i++) {
 		row(ctx, i, &r);
-		if ((int)strlen(r.id) > w->id)
-			w->id = (int)strlen(r.id);
-		if ((int)strlen(r.location) > w->loc)
-			w->loc = (int)strlen(r.location);
+		if (text_width(r.id) > w->id)
+			w->id = text_width(r.id);
+		if (text_width(r.location) > w->loc)
+			w->loc = text_width(r.location);
 	}
-	if (w->loc > 24)
-		w->loc = 24;
+	if (w->loc > PANEL_LOC_MAX)
+		w->loc = PANEL_LOC_MAX;
 }
 
 static void draw_rows(struct panel *p, size_t n, panel_row_fn *row, void *ctx)

@@ -142,6 +142,19 @@ depends()
 		sed -n 's/^shlibs:Depends=//p'
 }
 
+# libwebsockets loads its libuv event loop as a plugin, which
+# dpkg-shlibdeps cannot see: the package that holds it here.
+plugins()
+{
+	local so pkgname
+
+	so=$(find /usr/lib -name 'libwebsockets-evlib_uv.so*' 2>/dev/null | head -n 1)
+	[ -n "$so" ] || { echo "deb: no libwebsockets-evlib_uv.so: is libwebsockets-evlib-uv installed?" >&2; return 1; }
+	pkgname=$(dpkg -S "$so" 2>/dev/null | head -n 1 | cut -d: -f1)
+	[ -n "$pkgname" ] || { echo "deb: no package holds '$so'" >&2; return 1; }
+	echo "$pkgname"
+}
+
 control()
 {
 	cat <<EOF
@@ -161,9 +174,11 @@ Description: electric-vehicle charging network over Apache Kafka
  through Kafka topics, so they can live on different machines.
  .
  One program, evc, with one role per sub-command (central, cp, driver,
- auth, topics, status, fleet, broker), also run as evc-ROLE; manual
- pages, systemd units for Central, charging points and drivers, bash
- completion, and example configurations in /etc/evc.
+ auth, topics, status, fleet, broker, ocpp: a gateway that makes OCPP
+ 1.6J chargers charging points of the network), also run as evc-ROLE;
+ manual pages, systemd units for Central, charging points, drivers and
+ the OCPP gateway, bash completion, and example configurations in
+ /etc/evc.
 EOF
 }
 
@@ -187,6 +202,7 @@ meta()
 
 	deps=$(depends) && [ -n "$deps" ] ||
 		{ echo "deb: dpkg-shlibdeps found no dependencies" >&2; return 1; }
+	deps="$deps, $(plugins)" || return 1
 	control "$deps" >"$stage/DEBIAN/control" &&
 	(cd "$stage" && find etc -type f | sort | sed 's|^|/|') \
 		>"$stage/DEBIAN/conffiles" &&

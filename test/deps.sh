@@ -51,6 +51,7 @@ check()
 		pkg-config --exists libwebsockets || want libwebsockets-dev
 		pkg-config --exists libuv || want libuv1-dev
 		pkg-config --exists libcrypt || want libcrypt-dev
+		pkg-config --exists libedit || want libedit-dev
 	else
 		want pkg-config
 		want librdkafka-dev
@@ -60,6 +61,7 @@ check()
 		want libwebsockets-dev
 		want libuv1-dev
 		want libcrypt-dev
+		want libedit-dev
 	fi
 	has kcat || want kcat
 	if ! has java || [ "$(java_major)" -lt 17 ]; then

@@ -190,6 +190,23 @@ need_kafka()
 	return 0
 }
 
+# need_command CMD...: as need_kafka, for commands the tests run (tmux).
+need_command()
+{
+	local c
+
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 && continue
+		_skip_all="no $c"
+		if [ -n "$_in_body" ]; then
+			_body_skip=$_skip_all
+			return 1
+		fi
+		return 0
+	done
+	return 0
+}
+
 # test_done: optional; ends the file (the EXIT trap reports).
 test_done()
 {

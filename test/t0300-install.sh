@@ -67,7 +67,8 @@ test_expect_success 'example configuration in /etc/evc, a directory for driver f
 '
 
 test_expect_success 'units in /lib/systemd/system, naming the installed binary' '
-	for u in evc-central.service evc-cp@.service evc-driver@.service; do
+	for u in evc-central.service evc-cp@.service evc-driver@.service \
+		evc-ocpp.service; do
 		test -f "$units/$u" || { echo "no unit $u"; return 1; }
 		! grep -n "@[A-Z]*@" "$units/$u" || return 1
 		grep -qx "ExecStart=/usr/local/bin/evc-[a-z]*\( .*\)\{0,1\}" \
@@ -86,7 +87,8 @@ test_expect_success 'units are hardened and restart on failure' '
 			grep -qx "$line" "$u" || { echo "${u##*/}: no $line"; return 1; }
 		done
 	done &&
-	grep -qx "StateDirectory=evc/cp-%i" "$units/evc-cp@.service"
+	grep -qx "StateDirectory=evc/cp-%i" "$units/evc-cp@.service" &&
+	grep -qx "StateDirectory=evc/ocpp" "$units/evc-ocpp.service"
 '
 
 test_expect_success 'bash completion for evc and each evc-ROLE' '
@@ -135,7 +137,8 @@ if command -v systemd-analyze >/dev/null; then
 			"$root/units/evc-central.service"
 	'
 
-	for u in evc-central.service evc-cp@.service evc-driver@.service; do
+	for u in evc-central.service evc-cp@.service evc-driver@.service \
+		evc-ocpp.service; do
 		test_expect_success "systemd-analyze verify accepts $u" '
 			verify "$root/units/$u"
 		'

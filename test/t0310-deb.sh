@@ -46,7 +46,8 @@ test_expect_success 'units where the release keeps them, naming /usr/bin/evc-ROL
 	/lib/systemd/system | /usr/lib/systemd/system) ;;
 	*) echo "units in '\''$units'\''"; return 1 ;;
 	esac &&
-	for u in evc-central.service evc-cp@.service evc-driver@.service; do
+	for u in evc-central.service evc-cp@.service evc-driver@.service \
+		evc-ocpp.service; do
 		grep -qx "ExecStart=/usr/bin/evc-[a-z]*\( .*\)\{0,1\}" "$x$units/$u" ||
 			{ echo "$u: ExecStart"; return 1; }
 	done
@@ -93,6 +94,12 @@ test_expect_success 'Depends: the package of every library evc links, no build t
 		return 1
 	done &&
 	! grep -E "(-dev|gcc|make|dpkg-dev|build-essential)( |,|\$)" depends
+'
+
+test_expect_success 'Depends: the package of the libuv plugin libwebsockets loads' '
+	p=$(lib_package "libwebsockets-evlib_uv.so") && test -n "$p" &&
+	grep -q "\(^\|, \)$p\( \|,\|\$\)" depends ||
+		{ echo "no ${p:-evlib_uv package} in Depends: $(cat depends)"; return 1; }
 '
 
 if command -v lintian >/dev/null; then
@@ -146,7 +153,8 @@ fi
 if command -v systemd-analyze >/dev/null; then
 	test_expect_success 'systemd-analyze verify accepts the installed units' '
 		systemd-analyze verify "$units/evc-central.service" \
-			"$units/evc-cp@.service" >verify.out 2>&1 &&
+			"$units/evc-cp@.service" "$units/evc-ocpp.service" \
+			>verify.out 2>&1 &&
 		test ! -s verify.out || { cat verify.out; return 1; }
 	'
 fi

@@ -14,7 +14,8 @@
 # users and ACLs of etc/kafka/acl.sh. The users' passwords:
 admin_pw=admin-$$-secret
 export EVC_CENTRAL_PASSWORD=central-$$ EVC_CP_PASSWORD=cp-$$ \
-	EVC_DRIVER_PASSWORD=driver-$$ EVC_OPERATOR_PASSWORD=operator-$$
+	EVC_DRIVER_PASSWORD=driver-$$ EVC_OPERATOR_PASSWORD=operator-$$ \
+	EVC_OCPP_PASSWORD=ocpp-$$
 
 kafka=$TEST_TOP/test/kafka.sh
 kafka_version=$("$kafka" version) || exit 2
@@ -80,7 +81,7 @@ write_config()
 	log.cleaner.dedupe.buffer.size=16777216
 	# PLAIN as well, its users in the broker's own configuration
 	sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
-	listener.name.sasl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="$admin_pw" user_central="$EVC_CENTRAL_PASSWORD" user_cp="$EVC_CP_PASSWORD" user_driver="$EVC_DRIVER_PASSWORD" user_operator="$EVC_OPERATOR_PASSWORD";
+	listener.name.sasl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="$admin_pw" user_central="$EVC_CENTRAL_PASSWORD" user_cp="$EVC_CP_PASSWORD" user_driver="$EVC_DRIVER_PASSWORD" user_operator="$EVC_OPERATOR_PASSWORD" user_ocpp="$EVC_OCPP_PASSWORD";
 	EOF
 }
 
@@ -251,6 +252,32 @@ test_expect_success 'a CP user cannot stop CPs, and evc says so in one line' '
 	test "$(wc -l <stop.err)" = 1 &&
 	grep "not allowed by Kafka to write topic '\''$(topic control)'\''" stop.err
 '
+
+# The OCPP gateway as its own user: a charger boots (cp-register and its
+# ack) and has an idTag authorised (auth-request and auth-response).
+if PY=$("$TEST_TOP/test/ocpp-venv.sh" 2>"$TEST_DIR/venv.err"); then
+	test_expect_success 'the OCPP gateway, as the ocpp user, boots a charger and authorises' '
+		bg gw "$EVC" ocpp -l 127.0.0.1:0 $(as ocpp) &&
+		wait_for 20 "grep -q \"listening on\" gw.err" &&
+		port=$(sed -n "s/.*listening on [^ ]*:\([0-9]*\) .*/\1/p" gw.err) &&
+		printf "boot\nsleep 2\nauthorize DRIVER002\nquit\n" |
+			timeout 60 "$PY" "$TEST_TOP/test/ocpp-charger.py" \
+			"ws://127.0.0.1:$port/ocpp/CP002" >charger.out 2>charger.err &&
+		cat charger.out &&
+		grep -q "^boot Accepted " charger.out &&
+		grep -q "^authorize DRIVER002 Accepted" charger.out &&
+		bg_kill gw &&
+		! grep -i "not allowed\|authori[sz]ation failed" gw.err
+	'
+	test_expect_success 'the ocpp user may not write cp-commands' '
+		! echo "{}" | kcat -b "$EVC_TEST_BROKERS" $(as ocpp) -P -k CP001 \
+			-t "$(topic cp_commands)" 2>kcat.err &&
+		grep "Topic authorization failed" kcat.err
+	'
+else
+	test_skip 'the OCPP gateway, as the ocpp user, boots a charger and authorises' \
+		"no OCPP charger: $(tail -n 1 "$TEST_DIR/venv.err")"
+fi
 
 test_expect_success 'Central run with a CP login never gets ready' '
 	bg fake "$EVC" central $(as cp) &&

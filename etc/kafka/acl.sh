@@ -10,7 +10,7 @@
 #   sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="...";
 # The users' passwords come from the environment, never the command line
 # (other users see it in ps): EVC_CENTRAL_PASSWORD, EVC_CP_PASSWORD,
-# EVC_DRIVER_PASSWORD, EVC_OPERATOR_PASSWORD. A user whose variable is
+# EVC_DRIVER_PASSWORD, EVC_OPERATOR_PASSWORD, EVC_OCPP_PASSWORD. A user whose variable is
 # unset keeps its password (run again to change ACLs only).
 # -g names Central's consumer group (central.group, default evc-central);
 # -s SUFFIX is appended to every topic name (topics.names in evc.yaml).
@@ -111,6 +111,7 @@ user central EVC_CENTRAL_PASSWORD
 user cp EVC_CP_PASSWORD
 user driver EVC_DRIVER_PASSWORD
 user operator EVC_OPERATOR_PASSWORD
+user ocpp EVC_OCPP_PASSWORD
 
 # Writing (or reading) a topic implies describing it (metadata, offsets),
 # and since Kafka 3 writing one implies the idempotent producer's
@@ -131,7 +132,7 @@ acl central -- --operation Read --group "$group" --group "$group-lease"
 # A group-less consumer still asks Kafka where its group's coordinator is
 # (FindCoordinator), which needs Describe; it never joins, reads or
 # commits with that group, so nothing more.
-acl central cp driver operator -- --operation Describe --group "$unjoined"
+acl central cp driver operator ocpp -- --operation Describe --group "$unjoined"
 
 mapfile -t w < <(t cp-register telemetry health)
 acl cp -- --operation Write "${w[@]}"
@@ -142,6 +143,15 @@ mapfile -t w < <(t auth-request)
 acl driver -- --operation Write "${w[@]}"
 mapfile -t r < <(t auth-response cp-state)
 acl driver -- --operation Read "${r[@]}"
+
+# The OCPP gateway plays each charger as a CP (register, telemetry,
+# health; commands and acks) and asks Central for the idTags typed at a
+# charger as a driver does (auth-request, auth-response). It follows
+# every partition without a group.
+mapfile -t w < <(t cp-register telemetry health auth-request)
+acl ocpp -- --operation Write "${w[@]}"
+mapfile -t r < <(t cp-commands cp-register-ack auth-response)
+acl ocpp -- --operation Read "${r[@]}"
 
 # The operator stops and resumes CPs (control), changes the catalogue
 # (evc cps), reads every CP's state (evc status) and watches the topics

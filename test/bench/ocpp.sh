@@ -9,8 +9,9 @@
 # after a warm-up it measures a window (see bench_ocpp.c). Then the
 # baseline of `make bench`: bench_auth's single driver against
 # bench_echo, the raw Kafka round trip, on topics of its own. One Kafka
-# 3.9.1 is started with test/kafka.sh and stopped at the end, unless
-# EVC_BENCH_BROKERS names one.
+# (test/kafka.sh, of EVC_KAFKA_VERSION: by default the test bed's, which
+# `test/kafka.sh version` prints) is started and stopped at the end,
+# unless EVC_BENCH_BROKERS names one.
 #
 # Environment:
 #   EVC_BENCH_REPEAT    repetitions (default 3)
