@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -130,8 +131,9 @@ static int check_words(void *ctx, int n, char **w)
 /*
  * A topic that never held a record takes central.catalogue first, as
  * evc topics create and Central would have given it: the file is the
- * seed of the catalogue, whoever writes to it first. EXIT_OK, or why
- * not (a missing topic among them).
+ * seed of the catalogue, whoever writes to it first. Without the file
+ * on this machine nothing is written: the seed would be lost for good.
+ * EXIT_OK, or why not (a missing topic among them).
  */
 static int seed_first(struct bus *b, const struct conf *conf)
 {
@@ -144,6 +146,11 @@ static int seed_first(struct bus *b, const struct conf *conf)
 		return used < 0 ? EXIT_FAIL : EXIT_OK;
 	if (!file || !*file)
 		return EXIT_OK;
+	if (access(file, F_OK)) {
+		error("the catalogue topic was never seeded, and its seed is not here (run evc topics create, or start Central, where it is): '%s'",
+		      file);
+		return EXIT_FAIL;
+	}
 	if (catalogue_load(&cat, file))
 		return EXIT_USAGE;
 	n = registry_seed(b, &cat, file, now_ms());

@@ -1,8 +1,10 @@
 /* topics.c: the topics role: create, list and describe evc's topics. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmds.h"
 #include "lib/bus.h"
@@ -556,37 +558,48 @@ static int topics_lag(rd_kafka_t *rk, char **want, int nwant)
 /*
  * The catalogue topic takes central.catalogue's CPs once, when it never
  * held a record: from then on it is the catalogue (evc cps changes it).
+ * cat is NULL when the file is not on this machine: the first Central
+ * seeds the topic then.
  */
 static int seed(struct bus *b, const struct conf *c,
 		const struct catalogue *cat)
 {
-	const char *topic = c->topics[T_CP_CATALOGUE];
+	const char *topic = c->topics[T_CP_CATALOGUE], *file = c->central.catalogue;
 	long n;
 	int used;
 
-	if (!c->central.catalogue || !*c->central.catalogue)
+	if (!file || !*file)
 		return EXIT_OK;
 	if ((used = registry_used(b)) < 0)
 		return EXIT_FAIL;
 	if (used) {
 		printf("kept %s: it holds the catalogue ('%s' seeds only an empty one)\n",
-		       topic, c->central.catalogue);
+		       topic, file);
 		return EXIT_OK;
 	}
-	if ((n = registry_seed(b, cat, c->central.catalogue, now_ms())) < 0)
+	if (!cat) {
+		printf("not seeded %s: no '%s' here (the first Central seeds it)\n",
+		       topic, file);
+		return EXIT_OK;
+	}
+	if ((n = registry_seed(b, cat, file, now_ms())) < 0)
 		return EXIT_FAIL;
-	printf("seeded %s with %ld CPs from '%s'\n", topic, n,
-	       c->central.catalogue);
+	printf("seeded %s with %ld CPs from '%s'\n", topic, n, file);
 	return EXIT_OK;
 }
 
-/* The seed, checked whole before Kafka is asked anything: 0 or -1. */
-static int load_seed(const struct conf *c, struct catalogue *cat)
+/*
+ * The seed, checked whole before Kafka is asked anything: 0, or -1 for
+ * a bad file. *here is false when there is no file to read on this
+ * machine (topics may be created anywhere; Central's has it).
+ */
+static int load_seed(const struct conf *c, struct catalogue *cat, bool *here)
 {
 	const char *file = c->central.catalogue;
 
 	memset(cat, 0, sizeof(*cat));
-	if (!file || !*file)
+	*here = file && *file && access(file, F_OK) == 0;
+	if (!*here)
 		return 0;
 	if (catalogue_load(cat, file))
 		return -1;
@@ -600,13 +613,14 @@ static int run_create(const struct conf *c)
 {
 	struct catalogue cat;
 	struct bus *b;
+	bool here;
 	int ret;
 
-	if (load_seed(c, &cat))
+	if (load_seed(c, &cat, &here))
 		return EXIT_USAGE;
 	if ((b = admin_open(c, BUS_CONSUMER, &ret))) {
 		if ((ret = topics_create(bus_handle(b), c)) == EXIT_OK)
-			ret = seed(b, c, &cat);
+			ret = seed(b, c, here ? &cat : NULL);
 		bus_close(b, 0);
 	}
 	catalogue_free(&cat);

@@ -346,6 +346,20 @@ test_expect_success 'the first evc cps add seeds the topic from the file first' 
 	diff -u expect ids
 '
 
+test_config third <<-EOF
+	cp:
+	  power_kw: 3600
+EOF
+
+test_expect_success 'a seed file not on this machine: topics create seeds nothing, evc cps writes nothing' '
+	sed "s|^central:\$|central:\n  catalogue: $TEST_DIR/elsewhere.yaml|" third.yaml >far.yaml &&
+	"$EVC" topics -c far.yaml create >out 2>err &&
+	grep -qxF "not seeded $(topic cp_catalogue): no '\''$TEST_DIR/elsewhere.yaml'\'' here (the first Central seeds it)" out &&
+	test_expect_code 1 "$EVC" cps -c far.yaml add CP001 -l x -p 1 2>err &&
+	grep -qxF "evc cps: the catalogue topic was never seeded, and its seed is not here (run evc topics create, or start Central, where it is): '\''$TEST_DIR/elsewhere.yaml'\''" err &&
+	test "$(records cp_catalogue | wc -l)" = 0
+'
+
 test_expect_success 'a missing catalogue topic: evc cps exits 1 and says so' '
 	sed "s/^\(    cp_catalogue: \).*/\1no-such-topic-$$/" second.yaml >gone.yaml &&
 	test_expect_code 1 "$EVC" cps -c gone.yaml add CP001 -l x -p 1 2>err &&
