@@ -104,6 +104,7 @@ static const char *stray_option(const struct cps *c)
 /* Everything on the command line, checked before Kafka is asked. */
 static int check_words(void *ctx, int n, char **w)
 {
+	char q[MSG_QUOTE_BUF];
 	struct cps *c = ctx;
 	const char *stray;
 
@@ -111,20 +112,21 @@ static int check_words(void *ctx, int n, char **w)
 		return usage_error("expected an action: add, rm or list");
 	c->action = w[0];
 	if (strcmp(w[0], "add") && strcmp(w[0], "rm") && strcmp(w[0], "list"))
-		return usage_error("unknown action: '%s'", w[0]);
-	if (!strcmp(w[0], "list") ? n != 1 : n != 2)
-		return usage_error(!strcmp(w[0], "list") ?
-				   "list takes no CP: '%s'" :
-				   "expected one CP after '%s'",
-				   !strcmp(w[0], "list") ? w[1] : w[0]);
+		return usage_error("unknown action: '%s'",
+				   msg_quote(q, w[0], strlen(w[0])));
+	if (!strcmp(w[0], "list") && n != 1)
+		return usage_error("list takes no CP: '%s'",
+				   msg_quote(q, w[1], strlen(w[1])));
+	if (strcmp(w[0], "list") && n != 2)
+		return usage_error("expected one CP after '%s'", w[0]);
 	if ((stray = stray_option(c)))
 		return usage_error("%s does not go with '%s'", stray, w[0]);
 	if (n == 1)
 		return 0;
 	c->id = w[1];
-	if (!msg_cp_id_ok(c->id))
+	if (!msg_cp_id_ok(c->id))	/* anything may have been typed */
 		return usage_error("%s: '%s'", registry_err_text(REGISTRY_BAD_ID),
-				   c->id);
+				   msg_quote(q, c->id, strlen(c->id)));
 	return strcmp(w[0], "add") ? 0 : check_entry(c);
 }
 

@@ -74,7 +74,8 @@ test_expect_success 'ids that are not CP ids: exit 2, before Kafka' '
 	bad add abcdefghijklmnopqrstuvwxyz0123456 -l x -p 1 -- \
 		"not a CP id: '\''abcdefghijklmnopqrstuvwxyz0123456'\''" &&
 	bad rm "CP/1" -- "not a CP id: '\''CP/1'\''" &&
-	bad rm "" -- "not a CP id: '\'''\''"
+	bad rm "" -- "not a CP id: '\'''\''" &&
+	bad rm "$(printf "CP\033[2J")" -- "not a CP id: '\''CP\\x1b[2J'\''"
 '
 
 test_expect_success 'prices negative, absurd or not numbers: exit 2, before Kafka' '
