@@ -255,8 +255,7 @@ static void notify(struct central *c, const struct central_cp *p,
 static void update(struct central *c, struct central_cp *p, bool force,
 		   const struct now *now);
 
-static void forget(struct central *c, struct central_cp *p,
-		   const struct now *now);
+static void forget(struct central *c, struct central_cp *p);
 
 /*
  * The ticket of p's session, to its driver: the energy the CP measured,
@@ -282,7 +281,7 @@ static void close_session(struct central *c, struct central_cp *p,
 	p->busy = false;
 	memset(&p->s, 0, sizeof(p->s));
 	if (p->removed)
-		forget(c, p, now);
+		forget(c, p);
 	else
 		update(c, p, true, now);
 }
@@ -448,10 +447,8 @@ static void erase(struct central *c, struct central_cp *p)
  * published; the row stays, so that its id is refused and found again
  * if it comes back.
  */
-static void forget(struct central *c, struct central_cp *p,
-		   const struct now *now)
+static void forget(struct central *c, struct central_cp *p)
 {
-	(void)now;
 	c->count[p->state]--;
 	c->nforgotten++;
 	c->roster++;
@@ -550,7 +547,7 @@ void central_catalogue_remove(struct central *c, const char *id,
 		return;
 	p->removed = true;
 	if (!p->busy) {
-		forget(c, p, now);
+		forget(c, p);
 		return;
 	}
 	say_catalogue(c, "%s removed from the catalogue: session %.8s of %s goes on to its end",
