@@ -47,6 +47,8 @@ static const struct cmd commands[] = {
 	  KAFKA | SETUP_PRODUCER | SETUP_CONSUMER },
 	{ "ocpp", cmd_ocpp, "make OCPP 1.6J chargers CPs of the network",
 	  KAFKA | SETUP_PRODUCER | SETUP_CONSUMER },
+	{ "cps", cmd_cps, "add, remove and list the CPs of the catalogue",
+	  KAFKA },
 };
 
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))

@@ -17,6 +17,7 @@
 #include "lib/msg.h"
 #include "lib/panel.h"
 #include "lib/probe.h"
+#include "lib/registry.h"
 #include "lib/setup.h"
 #include "lib/xalloc.h"
 
@@ -26,7 +27,8 @@
 #define CHECK_MS 5000		/* one attempt to reach Kafka */
 #define RETRY_MAX_MS 30000	/* longest pause between two attempts */
 #define FLUSH_MS 10000
-#define RESTORE_MS 10000	/* longest read of cp-state at start */
+#define RESTORE_MS 10000	/* longest read of cp-state, or of the catalogue, at start */
+#define CATALOGUE_BATCH 1000	/* catalogue records taken at most per tick */
 #define STALL_MS 1000		/* a main loop this slow read nothing meanwhile */
 #define DRAIN_MS 1000		/* longest read of what is left at a clean stop */
 #define DRAIN_QUIET_MS 100	/* nothing read for this long: all is read */
@@ -51,6 +53,10 @@ struct role {
 	struct conf *conf;
 	struct central core;
 	struct bus *bus;
+	struct bus *cat;		/* follows cp-catalogue; NULL: cannot */
+	struct catalogue yaml;		/* central.catalogue: the topic's seed */
+	uint32_t *shown;		/* the panel's rows: the CPs not forgotten */
+	uint32_t nshown, shown_roster;
 	struct lease lease;
 	struct probe probe;
 	struct panel *panel;
@@ -94,6 +100,11 @@ static void on_post(void *ctx, enum topic t, const struct msg *m)
 	bus_send(((struct role *)ctx)->bus, t, m);
 }
 
+static void on_erase(void *ctx, enum topic t, const char *id)
+{
+	bus_erase(((struct role *)ctx)->bus, t, id);
+}
+
 static void on_say(void *ctx, enum say level, const char *line)
 {
 	struct role *r = ctx;
@@ -122,7 +133,8 @@ static void handle(struct role *r, const struct msg *m, const struct now *now)
 	case PROBE_READY:
 		/* Tests and scripts wait for this line. */
 		eventf(r, "ready: %u CPs, Kafka at '%s', group '%s'",
-		       r->core.ncps, r->conf->brokers, r->conf->central.group);
+		       central_known(&r->core), r->conf->brokers,
+		       r->conf->central.group);
 		break;
 	case PROBE_FORGED:
 		warn_limited(&r->rl, "ignored %s from '%s': a probe that is not this Central's",
@@ -135,7 +147,8 @@ static void handle(struct role *r, const struct msg *m, const struct now *now)
 
 static void panel_row_of(void *ctx, size_t i, struct panel_row *row)
 {
-	const struct central_cp *p = &((const struct central *)ctx)->cps[i];
+	const struct role *r = ctx;
+	const struct central_cp *p = &r->core.cps[r->shown ? r->shown[i] : i];
 
 	memset(row, 0, sizeof(*row));
 	row->id = p->id;
@@ -151,23 +164,44 @@ static void panel_row_of(void *ctx, size_t i, struct panel_row *row)
 	}
 }
 
+/* The rows the panel shows: every CP but the forgotten ones. */
+static void update_shown(struct role *r)
+{
+	const struct central *c = &r->core;
+
+	if (r->shown_roster == c->roster && (r->shown || !c->nforgotten))
+		return;
+	r->shown_roster = c->roster;
+	free(r->shown);
+	r->shown = NULL;
+	r->nshown = c->ncps;
+	if (!c->nforgotten)
+		return;
+	r->shown = xreallocarray(NULL, c->ncps, sizeof(*r->shown));
+	r->nshown = 0;
+	for (uint32_t i = 0; i < c->ncps; i++)
+		if (!c->cps[i].forgotten)
+			r->shown[r->nshown++] = i;
+}
+
 static void draw(struct role *r)
 {
 	const struct bus_stats *st = bus_stats(r->bus);
 	const struct central *c = &r->core;
 	char title[256];
 
+	update_shown(r);
 	if (c->changed)
 		panel_touch(r->panel);
 	r->core.changed = false;
 	snprintf(title, sizeof(title),
 		 " evc central%s  %u CPs: %ld active %ld supplying %ld stopped %ld broken %ld disconnected  msgs %ld rejected %ld ignored %ld",
-		 r->probe.ready ? "" : " (joining)", c->ncps,
+		 r->probe.ready ? "" : " (joining)", r->nshown,
 		 c->count[CP_ACTIVE], c->count[CP_SUPPLYING],
 		 c->count[CP_STOPPED], c->count[CP_BROKEN],
 		 c->count[CP_DISCONNECTED], st->received, st->rejected,
 		 c->ignored + r->probe.forged);
-	panel_draw(r->panel, title, c->ncps, panel_row_of, &r->core);
+	panel_draw(r->panel, title, r->nshown, panel_row_of, r);
 }
 
 /* What the operator typed on the panel. */
@@ -182,12 +216,43 @@ static void operate(struct role *r, const struct panel_cmd *cmd,
 				cmd->all ? NULL : cmd->cp, now);
 }
 
+/* One entry to the core, whatever it came from. */
+static void catalogue_set(struct role *r, const char *id,
+			  const struct msg_cp_entry *e, const struct now *now)
+{
+	if (central_catalogue_set(&r->core, id, e, now) == CENTRAL_FULL)
+		warn_limited(&r->rl, "more than %d CPs: '%s' not added",
+			     CENTRAL_MAX_CPS, id);
+}
+
+/* What changed on cp-catalogue since the last tick, to the core. */
+static void follow_catalogue(struct role *r, const struct now *now)
+{
+	struct msg m;
+	enum topic t;
+	int got = 1;
+
+	for (int i = 0; r->cat && got > 0 && i < CATALOGUE_BATCH; i++) {
+		if ((got = bus_recv(r->cat, &m, &t, 0)) == BUS_GONE)
+			central_catalogue_remove(&r->core, m.cp, now);
+		else if (got > 0)
+			catalogue_set(r, m.cp, &m.u.entry, now);
+	}
+	if (got < 0) {
+		warn("cannot follow '%s' any more: changes of the catalogue will not reach Central",
+		     r->conf->topics[T_CP_CATALOGUE]);
+		bus_close(r->cat, 0);
+		r->cat = NULL;
+	}
+}
+
 static void housekeeping(struct role *r, const struct now *now)
 {
 	struct panel_cmd cmd;
 
 	if (now->mono - r->last_tick >= TICK_MS) {
 		log_flush();
+		follow_catalogue(r, now);
 		probe_tick(&r->probe, now);
 		central_tick(&r->core, now);
 		r->last_tick = now->mono;
@@ -297,53 +362,135 @@ static int serve(struct role *r)
 	return ret < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
-/* Why a catalogue entry cannot be added, in file's words. */
-static int add_error(const char *file, const struct cp_entry *en,
-		     enum central_add e)
-{
-	switch (e) {
-	case CENTRAL_BAD_LOCATION:
-		return error("%s: location of '%s' longer than %d bytes", file,
-			     en->id, MSG_TEXT_MAX);
-	case CENTRAL_BAD_PRICE:
-		return error("%s: price of '%s' above %g EUR/kWh", file, en->id,
-			     MSG_PRICE_MAX);
-	case CENTRAL_DUPLICATE:
-		return error("%s: duplicate CP id: '%s'", file, en->id);
-	case CENTRAL_BAD_POWER:
-		return error("%s: power_kw of '%s' above %g", file, en->id,
-			     MSG_KW_MAX);
-	default:
-		return error("%s: more than %d CPs", file, CENTRAL_MAX_CPS);
-	}
-}
-
-/* The catalogue's CPs, all DISCONNECTED until they register. */
+/* central.catalogue, checked whole: the seed of the catalogue topic. */
 static int load_catalogue(struct role *r)
 {
 	const struct conf_central *cc = &r->conf->central;
-	struct now now = now_is();
-	struct catalogue cat;
-	enum central_add e;
-	int ret = 0;
 
-	if (!cc->catalogue || !*cc->catalogue) {
-		if (!cc->allow_unknown)
-			warn("no catalogue (central.catalogue) and no unknown CPs allowed: every CP will be refused");
+	if (!cc->catalogue || !*cc->catalogue)
 		return 0;
-	}
-	if (catalogue_load(&cat, cc->catalogue))
+	if (catalogue_load(&r->yaml, cc->catalogue))
 		return -1;
-	for (unsigned i = 0; i < cat.ncps && !ret; i++) {
-		const struct cp_entry *en = &cat.cps[i];
+	return registry_check_file(&r->yaml, cc->catalogue);
+}
 
-		e = central_add(&r->core, en->id, en->location, en->price,
-				en->power_kw, &now);
-		if (e != CENTRAL_ADDED)
-			ret = add_error(cc->catalogue, en, e);
+/* The YAML catalogue to the core: when the topic cannot be read. */
+static void feed_yaml(struct role *r, const struct now *now)
+{
+	struct msg_cp_entry e;
+
+	for (unsigned i = 0; i < r->yaml.ncps; i++) {
+		const struct cp_entry *en = &r->yaml.cps[i];
+
+		memset(&e, 0, sizeof(e));
+		snprintf(e.location, sizeof(e.location), "%s", en->location);
+		e.price = en->price;
+		e.power_kw = en->power_kw;
+		catalogue_set(r, en->id, &e, now);
 	}
-	catalogue_free(&cat);
-	return ret;
+}
+
+/* The topic as read, by id: its entries, and its removals remembered. */
+static void feed_registry(struct role *r, struct registry *reg,
+			  const struct now *now)
+{
+	const struct registry_row *const *rows = registry_sorted(reg);
+
+	for (uint32_t i = 0; i < reg->n; i++) {
+		if (rows[i]->removed)
+			central_catalogue_remove(&r->core, rows[i]->id, now);
+		else
+			catalogue_set(r, rows[i]->id, &rows[i]->e, now);
+	}
+}
+
+/*
+ * A topic that never held a record takes the YAML catalogue: written
+ * by the first Central to start (or evc topics create). False when it
+ * could not be, said.
+ */
+static bool seed(struct role *r)
+{
+	const char *file = r->conf->central.catalogue;
+	const char *topic = r->conf->topics[T_CP_CATALOGUE];
+	long n;
+
+	if (!r->yaml.ncps)
+		return true;
+	if ((n = registry_seed(r->bus, &r->yaml, file, now_ms())) < 0) {
+		warn("cannot seed '%s': the CPs of '%s' are known to this Central alone",
+		     topic, file);
+		return false;
+	}
+	info("catalogue: topic '%s' held nothing: seeded with %ld CPs from '%s'",
+	     topic, n, file);
+	return true;
+}
+
+/* Which catalogue Central uses, said once it is read. */
+static void say_catalogue(const struct role *r, bool seeded)
+{
+	const char *topic = r->conf->topics[T_CP_CATALOGUE];
+	const char *file = r->conf->central.catalogue;
+
+	if (seeded || !file || !*file)
+		info("catalogue: %u CPs, following topic '%s'",
+		     central_known(&r->core), topic);
+	else
+		info("catalogue: %u CPs, following topic '%s' (the file '%s' only seeds an empty topic)",
+		     central_known(&r->core), topic, file);
+}
+
+/* The topic cannot be read: the file's CPs stand in, without changes. */
+static void catalogue_fallback(struct role *r, const struct now *now)
+{
+	const char *topic = r->conf->topics[T_CP_CATALOGUE];
+
+	if (r->yaml.ncps)
+		warn("cannot read '%s': the catalogue is that of '%s' alone, without the topic's changes",
+		     topic, r->conf->central.catalogue);
+	else
+		warn("cannot read '%s': no catalogue", topic);
+	feed_yaml(r, now);
+	bus_close(r->cat, 0);
+	r->cat = NULL;
+}
+
+/*
+ * The catalogue Central serves: the topic cp-catalogue, read to its
+ * end and followed from then on; the YAML catalogue seeds it when it
+ * never held a record, and stands in for it when it cannot be read.
+ * False when Kafka refuses Central the topic.
+ */
+static bool catalogue_begin(struct role *r)
+{
+	enum registry_result res = REGISTRY_UNFOLLOWED;
+	struct now now = now_is();
+	struct registry reg;
+	int used;
+
+	r->cat = bus_open(r->conf, BUS_CONSUMER, NULL);
+	used = r->cat ? registry_used(r->cat) : -1;
+	if (used == 0 && !seed(r))
+		feed_yaml(r, &now);
+	registry_init(&reg);
+	if (used >= 0)
+		res = registry_read(r->cat, &reg, RESTORE_MS);
+	if (r->cat && bus_denied(r->cat)) {
+		registry_free(&reg);
+		return false;
+	}
+	if (res == REGISTRY_TIMEOUT)
+		warn("cannot read '%s' to its end: its last CPs come as it is read",
+		     r->conf->topics[T_CP_CATALOGUE]);
+	if (res == REGISTRY_DONE || res == REGISTRY_TIMEOUT) {
+		feed_registry(r, &reg, &now);
+		say_catalogue(r, used == 0);
+	} else if (res != REGISTRY_STOPPED) {	/* a signal: Central stops */
+		catalogue_fallback(r, &now);
+	}
+	registry_free(&reg);
+	return true;
 }
 
 /* The settings the catalogue check cannot see. */
@@ -432,7 +579,7 @@ static bool start(struct role *r, int *status)
 		return false;
 	}
 	*status = EXIT_FAIL;
-	if (!restore(r) ||
+	if (!catalogue_begin(r) || !restore(r) ||
 	    bus_subscribe(r->bus, topics, sizeof(topics) / sizeof(topics[0])))
 		return false;
 	bus_trust(r->bus, r->conf->central.health_timeout_ms);
@@ -457,6 +604,8 @@ static void stop(struct role *r)
 		bus_close(r->bus, FLUSH_MS);
 		r->bus = NULL;
 	}
+	bus_close(r->cat, 0);
+	r->cat = NULL;
 	lease_release(&r->lease, false);
 }
 
@@ -481,7 +630,8 @@ static int run_central(struct conf *conf, bool check_only)
 {
 	struct role *r = xcalloc(1, sizeof(*r));
 	struct central_hooks hooks = {
-		.post = on_post, .say = on_say, .heard = on_heard, .ctx = r,
+		.post = on_post, .erase = on_erase, .say = on_say,
+		.heard = on_heard, .ctx = r,
 		.say_min = log_verbose ? SAY_DEBUG : SAY_INFO,
 	};
 	int ret;
@@ -509,6 +659,8 @@ out:
 	stop(r);
 	probe_free(&r->probe);
 	central_free(&r->core);
+	catalogue_free(&r->yaml);
+	free(r->shown);
 	free(r);
 	return ret;
 }

@@ -43,7 +43,7 @@ struct status {
 	struct cpstate cs;
 	const struct cpstate_row **view;	/* the rows shown, by id */
 	size_t n;			/* rows in view */
-	uint32_t viewed;		/* CPs known when view was made */
+	uint32_t viewed;		/* cs.gen when view was made */
 	char **only;			/* the CP ids asked for; NULL: all */
 	int nonly;
 	bool json;
@@ -64,14 +64,15 @@ static bool wanted(const struct status *s, const char *id)
 }
 
 /*
- * The rows shown, by id: those asked for, or all. Only a new CP changes
- * them (a row's figures change in place), so they are made again then.
+ * The rows shown, by id: those asked for, or all. Only a CP added or
+ * removed changes them (a row's figures change in place), so they are
+ * made again then.
  */
 static void sort_rows(struct status *s)
 {
 	const struct cpstate_row *const *all;
 
-	if (s->view && s->viewed == s->cs.n)
+	if (s->view && s->viewed == s->cs.gen)
 		return;
 	all = cpstate_sorted(&s->cs);
 	s->view = xreallocarray(s->view, (size_t)s->cs.n + 1,
@@ -80,7 +81,7 @@ static void sort_rows(struct status *s)
 	for (uint32_t i = 0; i < s->cs.n; i++)
 		if (wanted(s, all[i]->id))
 			s->view[s->n++] = all[i];
-	s->viewed = s->cs.n;
+	s->viewed = s->cs.gen;
 }
 
 /* The i-th row by id (sort_rows() first). */
@@ -270,6 +271,17 @@ static void print_change(FILE *out, const struct status *s,
 	fflush(out);
 }
 
+/* --watch, not on a terminal: Central forgot CP id (off the catalogue). */
+static void print_removal(FILE *out, const struct status *s, const char *id)
+{
+	if (s->json)
+		put_json(out, json_pack("{s:s, s:b}", "cp", id, "removed", 1));
+	else
+		fprintf(out, "%s %s removed\n", fig_clock(now_ms(), now_ms()).s,
+			id);
+	fflush(out);
+}
+
 /* Home, clear, the table: a whole screen at a time. */
 static void redraw(struct status *s)
 {
@@ -339,10 +351,16 @@ static int watch(struct bus *b, struct status *s)
 	while (!bus_stop) {
 		if ((r = bus_recv(b, &m, &t, POLL_MS)) < 0)
 			return EXIT_UNREACHABLE;
-		if (r > 0 && t == T_CP_STATE &&
+		if (r == 1 && t == T_CP_STATE &&
 		    (row = cpstate_keep(&s->cs, &m)) && wanted(s, row->id)) {
 			if (!s->redraw)
 				print_change(stdout, s, row);
+			dirty = true;
+		} else if (r == BUS_GONE && t == T_CP_STATE &&
+			   cpstate_find(&s->cs, m.cp) && wanted(s, m.cp)) {
+			cpstate_drop(&s->cs, m.cp);
+			if (!s->redraw)
+				print_removal(stdout, s, m.cp);
 			dirty = true;
 		}
 		now = mono_ms();

@@ -1,13 +1,16 @@
 /* topics.c: the topics role: create, list and describe evc's topics. */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd/cmds.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
 #include "lib/log.h"
+#include "lib/registry.h"
 #include "lib/setup.h"
 #include "lib/textwidth.h"
 #include "lib/xalloc.h"
@@ -20,7 +23,8 @@ static const char usage[] =
 	"       evc topics [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... describe\n"
 	"       evc topics [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... lag [GROUP...]\n"
 	"\n"
-	"  create     create every evc topic (existing ones are reported)\n"
+	"  create     create every evc topic (existing ones are reported), and\n"
+	"             seed an empty catalogue topic from central.catalogue\n"
 	"  list       one line per evc topic: name, partitions, replicas\n"
 	"  describe   every partition: leader, replicas, in-sync replicas\n"
 	"  lag        consumer groups (or the GROUPs named): committed offsets,\n"
@@ -33,16 +37,17 @@ static const char usage[] =
 	"  -X NAME=VALUE          set a librdkafka property\n";
 
 /*
- * An admin-capable handle, checked to answer, or NULL after a message
- * with *status set: 2 for a bad property, 3 when Kafka does not answer
- * (or refuses the login: bus_check() says which, and why).
+ * An admin-capable handle (a consumer too with BUS_CONSUMER), checked
+ * to answer, or NULL after a message with *status set: 2 for a bad
+ * property, 3 when Kafka does not answer (or refuses the login:
+ * bus_check() says which, and why).
  */
-static struct bus *admin_open(const struct conf *c, int *status)
+static struct bus *admin_open(const struct conf *c, int flags, int *status)
 {
 	struct bus *b;
 
 	*status = EXIT_USAGE;
-	if (!(b = bus_open(c, BUS_PRODUCER, NULL)))
+	if (!(b = bus_open(c, BUS_PRODUCER | flags, NULL)))
 		return NULL;
 	*status = EXIT_UNREACHABLE;
 	if (bus_check(b, 5000)) {
@@ -62,8 +67,8 @@ static rd_kafka_NewTopic_t *new_topic(const struct conf *c, enum topic t)
 	if (!nt)
 		die(EXIT_USAGE, "cannot create topic '%s': %s", c->topics[t],
 		    err);
-	/* Central's state topic keeps only the last state of each CP. */
-	if (t == T_CP_STATE)
+	/* The state and the catalogue keep only the last word on each CP. */
+	if (t == T_CP_STATE || t == T_CP_CATALOGUE)
 		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
 	return nt;
 }
@@ -550,6 +555,78 @@ static int topics_lag(rd_kafka_t *rk, char **want, int nwant)
 	return ret;
 }
 
+/*
+ * The catalogue topic takes central.catalogue's CPs once, when it never
+ * held a record: from then on it is the catalogue (evc cps changes it).
+ * cat is NULL when the file is not on this machine: the first Central
+ * seeds the topic then.
+ */
+static int seed(struct bus *b, const struct conf *c,
+		const struct catalogue *cat)
+{
+	const char *topic = c->topics[T_CP_CATALOGUE], *file = c->central.catalogue;
+	long n;
+	int used;
+
+	if (!file || !*file)
+		return EXIT_OK;
+	if ((used = registry_used(b)) < 0)
+		return EXIT_FAIL;
+	if (used) {
+		printf("kept %s: it holds the catalogue ('%s' seeds only an empty one)\n",
+		       topic, file);
+		return EXIT_OK;
+	}
+	if (!cat) {
+		printf("not seeded %s: no '%s' here (the first Central seeds it)\n",
+		       topic, file);
+		return EXIT_OK;
+	}
+	if ((n = registry_seed(b, cat, file, now_ms())) < 0)
+		return EXIT_FAIL;
+	printf("seeded %s with %ld CPs from '%s'\n", topic, n, file);
+	return EXIT_OK;
+}
+
+/*
+ * The seed, checked whole before Kafka is asked anything: 0, or -1 for
+ * a bad file. *here is false when there is no file to read on this
+ * machine (topics may be created anywhere; Central's has it).
+ */
+static int load_seed(const struct conf *c, struct catalogue *cat, bool *here)
+{
+	const char *file = c->central.catalogue;
+
+	memset(cat, 0, sizeof(*cat));
+	*here = file && *file && access(file, F_OK) == 0;
+	if (!*here)
+		return 0;
+	if (catalogue_load(cat, file))
+		return -1;
+	if (!registry_check_file(cat, file))
+		return 0;
+	catalogue_free(cat);
+	return -1;
+}
+
+static int run_create(const struct conf *c)
+{
+	struct catalogue cat;
+	struct bus *b;
+	bool here;
+	int ret;
+
+	if (load_seed(c, &cat, &here))
+		return EXIT_USAGE;
+	if ((b = admin_open(c, BUS_CONSUMER, &ret))) {
+		if ((ret = topics_create(bus_handle(b), c)) == EXIT_OK)
+			ret = seed(b, c, here ? &cat : NULL);
+		bus_close(b, 0);
+	}
+	catalogue_free(&cat);
+	return ret;
+}
+
 static int run(const struct conf *c, const char *what, char **args, int nargs)
 {
 	struct bus *b;
@@ -561,12 +638,12 @@ static int run(const struct conf *c, const char *what, char **args, int nargs)
 		return usage_error("unknown action: '%s'", what);
 	if (nargs && strcmp(what, "lag"))
 		return usage_error("expected one action: create, list or describe; or lag [GROUP...]");
-	if (!(b = admin_open(c, &ret)))
+	if (!strcmp(what, "create"))
+		return run_create(c);
+	if (!(b = admin_open(c, 0, &ret)))
 		return ret;
 	rk = bus_handle(b);
-	if (!strcmp(what, "create"))
-		ret = topics_create(rk, c);
-	else if (!strcmp(what, "lag"))
+	if (!strcmp(what, "lag"))
 		ret = topics_lag(rk, args, nargs);
 	else
 		ret = topics_show(rk, c, !strcmp(what, "describe"));

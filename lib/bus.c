@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "diag.h"
 #include "log.h"
+#include "msg_table.h"
 #include "xalloc.h"
 
 #define BUS_OP_TIMEOUT_MS 10000	/* metadata and offset look-ups */
@@ -78,7 +79,14 @@ static const unsigned topic_types[T_COUNT] = {
 	[T_HEALTH] = 1u << MSG_HEALTH,
 	[T_CONTROL] = 1u << MSG_CONTROL,
 	[T_CP_STATE] = 1u << MSG_CP_STATE,
+	[T_CP_CATALOGUE] = 1u << MSG_CP_ENTRY,
 };
+
+/* Compacted topics, where a record without a value removes its key. */
+static bool compacted(enum topic t)
+{
+	return t == T_CP_STATE || t == T_CP_CATALOGUE;
+}
 
 static void on_signal(int sig)
 {
@@ -669,6 +677,37 @@ int bus_send_to(struct bus *b, enum topic t, int32_t partition,
 	return 0;
 }
 
+int bus_erase(struct bus *b, enum topic t, const char *cp)
+{
+	rd_kafka_resp_err_t err;
+	int tries = 0;
+
+	if (!b->prod || t >= T_COUNT || !compacted(t) || !msg_cp_id_ok(cp))
+		return error("cannot remove '%s' from topic '%s'", cp,
+			     t < T_COUNT ? b->conf->topics[t] : "?");
+	do {
+		err = rd_kafka_producev(b->prod,
+			RD_KAFKA_V_TOPIC(b->conf->topics[t]),
+			RD_KAFKA_V_KEY(cp, strlen(cp)),
+			RD_KAFKA_V_VALUE(NULL, 0),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_END);
+		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			rd_kafka_poll(b->prod, 10);
+	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ++tries < 500);
+	if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
+		b->st.failed++;
+		refused(b, "not allowed by Kafka to write topic '%s'",
+			b->conf->topics[t]);
+		return -1;
+	}
+	if (err)
+		return error("cannot send to '%s': %s", b->conf->topics[t],
+			     rd_kafka_err2str(err));
+	rd_kafka_poll(b->prod, 0);
+	return 0;
+}
+
 int bus_flush(struct bus *b, int timeout_ms)
 {
 	long failed;
@@ -801,6 +840,25 @@ static int watermarks(struct bus *b, const char *topic, int32_t p,
 	if (err)
 		return error("cannot read offsets of '%s': %s", topic,
 			     rd_kafka_err2str(err));
+	return 0;
+}
+
+int bus_ever_written(struct bus *b, enum topic t)
+{
+	const char *topic = b->conf->topics[t];
+	int64_t lo, hi;
+	int n;
+
+	if (!b->cons)
+		return error("cannot read '%s': no consumer", topic);
+	if ((n = partition_count(b, topic)) < 0)
+		return -1;
+	for (int32_t p = 0; p < n; p++) {
+		if (watermarks(b, topic, p, &lo, &hi))
+			return -1;
+		if (hi > 0)
+			return 1;
+	}
 	return 0;
 }
 
@@ -1079,7 +1137,41 @@ static int topic_of_message(struct bus *b, const rd_kafka_topic_t *rkt,
 	return t;
 }
 
-/* Decodes one fetched message; 1 when it is for the caller. */
+/* Whether the record's key is s: compaction keeps one record per key. */
+static bool key_is(const rd_kafka_message_t *rkm, const char *s)
+{
+	return rkm->key && rkm->key_len == strlen(s) &&
+	       !memcmp(rkm->key, s, rkm->key_len);
+}
+
+/*
+ * A record without a value on a compacted topic: its key, a CP, was
+ * removed. BUS_GONE with the key in m->cp; a key that is no CP id is
+ * rejected like a malformed message.
+ */
+static int take_tombstone(struct bus *b, const rd_kafka_message_t *rkm,
+			  struct msg *m, enum topic *tp, int t)
+{
+	char q[MSG_QUOTE_BUF], why[160];
+	size_t len = rkm->key ? rkm->key_len : 0;
+
+	memset(m, 0, sizeof(*m));
+	if (len > MSG_NAME_MAX || !len)
+		goto bad;
+	memcpy(m->cp, rkm->key, len);
+	if (memchr(m->cp, '\0', len) || !msg_cp_id_ok(m->cp))
+		goto bad;
+	b->st.received++;
+	*tp = (enum topic)t;
+	return BUS_GONE;
+bad:
+	snprintf(why, sizeof(why), "removal of a key that is no CP id: '%s'",
+		 msg_quote(q, rkm->key ? (const char *)rkm->key : "", len));
+	reject(b, rkm, why);
+	return 0;
+}
+
+/* Decodes one fetched message; 1 (or BUS_GONE) when it is for the caller. */
 static int take(struct bus *b, const rd_kafka_message_t *rkm,
 		struct msg *m, enum topic *tp)
 {
@@ -1113,8 +1205,8 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 	if ((t = topic_of_message(b, rkm->rkt, name)) < 0)
 		return 0;
 	set_at_end(b, t, rkm->partition, 0);
-	if (!rkm->payload && t == T_CP_STATE)
-		return 0;	/* a tombstone: the CP was removed */
+	if (!rkm->payload && compacted(t))
+		return take_tombstone(b, rkm, m, tp, t);
 	if (msg_decode(rkm->payload ? rkm->payload : "", rkm->len, m, why,
 		       sizeof(why))) {
 		reject(b, rkm, why);
@@ -1124,6 +1216,10 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 		snprintf(why, sizeof(why), "type '%s' does not belong here",
 			 msg_type_name(m->type));
 		reject(b, rkm, why);
+		return 0;
+	}
+	if (t == T_CP_CATALOGUE && !key_is(rkm, m->cp)) {
+		reject(b, rkm, "key is not the cp");
 		return 0;
 	}
 	b->st.received++;
@@ -1164,6 +1260,7 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 {
 	long long deadline = 0, now;
 	rd_kafka_message_t *rkm;
+	int got;
 
 	release_last(b);
 	if (!b->cons)
@@ -1184,9 +1281,9 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 		}
 		b->run_msgs++;
 		b->run_bytes += (long long)rkm->len;
-		if (take(b, rkm, m, t)) {
+		if ((got = take(b, rkm, m, t))) {
 			b->last = rkm;
-			return 1;
+			return got;
 		}
 		store(b, rkm);
 		rd_kafka_message_destroy(rkm);

@@ -55,6 +55,13 @@ int bus_check(struct bus *b, int timeout_ms);
 int bus_send(struct bus *b, enum topic t, const struct msg *m);
 
 /*
+ * A record without a value for CP cp on compacted topic t (cp-state,
+ * cp-catalogue): once Kafka compacts the topic, nothing of cp is left.
+ * -1 after saying why, as bus_send().
+ */
+int bus_erase(struct bus *b, enum topic t, const char *cp);
+
+/*
  * Makes bus_close() leave the group without committing or waiting for
  * it: for a member the group has dropped (its partitions are another's).
  */
@@ -74,6 +81,13 @@ int bus_flush(struct bus *b, int timeout_ms);
  */
 int bus_follow(struct bus *b, enum topic t, const char *key, int64_t from_ms);
 
+/*
+ * Whether topic t ever held a record: 1 when a partition's end offset is
+ * above 0 (compaction and retention never lower it), 0 when none is, -1
+ * after saying why it cannot be told (a missing topic among them).
+ */
+int bus_ever_written(struct bus *b, enum topic t);
+
 /* Follows every partition of t from the beginning (cp-state readers). */
 int bus_follow_all(struct bus *b, enum topic t);
 
@@ -90,8 +104,12 @@ int bus_subscribe(struct bus *b, const enum topic *ts, int n);
  * Waits up to timeout_ms for the next well-formed evc message on any
  * topic consumed. Returns 1 with *m and *t filled, 0 on timeout, -1 on a
  * fatal error. Malformed messages are counted, logged (rate-limited) and
- * skipped; a message on a topic that cannot carry its type is too.
+ * skipped; a message on a topic that cannot carry its type is too, and
+ * on cp-catalogue one whose key is not its cp. A record without a value
+ * on a compacted topic (cp-state, cp-catalogue) returns BUS_GONE: CP
+ * m->cp was removed, and nothing else of *m is set.
  */
+#define BUS_GONE 2
 int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms);
 
 /*

@@ -48,7 +48,14 @@ static struct central_cp *find(struct central *c, const char *id)
 const struct central_cp *central_find(const struct central *c,
 				      const char *id)
 {
-	return index_get(&c->by_id, c->cps, id);
+	const struct central_cp *p = index_get(&c->by_id, c->cps, id);
+
+	return p && !p->forgotten ? p : NULL;
+}
+
+uint32_t central_known(const struct central *c)
+{
+	return c->ncps - c->nforgotten;
 }
 
 static struct central_cp *find_driver(struct central *c, const char *driver)
@@ -125,7 +132,7 @@ static void send_command(struct central *c, const struct central_cp *p,
 	if (cmd == CMD_START) {
 		m.u.cmd.target_wh = req->target_wh;
 		m.u.cmd.target_s = req->target_s;
-		m.u.cmd.price = p->price;
+		m.u.cmd.price = p->s.price;
 	}
 	post(c, T_CP_COMMANDS, &m);
 }
@@ -172,6 +179,8 @@ static void granted_restore(struct central_cp *p, const char *granted)
  * Central's view of p on the compacted cp-state topic, with what a
  * Central after this one needs to give the same answer to a request it
  * reads again: the request of the session, and those granted lately.
+ * Its price is what p charges now: the session's, while one runs, so
+ * that a Central after this one bills it so too.
  */
 static void publish_state(struct central *c, struct central_cp *p,
 			  const struct now *now)
@@ -191,7 +200,7 @@ static void publish_state(struct central *c, struct central_cp *p,
 	granted_text(p, m.u.state.granted);
 	m.u.state.state = p->state;
 	memcpy(m.u.state.location, p->location, sizeof(m.u.state.location));
-	m.u.state.price = p->price;
+	m.u.state.price = p->busy ? p->s.price : p->price;
 	m.u.state.since = p->since;
 	post(c, T_CP_STATE, &m);
 	p->unsaid = false;
@@ -246,9 +255,12 @@ static void notify(struct central *c, const struct central_cp *p,
 static void update(struct central *c, struct central_cp *p, bool force,
 		   const struct now *now);
 
+static void forget(struct central *c, struct central_cp *p);
+
 /*
  * The ticket of p's session, to its driver: the energy the CP measured,
- * the cost by Central's own price. The CP is then free again.
+ * the cost by Central's own price when the session began. The CP is
+ * then free again, or forgotten if it left the catalogue meanwhile.
  */
 static void close_session(struct central *c, struct central_cp *p,
 			  const struct msg_ticket *t, const struct now *now)
@@ -259,8 +271,8 @@ static void close_session(struct central *c, struct central_cp *p,
 		send_progress(c, p, now);	/* the figures before the ticket */
 	init_about(&m, MSG_TICKET, p, now);
 	m.u.ticket = *t;
-	m.u.ticket.price = p->price;
-	m.u.ticket.cents = msg_cents(t->wh, p->price);
+	m.u.ticket.price = p->s.price;
+	m.u.ticket.cents = msg_cents(t->wh, p->s.price);
 	post(c, T_AUTH_RESPONSE, &m);
 	say(c, SAY_INFO, "%s ticket %s kWh %s EUR (%s), %s, session %.8s",
 	    p->id, fig_kwh(t->wh).s, fig_eur(m.u.ticket.cents).s,
@@ -268,7 +280,10 @@ static void close_session(struct central *c, struct central_cp *p,
 	index_del(&c->by_driver, c->cps, p->s.driver);
 	p->busy = false;
 	memset(&p->s, 0, sizeof(p->s));
-	update(c, p, true, now);
+	if (p->removed)
+		forget(c, p);
+	else
+		update(c, p, true, now);
 }
 
 /* Central ends a session itself, with the last figures it received. */
@@ -394,13 +409,72 @@ static struct central_cp *add_cp(struct central *c, const char *id,
 	p->state = CP_DISCONNECTED;
 	p->since = now->wall;
 	c->count[CP_DISCONNECTED]++;
+	c->roster++;
 	index_put(&c->by_id, c->cps, c->ncps++);
 	return p;
 }
 
+static enum central_add entry_check(const char *location, double price,
+				    double power_kw);
+
 enum central_add central_add(struct central *c, const char *id,
 			     const char *location, double price,
 			     double power_kw, const struct now *now)
+{
+	enum central_add r = entry_check(location, price, power_kw);
+
+	if (r != CENTRAL_ADDED)
+		return r;
+	if (find(c, id))
+		return CENTRAL_DUPLICATE;
+	return add_cp(c, id, location, price, power_kw, now) ?
+	       CENTRAL_ADDED : CENTRAL_FULL;
+}
+
+static void erase(struct central *c, struct central_cp *p)
+{
+	if (c->hooks.erase)
+		c->hooks.erase(c->hooks.ctx, T_CP_STATE, p->id);
+	p->unsaid = false;
+}
+
+/* News of the catalogue: for people once Central serves, else debug. */
+#define say_catalogue(c, ...) \
+	say(c, (c)->started ? SAY_INFO : SAY_DEBUG, __VA_ARGS__)
+
+/*
+ * A CP off the catalogue and idle: no longer counted, shown or
+ * published; the row stays, so that its id is refused and found again
+ * if it comes back.
+ */
+static void forget(struct central *c, struct central_cp *p)
+{
+	c->count[p->state]--;
+	c->nforgotten++;
+	c->roster++;
+	c->changed = true;
+	p->forgotten = true;
+	p->registered = p->connected = p->stopped = p->meter_fault = false;
+	if (c->started)
+		erase(c, p);
+	say_catalogue(c, "%s forgotten: off the catalogue", p->id);
+}
+
+/* A forgotten CP back in the catalogue: as new, DISCONNECTED. */
+static void revive(struct central *c, struct central_cp *p,
+		   const struct now *now)
+{
+	c->nforgotten--;
+	c->roster++;
+	p->forgotten = p->removed = p->unsaid = false;
+	p->engine_ok = false;
+	p->state = CP_DISCONNECTED;
+	p->since = now->wall;
+	c->count[CP_DISCONNECTED]++;
+}
+
+static enum central_add entry_check(const char *location, double price,
+				    double power_kw)
 {
 	if (strlen(location) > MSG_TEXT_MAX)
 		return CENTRAL_BAD_LOCATION;
@@ -408,10 +482,76 @@ enum central_add central_add(struct central *c, const char *id,
 		return CENTRAL_BAD_PRICE;
 	if (!(power_kw >= 0 && power_kw <= MSG_KW_MAX))
 		return CENTRAL_BAD_POWER;
-	if (find(c, id))
-		return CENTRAL_DUPLICATE;
-	return add_cp(c, id, location, price, power_kw, now) ?
-	       CENTRAL_ADDED : CENTRAL_FULL;
+	return CENTRAL_ADDED;
+}
+
+/* What changed of known CP p, said; true when anything did. */
+static bool entry_changes(struct central *c, const struct central_cp *p,
+			  const struct msg_cp_entry *e)
+{
+	bool changed = false;
+
+	if (p->price != e->price) {
+		say_catalogue(c, "%s price %s EUR/kWh, was %s: for the sessions from now on",
+			      p->id, fig_price(e->price).s, fig_price(p->price).s);
+		changed = true;
+	}
+	if (strcmp(p->location, e->location)) {
+		say_catalogue(c, "%s location '%s', was '%s'", p->id,
+			      e->location, p->location);
+		changed = true;
+	}
+	return changed || p->power_kw != e->power_kw || p->removed;
+}
+
+enum central_add central_catalogue_set(struct central *c, const char *id,
+				       const struct msg_cp_entry *e,
+				       const struct now *now)
+{
+	enum central_add r = entry_check(e->location, e->price, e->power_kw);
+	struct central_cp *p = find(c, id);
+	bool fresh = !p || p->forgotten;
+
+	if (r != CENTRAL_ADDED)
+		return r;
+	if (!p && !(p = add_cp(c, id, e->location, e->price, e->power_kw, now)))
+		return CENTRAL_FULL;
+	if (p->forgotten)
+		revive(c, p, now);
+	if (fresh)
+		say_catalogue(c, "%s added to the catalogue (%s, %s EUR/kWh)", id,
+			      e->location, fig_price(e->price).s);
+	else if (!entry_changes(c, p, e))
+		return CENTRAL_UPDATED;		/* read again: nothing new */
+	else if (p->removed)
+		say_catalogue(c, "%s back in the catalogue", id);
+	snprintf(p->location, sizeof(p->location), "%s", e->location);
+	p->price = e->price;
+	p->power_kw = e->power_kw;
+	p->removed = false;
+	c->changed = true;
+	if (c->started && !p->unsaid)
+		publish_state(c, p, now);
+	return fresh ? CENTRAL_ADDED : CENTRAL_UPDATED;
+}
+
+void central_catalogue_remove(struct central *c, const char *id,
+			      const struct now *now)
+{
+	struct central_cp *p = find(c, id);
+
+	/* Kept even unknown: allow_unknown must not take it back. */
+	if (!p && (p = add_cp(c, id, "", 0, 0, now)))
+		p->removed = true;
+	if (!p || p->forgotten || (p->removed && p->busy))
+		return;
+	p->removed = true;
+	if (!p->busy) {
+		forget(c, p);
+		return;
+	}
+	say_catalogue(c, "%s removed from the catalogue: session %.8s of %s goes on to its end",
+		      p->id, p->s.id, p->s.driver);
 }
 
 /* A CP missing from the catalogue, when the configuration allows it. */
@@ -455,6 +595,11 @@ static void on_register(struct central *c, const struct msg *m,
 		ignore(c, m, "reserved CP id");
 		return;
 	}
+	if (p && p->removed) {
+		send_ack(c, m->cp, NULL, now);
+		say(c, SAY_INFO, "%s refused: removed from the catalogue", m->cp);
+		return;
+	}
 	if (!p && !(p = adopt(c, m->cp, m->u.reg.location, now))) {
 		send_ack(c, m->cp, NULL, now);
 		say(c, SAY_INFO, "%s refused: not in the catalogue", m->cp);
@@ -488,6 +633,12 @@ static void on_health(struct central *c, const struct msg *m,
 		ignore(c, m, "unknown CP");
 		return;
 	}
+	if (p->forgotten) {	/* it may run on: not hostile, not news */
+		c->ignored++;
+		say(c, SAY_DEBUG, "ignored health from '%s': removed from the catalogue",
+		    p->id);
+		return;
+	}
 	if (!p->registered) {
 		/* Central restarted while the CP ran: it will not register. */
 		say(c, SAY_INFO, "%s registered by its heartbeat (%s, %s EUR/kWh)",
@@ -514,7 +665,7 @@ static void answer(struct central *c, const struct central_cp *p,
 	m.u.resp.authorized = why == DENY_NONE;
 	m.u.resp.reason = why;
 	if (why == DENY_NONE) {
-		m.u.resp.price = p->price;
+		m.u.resp.price = p->s.price;
 		memcpy(m.session, p->s.id, sizeof(m.session));
 	}
 	post(c, T_AUTH_RESPONSE, &m);
@@ -534,7 +685,7 @@ static enum msg_deny auth_check(struct central *c, const struct central_cp *p,
 	 */
 	if (m->ts < now->wall - timeout || m->ts < c->started)
 		return DENY_EXPIRED;
-	if (!p)
+	if (!p || p->removed)
 		return DENY_UNKNOWN_CP;
 	switch (p->state) {
 	case CP_DISCONNECTED: return DENY_DISCONNECTED;
@@ -559,6 +710,7 @@ static void grant(struct central *c, struct central_cp *p, const struct msg *m,
 	msg_new_uuid(s->id);
 	memcpy(s->driver, m->driver, sizeof(s->driver));
 	memcpy(s->request, m->id, sizeof(s->request));
+	s->price = p->price;
 	s->started = now->wall;
 	s->granted = now->mono;
 	s->last_seq = -1;
@@ -746,7 +898,7 @@ static void on_telemetry(struct central *c, const struct msg *m,
 	first = s->last_seq < 0;
 	s->last_seq = m->u.prog.seq;
 	s->live = m->u.prog;
-	s->live.cents = msg_cents(s->live.wh, p->price);
+	s->live.cents = msg_cents(s->live.wh, s->price);
 	s->live_dirty = true;
 	s->doubtful = 0;
 	/*
@@ -822,8 +974,9 @@ void central_control(struct central *c, enum msg_cmd cmd, const char *id,
 		say(c, SAY_INFO, "every CP %s by the operator",
 		    cmd == CMD_STOP ? "stopped" : "resumed");
 		for (uint32_t i = 0; i < c->ncps; i++)
-			control(c, &c->cps[i], cmd, true, now);
-	} else if (!(p = find(c, id))) {
+			if (!c->cps[i].forgotten)
+				control(c, &c->cps[i], cmd, true, now);
+	} else if (!(p = find(c, id)) || p->forgotten) {
 		say(c, SAY_INFO, "no CP '%s'", id);
 	} else {
 		control(c, p, cmd, false, now);
@@ -833,7 +986,7 @@ void central_control(struct central *c, enum msg_cmd cmd, const char *id,
 static void on_control(struct central *c, const struct msg *m,
 		       const struct now *now)
 {
-	if (!m->u.ctl.all && !find(c, m->cp)) {
+	if (!m->u.ctl.all && !central_find(c, m->cp)) {
 		ignore(c, m, "unknown CP");
 		return;
 	}
@@ -902,6 +1055,8 @@ void central_tick(struct central *c, const struct now *now)
 	for (uint32_t i = 0; i < c->ncps; i++) {
 		struct central_cp *p = &c->cps[i];
 
+		if (p->forgotten)
+			continue;
 		if (p->connected && now->mono - p->heartbeat > timeout &&
 		    heard(c, p, now)) {
 			p->connected = false;
@@ -928,6 +1083,7 @@ static void restore_session(struct central *c, struct central_cp *p,
 	memcpy(s->id, r->session, sizeof(s->id));
 	memcpy(s->driver, r->driver, sizeof(s->driver));
 	memcpy(s->request, r->st.request, sizeof(s->request));
+	s->price = r->st.price;	/* the session's, while it runs */
 	s->started = r->st.since;
 	s->granted = now->mono;
 	s->last_seq = live->seq || live->wh ? (int64_t)live->seq : -1;
@@ -940,6 +1096,26 @@ static void restore_session(struct central *c, struct central_cp *p,
 	index_put(&c->by_driver, c->cps, (uint32_t)(p - c->cps));
 }
 
+/*
+ * A CP removed while Central was away: its record is erased once
+ * Central serves; with a session in progress, that session is taken
+ * back and runs to its end first.
+ */
+static bool restore_removed(struct central *c, struct central_cp *p,
+			    const struct cpstate_row *r)
+{
+	if (!r->session[0] || !r->driver[0]) {
+		p->unsaid = true;
+		return false;
+	}
+	snprintf(p->location, sizeof(p->location), "%s", r->st.location);
+	c->nforgotten--;
+	c->roster++;
+	c->count[p->state]++;
+	p->forgotten = false;
+	return true;
+}
+
 void central_restore(struct central *c, const struct cpstate_row *r,
 		     const struct now *now)
 {
@@ -947,7 +1123,7 @@ void central_restore(struct central *c, const struct cpstate_row *r,
 
 	if (!p && c->rules->allow_unknown)
 		p = add_cp(c, r->id, r->st.location, r->st.price, 0, now);
-	if (!p)
+	if (!p || (p->forgotten && !restore_removed(c, p, r)))
 		return;
 	if (p->busy) {
 		index_del(&c->by_driver, c->cps, p->s.driver);
@@ -967,9 +1143,14 @@ void central_restore(struct central *c, const struct cpstate_row *r,
  */
 void central_serve(struct central *c, const struct now *now)
 {
-	for (uint32_t i = 0; i < c->ncps; i++)
-		if (!c->cps[i].unsaid)
-			publish_state(c, &c->cps[i], now);
+	for (uint32_t i = 0; i < c->ncps; i++) {
+		struct central_cp *p = &c->cps[i];
+
+		if (p->forgotten && p->unsaid)
+			erase(c, p);
+		else if (!p->forgotten && !p->unsaid)
+			publish_state(c, p, now);
+	}
 	c->started = now->wall;
 	c->serving = now->mono;
 }

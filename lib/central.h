@@ -27,6 +27,7 @@ struct central_session {
 	char id[MSG_UUID_LEN + 1];
 	char driver[MSG_NAME_MAX + 1];
 	char request[MSG_UUID_LEN + 1];	/* the auth_request that opened it */
+	double price;			/* EUR/kWh, the CP's at the grant */
 	int64_t started;		/* wall ms, at the grant */
 	int64_t granted;		/* mono ms, at the grant */
 	bool owed;			/* a supply_end is due ... */
@@ -34,7 +35,7 @@ struct central_session {
 	enum msg_end owed_reason;	/* the ticket's reason if none comes */
 	int64_t last_seq;		/* of the last telemetry; -1: none yet */
 	struct msg_progress live;	/* the last plausible figures, cents
-					   by Central's price */
+					   by the session's price */
 	unsigned doubtful;		/* implausible telemetry in a row */
 	bool live_dirty;		/* figures not yet on cp-state */
 	bool prog_dirty;		/* figures not yet sent to the driver */
@@ -54,6 +55,8 @@ struct central_cp {
 	bool meter_fault;		/* its figures could not be true */
 	bool busy;			/* a session is open: s is valid */
 	bool unsaid;			/* restored: cp-state keeps the last word */
+	bool removed;			/* off the catalogue: refused from now on */
+	bool forgotten;			/* removed and idle: a row kept for its id */
 	enum cp_state state;
 	int64_t since;			/* wall ms of the last change */
 	int64_t heartbeat;		/* mono ms of the last one */
@@ -64,7 +67,8 @@ struct central_cp {
 };
 
 /*
- * What the core needs from its owner. post sends a message; say hands
+ * What the core needs from its owner. post sends a message, erase
+ * removes a CP from cp-state (NULL: nothing is erased); say hands
  * out a line for people (levels below say_min are never formatted).
  * heard answers whether Central has read everything CP number i sent
  * lately, so that its silence is its own and not Kafka's or a backlog's:
@@ -73,6 +77,8 @@ struct central_cp {
  */
 struct central_hooks {
 	void (*post)(void *ctx, enum topic t, const struct msg *m);
+	/* A record without a value for CP id on compacted topic t. */
+	void (*erase)(void *ctx, enum topic t, const char *id);
 	void (*say)(void *ctx, enum say level, const char *line);
 	bool (*heard)(void *ctx, uint32_t i, const char *id,
 		      const struct now *now);
@@ -85,6 +91,10 @@ struct central {
 	struct central_hooks hooks;
 	struct central_cp *cps;
 	uint32_t ncps, cap;
+	uint32_t nforgotten;		/* rows of CPs removed: ncps - this are known */
+	uint32_t roster;		/* bumped when a row is added, forgotten
+					   or back: the owner's views of the
+					   rows are then stale */
 	struct index by_id, by_driver;
 	long count[CP_STATE_COUNT];	/* CPs in each state */
 	long ignored;			/* messages Central would not act on */
@@ -108,11 +118,34 @@ enum central_add {
 	CENTRAL_BAD_LOCATION,		/* longer than MSG_TEXT_MAX */
 	CENTRAL_BAD_PRICE,		/* outside 0 to MSG_PRICE_MAX */
 	CENTRAL_BAD_POWER,		/* outside 0 to MSG_KW_MAX */
+	CENTRAL_UPDATED,		/* central_catalogue_set(): it replaced one */
 };
 /* power_kw is the CP's rated power; 0: the rules' max_power_kw. */
 enum central_add central_add(struct central *c, const char *id,
 			     const char *location, double price,
 			     double power_kw, const struct now *now);
+
+/*
+ * The catalogue changed (the cp-catalogue topic): CP id is in it, with
+ * e's location, price and rated power. A CP new to Central (or removed
+ * before) is DISCONNECTED until it registers; a known one keeps its
+ * state, and a session in progress keeps the price it began with: a
+ * new price applies to the sessions granted after it. CENTRAL_ADDED or
+ * CENTRAL_UPDATED, else why e cannot be taken (as central_add()).
+ */
+enum central_add central_catalogue_set(struct central *c, const char *id,
+				       const struct msg_cp_entry *e,
+				       const struct now *now);
+
+/*
+ * CP id is off the catalogue: its registrations and the requests for
+ * it are refused (unknown_cp) from now on, even with allow_unknown. An
+ * idle CP is forgotten at once (erased from cp-state); a session in
+ * progress runs to its end, billed at its price, and the CP is
+ * forgotten then.
+ */
+void central_catalogue_remove(struct central *c, const char *id,
+			      const struct now *now);
 
 /*
  * One row of cp-state, as Central published it before it stopped: a
@@ -143,8 +176,11 @@ void central_tick(struct central *c, const struct now *now);
 void central_control(struct central *c, enum msg_cmd cmd, const char *id,
 		     const struct now *now);
 
-/* The CP of id, or NULL. */
+/* The CP of id, or NULL (also when it was removed and is forgotten). */
 const struct central_cp *central_find(const struct central *c,
 				      const char *id);
+
+/* How many CPs Central knows: the forgotten ones are not counted. */
+uint32_t central_known(const struct central *c);
 
 #endif

@@ -36,6 +36,7 @@ const char *const topic_default_names[T_COUNT] = {
 	[T_CONTROL] = "control",
 	[T_CP_STATE] = "cp-state",
 	[T_CENTRAL_LEASE] = "central-lease",
+	[T_CP_CATALOGUE] = "cp-catalogue",
 };
 
 /* The schema below spells these again: a unit test keeps them in step. */
@@ -50,6 +51,7 @@ const char *const topic_keys[T_COUNT] = {
 	[T_CONTROL] = "control",
 	[T_CP_STATE] = "cp_state",
 	[T_CENTRAL_LEASE] = "central_lease",
+	[T_CP_CATALOGUE] = "cp_catalogue",
 };
 
 /* One partition makes the lease exclusive: its one holder serves. */
@@ -385,6 +387,7 @@ static const cyaml_schema_field_t y_names_fields[] = {
 	Y_STR("control", struct ynames, n[T_CONTROL]),
 	Y_STR("cp_state", struct ynames, n[T_CP_STATE]),
 	Y_STR("central_lease", struct ynames, n[T_CENTRAL_LEASE]),
+	Y_STR("cp_catalogue", struct ynames, n[T_CP_CATALOGUE]),
 	CYAML_FIELD_END
 };
 

@@ -17,10 +17,11 @@ enum topic {
 	T_CONTROL,		/* operator tools -> Central (stop/resume) */
 	T_CP_STATE,		/* Central -> anyone (compacted: last state per CP) */
 	T_CENTRAL_LEASE,	/* one partition: the Central holding it serves */
+	T_CP_CATALOGUE,		/* operators -> Central (compacted: the CPs known) */
 	T_COUNT
 };
 
-/* Default names: the seed's seven topics, then the three evc adds. */
+/* Default names: the seed's seven topics, then the four evc adds. */
 extern const char *const topic_default_names[T_COUNT];
 /* Keys of the topics: section of evc.yaml ("cp_register", ...). */
 extern const char *const topic_keys[T_COUNT];

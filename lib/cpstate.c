@@ -53,6 +53,7 @@ static struct cpstate_row *row_add(struct cpstate *cs, const char *id)
 	memset(r, 0, sizeof(*r));
 	snprintf(r->id, sizeof(r->id), "%s", id);
 	index_put(&cs->by_id, cs->rows, cs->n++);
+	cs->gen++;
 	return r;
 }
 
@@ -70,6 +71,26 @@ struct cpstate_row *cpstate_keep(struct cpstate *cs, const struct msg *m)
 	return r;
 }
 
+/*
+ * The last row takes the place of the one dropped: rows are found by
+ * id, and only cpstate_sorted() orders them, made again after a drop.
+ */
+void cpstate_drop(struct cpstate *cs, const char *id)
+{
+	long i = index_find(&cs->by_id, cs->rows, id);
+
+	if (i < 0)
+		return;
+	index_del(&cs->by_id, cs->rows, id);
+	if ((uint32_t)i != --cs->n) {
+		index_del(&cs->by_id, cs->rows, cs->rows[cs->n].id);
+		cs->rows[i] = cs->rows[cs->n];
+		index_put(&cs->by_id, cs->rows, (uint32_t)i);
+	}
+	cs->records++;
+	cs->gen++;
+}
+
 static int by_id(const void *a, const void *b)
 {
 	return strcmp((*(const struct cpstate_row *const *)a)->id,
@@ -78,7 +99,7 @@ static int by_id(const void *a, const void *b)
 
 const struct cpstate_row *const *cpstate_sorted(struct cpstate *cs)
 {
-	if (cs->nsorted == cs->n && cs->sorted)
+	if (cs->sorted_gen == cs->gen && cs->sorted)
 		return cs->sorted;
 	cs->sorted = xreallocarray(cs->sorted, (size_t)cs->n + 1,
 				   sizeof(*cs->sorted));
@@ -86,6 +107,7 @@ const struct cpstate_row *const *cpstate_sorted(struct cpstate *cs)
 		cs->sorted[i] = &cs->rows[i];
 	qsort(cs->sorted, cs->n, sizeof(*cs->sorted), by_id);
 	cs->nsorted = cs->n;
+	cs->sorted_gen = cs->gen;
 	return cs->sorted;
 }
 
@@ -102,8 +124,10 @@ enum cpstate_result cpstate_read(struct bus *b, struct cpstate *cs,
 	do {
 		if ((r = bus_recv(b, &m, &t, READ_SLICE_MS)) < 0)
 			return CPSTATE_FAILED;
-		if (r > 0 && t == T_CP_STATE)
+		if (r == 1 && t == T_CP_STATE)
 			cpstate_keep(cs, &m);
+		else if (r == BUS_GONE && t == T_CP_STATE)
+			cpstate_drop(cs, m.cp);
 		if (bus_stop)
 			return CPSTATE_STOPPED;
 	} while (!bus_caught_up(b) && mono_ms() < deadline);

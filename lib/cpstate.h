@@ -29,6 +29,7 @@ struct cpstate {
 	struct index by_id;
 	const struct cpstate_row **sorted;	/* by id, see cpstate_sorted() */
 	uint32_t nsorted;
+	uint32_t gen, sorted_gen;	/* rows added or dropped; when sorted */
 	int64_t newest;			/* ts of the newest message; 0: none */
 	long records;			/* messages kept */
 };
@@ -42,9 +43,15 @@ const struct cpstate_row *cpstate_find(const struct cpstate *cs,
 				       const char *id);
 
 /*
- * The rows ordered by id. Only a new CP moves them: the order is rebuilt
- * then, and only then, so a reader following the topic pays nothing
- * per message.
+ * Forgets CP id: Central removed it from cp-state (a record without a
+ * value). Rows may move: a pointer to one is good until the next call.
+ */
+void cpstate_drop(struct cpstate *cs, const char *id);
+
+/*
+ * The rows ordered by id. Only a CP added or dropped moves them: the
+ * order is rebuilt then, and only then, so a reader following the
+ * topic pays nothing per message.
  */
 const struct cpstate_row *const *cpstate_sorted(struct cpstate *cs);
 

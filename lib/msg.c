@@ -34,6 +34,7 @@ static const char *const key_names[KEY_COUNT] = {
 	KEY(STARTED, "started"), KEY(ENDED, "ended"), KEY(CMD, "cmd"),
 	KEY(ALL, "all"), KEY(STATE, "state"), KEY(TEXT, "text"),
 	KEY(LIVE, "live"), KEY(SINCE, "since"), KEY(GRANTED, "granted"),
+	KEY(POWER_KW, "power_kw"),
 };
 
 #define FNAME(f) key_names[(f)->key]
@@ -115,6 +116,12 @@ static const struct msg_field cp_state_fields[] = {
 	{ KEY_GRANTED, K_IDS, OFF(msg_cp_state, granted), MSG_IDS_LEN, 1 },
 };
 
+static const struct msg_field cp_entry_fields[] = {
+	{ KEY_LOCATION, K_TEXT, OFF(msg_cp_entry, location), MSG_TEXT_MAX, 0 },
+	{ KEY_PRICE, K_REAL, OFF(msg_cp_entry, price), (long long)MSG_PRICE_MAX, 0 },
+	{ KEY_POWER_KW, K_REAL, OFF(msg_cp_entry, power_kw), (long long)MSG_KW_MAX, 0 },
+};
+
 #define FIELDS(a) a, NFIELDS(a)
 
 /* One row per enum msg_type: its JSON name, envelope ids, fields. */
@@ -132,6 +139,7 @@ static const struct msg_row types[MSG_TYPE_COUNT] = {
 	[MSG_NOTICE] = { "notice", REQ, REQ, OPT, FIELDS(notice_fields) },
 	[MSG_CONTROL] = { "control", OPT, NO, NO, FIELDS(control_fields) },
 	[MSG_CP_STATE] = { "cp_state", REQ, OPT, OPT, FIELDS(cp_state_fields) },
+	[MSG_CP_ENTRY] = { "cp_entry", REQ, NO, NO, FIELDS(cp_entry_fields) },
 };
 
 static const char *const deny_names[DENY_COUNT] = {
@@ -401,6 +409,13 @@ static bool text_ok(const unsigned char *s, size_t len)
 	return true;
 }
 
+bool msg_text_ok(const char *s)
+{
+	size_t len = strnlen(s, MSG_TEXT_MAX + 1);
+
+	return len <= MSG_TEXT_MAX && text_ok((const unsigned char *)s, len);
+}
+
 /*
  * Error subjects come from untrusted bytes: msg_quote() keeps printable
  * ASCII, doubles backslashes, writes any other byte as \xHH and cuts
@@ -582,6 +597,10 @@ int msg_check_rules(const struct msg *m, char *err, size_t n)
 			return fail(err, n, "field 'cp' with all");
 		if (!m->u.ctl.all && !m->cp[0])
 			return fail(err, n, "missing field 'cp'");
+		return 0;
+	case MSG_CP_ENTRY:	/* a catalogue has no room for probes */
+		if (m->cp[0] == '.')
+			return bad_id(err, n, "cp", m->cp, strlen(m->cp));
 		return 0;
 	default:
 		return 0;
@@ -955,7 +974,7 @@ int msg_decode(const void *buf, size_t len, struct msg *m,
 	if (!buf)
 		return fail(err, errlen, "empty message");
 	pthread_once(&keys_once, keys_init);
-	jobj_init(&top, (UINT32_C(1) << KEY_COUNT) - 1, KEY_LIVE, &live);
+	jobj_init(&top, MSG_KEYS_ALL, KEY_LIVE, &live);
 	jobj_init(&live, live_keys, 0, NULL);
 	if (jscan(buf, len, &keys, &top, &v, &e))
 		return fail(err, errlen, "bad json at byte %zu: %s", e.at,

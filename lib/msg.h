@@ -41,6 +41,7 @@ enum msg_type {
 	MSG_NOTICE,		/* auth-response: news of a session (CP broken...) */
 	MSG_CONTROL,		/* control: operator asks Central to stop/resume */
 	MSG_CP_STATE,		/* cp-state: Central's view of one CP */
+	MSG_CP_ENTRY,		/* cp-catalogue: one CP of the catalogue */
 	MSG_TYPE_COUNT
 };
 
@@ -168,6 +169,13 @@ struct msg_cp_state {
 	char granted[MSG_IDS_LEN + 1];
 };
 
+/* A CP as the catalogue knows it; its removal is a record without value. */
+struct msg_cp_entry {
+	char location[MSG_TEXT_MAX + 1];
+	double price;			/* EUR/kWh */
+	double power_kw;		/* rated; 0: central.max_power_kw */
+};
+
 struct msg {
 	enum msg_type type;
 	char id[MSG_UUID_LEN + 1];
@@ -187,6 +195,7 @@ struct msg {
 		struct msg_cp_state state;
 		struct msg_health health;
 		struct msg_notice notice;
+		struct msg_cp_entry entry;
 	} u;
 };
 
@@ -224,6 +233,12 @@ int cp_state_parse(const char *s);
 
 /* A human sentence for a denial ("the CP is out of order"). */
 const char *msg_deny_text(enum msg_deny r);
+
+/*
+ * True when s may be the free text of a message (a location): at most
+ * MSG_TEXT_MAX bytes of UTF-8 without control characters.
+ */
+bool msg_text_ok(const char *s);
 
 /* True when s is a valid CP or driver id. */
 bool msg_name_ok(const char *s);

@@ -3,6 +3,7 @@
 #define EVC_MSG_TABLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "msg.h"
 
@@ -35,8 +36,11 @@ enum msg_key {
 	KEY_TARGET_WH, KEY_TARGET_S, KEY_TIMEOUT_MS, KEY_CANCEL, KEY_REQUEST,
 	KEY_AUTHORIZED, KEY_SEQ, KEY_KW, KEY_WH, KEY_CENTS, KEY_STARTED,
 	KEY_ENDED, KEY_CMD, KEY_ALL, KEY_STATE, KEY_TEXT, KEY_LIVE, KEY_SINCE,
-	KEY_GRANTED, KEY_COUNT
+	KEY_GRANTED, KEY_POWER_KW, KEY_COUNT
 };
+
+/* Every key of the vocabulary, one bit each (KEY_COUNT is 1 to 32). */
+#define MSG_KEYS_ALL (UINT32_MAX >> (32 - KEY_COUNT))
 
 struct msg_field {
 	unsigned char key;	/* enum msg_key: its name */

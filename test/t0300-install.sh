@@ -187,7 +187,11 @@ test_expect_success 'completion: actions and CP ids of the catalogue' '
 	test "$(complete_words evc topics -b x "")" = "create describe list " &&
 	test "$(complete_words evc central stop CP00)" = \
 		"CP001 CP002 CP003 CP004 CP005 CP006 CP007 CP008 " &&
-	test "$(complete_words evc cp -v CP001 "")" = "fault recover status unplug "
+	test "$(complete_words evc cp -v CP001 "")" = "fault recover status unplug " &&
+	test "$(complete_words evc cps "")" = "add list rm " &&
+	test "$(complete_words evc cps rm CP00)" = \
+		"CP001 CP002 CP003 CP004 CP005 CP006 CP007 CP008 " &&
+	test "$(complete_words evc-cps add CP009 --p)" = "--power --price "
 '
 
 test_expect_success 'completion: a file after -c' '

@@ -210,7 +210,7 @@ test_expect_success 'acl.sh creates the users and their ACLs' '
 test_expect_success 'admin logs in with -X as well as with evc.yaml' '
 	"$EVC" topics create -c plain.yaml $(sasl admin "$admin_pw") >create.out &&
 	"$EVC" topics list -c plain.yaml $(sasl admin "$admin_pw") >list.out &&
-	test "$(grep -c "partitions 3" list.out)" = 9
+	test "$(grep -c "partitions 3" list.out)" = 10
 '
 
 test_expect_success 'a charge: Central, a CP and a driver, each as its own user' '
@@ -229,6 +229,21 @@ test_expect_success 'the operator reads every CP state and stops a CP' '
 	"$EVC" central stop CP001 $(as operator) &&
 	wait_for 10 "grep -q \"CP001 STOPPED\" central.err" &&
 	"$EVC" central resume CP001 $(as operator)
+'
+
+test_expect_success 'the operator changes the catalogue, and Central follows it' '
+	"$EVC" cps $(as operator) add CP003 -l Elda -p 0.3 &&
+	"$EVC" cps $(as operator) list >cps.out &&
+	grep "^CP003 " cps.out &&
+	wait_for 10 "grep -q \"CP003 added to the catalogue\" central.err" &&
+	"$EVC" cps $(as operator) rm CP003 &&
+	wait_for 10 "grep -q \"CP003 forgotten\" central.err"
+'
+
+test_expect_success 'a CP user cannot change the catalogue, and evc says so' '
+	test_expect_code 1 "$EVC" cps $(as cp) add CP004 -l x -p 1 2>cps.err &&
+	cat cps.err &&
+	grep "not allowed by Kafka to read topic '\''$(topic cp_catalogue)'\''" cps.err
 '
 
 test_expect_success 'a CP may write telemetry but not cp-commands' '

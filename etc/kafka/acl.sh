@@ -117,12 +117,13 @@ user ocpp EVC_OCPP_PASSWORD
 # and since Kafka 3 writing one implies the idempotent producer's
 # IdempotentWrite: these lists are all a role needs.
 # Central writes a probe of its own to every health partition: it reads
-# a CP's silence only where its probes come back.
+# a CP's silence only where its probes come back. It follows the
+# catalogue, and seeds it at its first start if nothing did before.
 mapfile -t w < <(t cp-register-ack cp-commands auth-response cp-state control \
-	health)
+	health cp-catalogue)
 acl central -- --operation Write "${w[@]}"
 mapfile -t r < <(t cp-register auth-request telemetry health control cp-state \
-	central-lease)
+	central-lease cp-catalogue)
 acl central -- --operation Read "${r[@]}"
 # The lease group decides which of several Centrals serves (the others
 # stand by); the main group reads the topics.
@@ -152,14 +153,15 @@ acl ocpp -- --operation Write "${w[@]}"
 mapfile -t r < <(t cp-commands cp-register-ack auth-response)
 acl ocpp -- --operation Read "${r[@]}"
 
-# The operator stops and resumes CPs (control), reads every CP's state
-# (evc status) and watches the topics and Central's backlog (evc topics
-# list, describe, lag); creating topics and users stays with admin.
-mapfile -t w < <(t control)
+# The operator stops and resumes CPs (control), changes the catalogue
+# (evc cps), reads every CP's state (evc status) and watches the topics
+# and Central's backlog (evc topics list, describe, lag); creating topics
+# and users stays with admin.
+mapfile -t w < <(t control cp-catalogue)
 acl operator -- --operation Write "${w[@]}"
-mapfile -t r < <(t cp-state)
+mapfile -t r < <(t cp-state cp-catalogue)
 acl operator -- --operation Read "${r[@]}"
 mapfile -t d < <(t cp-register cp-register-ack auth-request auth-response \
-	cp-commands telemetry health control cp-state central-lease)
+	cp-commands telemetry health control cp-state central-lease cp-catalogue)
 acl operator -- --operation Describe "${d[@]}"
 acl operator -- --operation Describe --group "$group" --group "$group-lease"

@@ -67,7 +67,8 @@ config()
 		echo "  replication: 1"
 		echo "  names:"
 		for k in cp_register cp_register_ack auth_request auth_response \
-			cp_commands telemetry health control cp_state central_lease; do
+			cp_commands telemetry health control cp_state central_lease \
+			cp_catalogue; do
 			echo "    $k: ${k//_/-}-ocpp-$1-$tag"
 		done
 		echo "central:"

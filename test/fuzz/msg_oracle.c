@@ -157,7 +157,7 @@ static uint32_t input_hash(const uint8_t *data, size_t size)
 void oracle_check_scan(const uint8_t *data, size_t size, const json_t *root)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
-	uint32_t all = (UINT32_C(1) << KEY_COUNT) - 1;
+	uint32_t all = MSG_KEYS_ALL;
 	uint32_t h = input_hash(data, size);
 	uint32_t top_keys = h & 1 ? all : h >> 2 & all;
 	uint32_t nest_keys = h & 2 ? live_keys : h << 2 & all;

@@ -30,6 +30,8 @@ static struct world {
 	int nout;
 	char said[SAID_MAX][512];
 	int nsaid;
+	char erased[SAID_MAX][MSG_NAME_MAX + 1];	/* off cp-state */
+	int nerased;
 	bool deaf;			/* heard() says no: Kafka lags */
 	struct now now;
 } w;
@@ -39,6 +41,13 @@ static void on_post(void *ctx, enum topic t, const struct msg *m)
 	(void)ctx;
 	if (w.nout < OUT_MAX)
 		w.out[w.nout++] = (struct out){ t, *m };
+}
+
+static void on_erase(void *ctx, enum topic t, const char *id)
+{
+	(void)ctx;
+	if (t == T_CP_STATE && w.nerased < SAID_MAX)
+		snprintf(w.erased[w.nerased++], sizeof(w.erased[0]), "%s", id);
 }
 
 static void on_say(void *ctx, enum say level, const char *line)
@@ -62,6 +71,7 @@ static void clear(void)
 {
 	w.nout = 0;
 	w.nsaid = 0;
+	w.nerased = 0;
 }
 
 /*
@@ -72,8 +82,8 @@ static void clear(void)
 static void start(bool allow_unknown)
 {
 	struct central_hooks h = {
-		.post = on_post, .say = on_say, .heard = on_heard,
-		.say_min = SAY_DEBUG,
+		.post = on_post, .erase = on_erase, .say = on_say,
+		.heard = on_heard, .say_min = SAY_DEBUG,
 	};
 
 	central_free(&w.c);
@@ -916,6 +926,240 @@ static void test_requests_kept(void)
 	      "new grants push out the oldest restored id first, and it is listed first");
 }
 
+/* --- the catalogue as the cp-catalogue topic changes it -------------- */
+
+static enum central_add set_entry(const char *cp, const char *location,
+				  double price)
+{
+	struct msg_cp_entry e = { .price = price };
+
+	snprintf(e.location, sizeof(e.location), "%s", location);
+	return central_catalogue_set(&w.c, cp, &e, &w.now);
+}
+
+static void remove_entry(const char *cp)
+{
+	central_catalogue_remove(&w.c, cp, &w.now);
+}
+
+static bool erased(const char *cp)
+{
+	for (int i = 0; i < w.nerased; i++)
+		if (!strcmp(w.erased[i], cp))
+			return true;
+	return false;
+}
+
+/* The CPs counted in each state are the CPs Central knows. */
+static bool counts_add_up(void)
+{
+	long n = 0;
+
+	for (int i = 0; i < CP_STATE_COUNT; i++)
+		n += w.c.count[i];
+	return n == (long)central_known(&w.c);
+}
+
+static enum msg_deny denial(const char *driver, const char *cp)
+{
+	char req[MSG_UUID_LEN + 1];
+	const struct msg *a;
+
+	ask(driver, cp, req);
+	a = answer_to(req);
+	return a ? a->u.resp.reason : DENY_COUNT;
+}
+
+static void test_catalogue_add(void)
+{
+	const struct msg *st, *ack;
+	char s[MSG_UUID_LEN + 1];
+
+	start(false);
+	check(set_entry("CP009", "Elche", 0.5) == CENTRAL_ADDED &&
+	      state("CP009") == CP_DISCONNECTED && central_known(&w.c) == 4,
+	      "a CP added to the catalogue while Central serves is DISCONNECTED");
+	st = last(T_CP_STATE, MSG_CP_STATE);
+	check(st && !strcmp(st->cp, "CP009") && st->u.state.price == 0.5 &&
+	      said("CP009 added to the catalogue (Elche, 0.50 EUR/kWh)"),
+	      "it is published on cp-state at once, and said");
+	reg("CP009", true);
+	ack = last(T_CP_REGISTER_ACK, MSG_REGISTER_ACK);
+	check(ack && ack->u.ack.accepted && ack->u.ack.price == 0.5 &&
+	      !strcmp(ack->u.ack.location, "Elche"),
+	      "it registers with the price and location of its entry");
+	beat("CP009", true);
+	check(granted("D1", "CP009", s) && state("CP009") == CP_SUPPLYING,
+	      "and is granted a charge");
+	clear();
+	check(set_entry("CP001", "Alicante", 0.35) == CENTRAL_UPDATED &&
+	      w.nout == 0 && w.nsaid == 0,
+	      "an entry read again unchanged changes nothing and says nothing");
+	check(set_entry("CP001", "Alicante", -1) == CENTRAL_BAD_PRICE &&
+	      set_entry("CP001", "Alicante", MSG_PRICE_MAX + 1) == CENTRAL_BAD_PRICE &&
+	      central_find(&w.c, "CP001")->price == 0.35,
+	      "an entry with a price out of range is refused, the old one stays");
+	check(counts_add_up(), "every CP known is counted in one state");
+}
+
+static void test_catalogue_price(void)
+{
+	char s[MSG_UUID_LEN + 1], req[MSG_UUID_LEN + 1];
+	const struct msg *t, *st;
+
+	start(false);
+	online("CP001");
+	granted("D1", "CP001", s);
+	tel("CP001", "D1", s, 0, 0);
+	clear();
+	check(set_entry("CP001", "Alicante Centro", 0.5) == CENTRAL_UPDATED &&
+	      said("CP001 price 0.50 EUR/kWh, was 0.35") &&
+	      said("CP001 location 'Alicante Centro'"),
+	      "a new price and location are taken and said");
+	st = last(T_CP_STATE, MSG_CP_STATE);
+	check(st && st->u.state.price == 0.35 &&
+	      !strcmp(st->u.state.location, "Alicante Centro"),
+	      "cp-state shows the price of the session in progress");
+	later(1000);
+	tel("CP001", "D1", s, 1, 1000);
+	check(last(T_AUTH_RESPONSE, MSG_PROGRESS) &&
+	      last(T_AUTH_RESPONSE, MSG_PROGRESS)->u.prog.cents == 35,
+	      "the session in progress is costed at the price it began with");
+	fin("CP001", "D1", s, 2, 2000, END_FINISHED);
+	t = last(T_AUTH_RESPONSE, MSG_TICKET);
+	check(t && t->u.ticket.price == 0.35 && t->u.ticket.cents == 70,
+	      "and billed at it: 2 kWh at 0.35 is 70 cents");
+	st = last(T_CP_STATE, MSG_CP_STATE);
+	check(st && st->u.state.price == 0.5,
+	      "once it ends, cp-state shows the new price");
+	clear();
+	ask("D2", "CP001", req);
+	check(answer_to(req) && answer_to(req)->u.resp.price == 0.5 &&
+	      command(CMD_START, "CP001") &&
+	      command(CMD_START, "CP001")->u.cmd.price == 0.5,
+	      "the next session is granted and started at the new price");
+	if (answer_to(req))
+		memcpy(s, answer_to(req)->session, sizeof(s));
+	fin("CP001", "D2", s, 0, 2000, END_FINISHED);
+	t = last(T_AUTH_RESPONSE, MSG_TICKET);
+	check(t && t->u.ticket.price == 0.5 && t->u.ticket.cents == 100,
+	      "and its ticket bills 2 kWh at 0.50: 100 cents");
+}
+
+static void test_catalogue_remove(void)
+{
+	char s[MSG_UUID_LEN + 1];
+	const struct msg *ack, *t;
+
+	start(false);
+	online("CP001");
+	online("CP002");
+	granted("D1", "CP001", s);
+	tel("CP001", "D1", s, 0, 0);
+	clear();
+	remove_entry("CP002");
+	check(!central_find(&w.c, "CP002") && erased("CP002") &&
+	      central_known(&w.c) == 2 && counts_add_up(),
+	      "an idle CP removed is forgotten at once, erased from cp-state");
+	reg("CP002", true);
+	ack = last(T_CP_REGISTER_ACK, MSG_REGISTER_ACK);
+	check(ack && !ack->u.ack.accepted && ack->u.ack.reason == DENY_UNKNOWN_CP &&
+	      said("CP002 refused: removed from the catalogue"),
+	      "its registration is refused: unknown_cp");
+	check(denial("D2", "CP002") == DENY_UNKNOWN_CP,
+	      "a request for it is refused: unknown_cp");
+	clear();
+	beat("CP002", true);
+	control(CMD_STOP, "CP002");
+	check(w.nout == 0 && !central_find(&w.c, "CP002"),
+	      "its heartbeats and a stop for it change nothing");
+	remove_entry("CP001");
+	check(!erased("CP001") && state("CP001") == CP_SUPPLYING &&
+	      said("CP001 removed from the catalogue: session"),
+	      "a CP removed while it supplies keeps its session");
+	check(denial("D2", "CP001") == DENY_UNKNOWN_CP,
+	      "but new requests for it are refused: unknown_cp");
+	later(1000);
+	tel("CP001", "D1", s, 1, 500);
+	check(last(T_AUTH_RESPONSE, MSG_PROGRESS) &&
+	      last(T_AUTH_RESPONSE, MSG_PROGRESS)->u.prog.wh == 500,
+	      "its telemetry still reaches the driver");
+	later(HEALTH_MS - 100);
+	beat("CP001", true);
+	later(HEALTH_MS - 100);
+	tick();
+	check(state("CP001") == CP_SUPPLYING,
+	      "its heartbeats keep the session alive");
+	fin("CP001", "D1", s, 2, 1000, END_FINISHED);
+	t = last(T_AUTH_RESPONSE, MSG_TICKET);
+	check(t && t->u.ticket.cents == 35 && erased("CP001") &&
+	      !central_find(&w.c, "CP001") && central_known(&w.c) == 1 &&
+	      counts_add_up(),
+	      "the session ends with its ticket, then the CP is forgotten");
+	clear();
+	check(set_entry("CP002", "Elche", 0.45) == CENTRAL_ADDED &&
+	      state("CP002") == CP_DISCONNECTED && counts_add_up(),
+	      "a CP removed and added again is new: DISCONNECTED");
+	online("CP002");
+	check(state("CP002") == CP_ACTIVE && granted("D3", "CP002", s),
+	      "it registers and charges again");
+	control(CMD_STOP, NULL);
+	check(!command(CMD_STOP, "CP001") && command(CMD_STOP, "CP002"),
+	      "a stop of every CP leaves the forgotten ones out");
+}
+
+static void test_catalogue_unknown(void)
+{
+	const struct msg *ack;
+
+	start(true);
+	remove_entry("CP777");
+	reg("CP777", true);
+	ack = last(T_CP_REGISTER_ACK, MSG_REGISTER_ACK);
+	check(ack && !ack->u.ack.accepted && central_known(&w.c) == 3,
+	      "allow_unknown: a CP removed from the catalogue is still refused");
+	reg("CP778", true);
+	ack = last(T_CP_REGISTER_ACK, MSG_REGISTER_ACK);
+	check(ack && ack->u.ack.accepted && central_known(&w.c) == 4 &&
+	      counts_add_up(),
+	      "allow_unknown: another unknown CP is still accepted");
+}
+
+/* A Central that starts after a removal: the topic read, then cp-state. */
+static void test_catalogue_restore(void)
+{
+	static const char S[] = "5e55105e55105e55105e55105e55105e";
+	struct cpstate_row r1 = row("CP001", CP_SUPPLYING, "D1", S, 1200);
+	struct cpstate_row r2 = row("CP002", CP_ACTIVE, "", "", 0);
+	const struct msg *t;
+
+	start(false);
+	central_free(&w.c);
+	memset(&w.c, 0, sizeof(w.c));
+	central_init(&w.c, &w.rules, &(struct central_hooks){
+		.post = on_post, .erase = on_erase, .say = on_say,
+		.heard = on_heard });
+	set_entry("CP001", "Alicante", 0.5);
+	set_entry("CP002", "Elche", 0.4);
+	remove_entry("CP001");
+	remove_entry("CP002");
+	central_restore(&w.c, &r1, &w.now);
+	central_restore(&w.c, &r2, &w.now);
+	check(w.nerased == 0 && w.nout == 0,
+	      "before it serves, Central erases and publishes nothing");
+	central_serve(&w.c, &w.now);
+	check(erased("CP002") && !erased("CP001") && central_known(&w.c) == 1 &&
+	      counts_add_up(),
+	      "an idle CP removed meanwhile is erased from cp-state once it serves");
+	online("CP001");
+	fin("CP001", "D1", S, 4, 2000, END_FINISHED);
+	t = last(T_AUTH_RESPONSE, MSG_TICKET);
+	check(t && t->u.ticket.price == 0.35 && t->u.ticket.cents == 70,
+	      "a session on a removed CP is taken back, billed at its own price");
+	check(erased("CP001") && central_known(&w.c) == 0 && counts_add_up(),
+	      "then that CP is forgotten too");
+}
+
 static void run_cases(void)
 {
 	test_truth_table();
@@ -931,6 +1175,11 @@ static void run_cases(void)
 	test_restore();
 	test_plausible();
 	test_requests_kept();
+	test_catalogue_add();
+	test_catalogue_price();
+	test_catalogue_remove();
+	test_catalogue_unknown();
+	test_catalogue_restore();
 }
 
 int main(void)

@@ -179,6 +179,7 @@ static const char full_yaml[] =
 	"    control: a8\n"
 	"    cp_state: a9\n"
 	"    central_lease: a10\n"
+	"    cp_catalogue: a11\n"
 	"central:\n"
 	"  catalogue: cps.yaml\n"
 	"  allow_unknown: yes\n"

@@ -118,6 +118,11 @@ static void sample(struct msg *m, enum msg_type t)
 		m->u.state.live.cents = 64;
 		m->u.state.since = 1700000000000;
 		break;
+	case MSG_CP_ENTRY:
+		strcpy(m->u.entry.location, "Calle Mayor 1, Alicante");
+		m->u.entry.price = 0.35;
+		m->u.entry.power_kw = 7.4;
+		break;
 	default:
 		break;
 	}
@@ -268,6 +273,12 @@ static void test_golden(void)
 	msg_encode(&m, buf, sizeof(buf));
 	check(strstr(buf, "\"price\":0.35,\"live\":{\"seq\":3,\"kw\":7.4,") != NULL,
 	      "cp_state nests live, prices in shortest form: %s", buf);
+	sample(&m, MSG_CP_ENTRY);
+	msg_encode(&m, buf, sizeof(buf));
+	check(!strcmp(buf, "{\"v\":1,\"type\":\"cp_entry\",\"id\":\"0123456789abcdef0123456789abcdef\","
+		     "\"ts\":1700000000123,\"cp\":\"CP001\",\"location\":\"Calle Mayor 1, Alicante\","
+		     "\"price\":0.35,\"power_kw\":7.4}"),
+	      "cp_entry encodes as documented: %s", buf);
 }
 
 static void test_encode_limits(void)
@@ -377,6 +388,14 @@ static void test_encode_rejects_rules(void)
 	refuse(&m, "control for all with a cp");
 	sample(&m, MSG_CONTROL), m.cp[0] = '\0';
 	refuse(&m, "control for no cp");
+	sample(&m, MSG_CP_ENTRY), strcpy(m.cp, ".probe");
+	refuse(&m, "a catalogue entry for Central's probes");
+	sample(&m, MSG_CP_ENTRY), m.u.entry.price = -0.01;
+	refuse(&m, "a catalogue entry with a negative price");
+	sample(&m, MSG_CP_ENTRY), m.u.entry.price = 1000.01;
+	refuse(&m, "a catalogue entry with a price over MSG_PRICE_MAX");
+	sample(&m, MSG_CP_ENTRY), m.u.entry.power_kw = MSG_KW_MAX * 2;
+	refuse(&m, "a catalogue entry with a power over MSG_KW_MAX");
 }
 
 /*
@@ -764,6 +783,13 @@ static void test_rules(void)
 	       replace(edit(&m, "engine_ok", "true"), "\"engine_ok\":true",
 		       "\"engine_ok\":true,\"engine_ok\":true"), "duplicate");
 	reject("a duplicate v", replace(edit(&m, "v", "1"), "{", "{\"v\":1,"), "duplicate");
+	sample(&m, MSG_CP_ENTRY);
+	reject("a catalogue entry for a probe", edit(&m, "cp", "\".probe\""),
+	       "bad cp id '.probe'");
+	reject("a catalogue entry with a negative price", edit(&m, "price", "-1"),
+	       "field 'price' out of range");
+	reject("a catalogue entry with a driver", edit(&m, "driver", "\"D1\""),
+	       "unknown field 'driver'");
 }
 
 static void test_structure(void)

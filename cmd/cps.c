@@ -1,0 +1,357 @@
+/* cps.c: the cps role: the catalogue of CPs that Central follows, changed and shown from the command line. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cmd/cmds.h"
+#include "lib/bus.h"
+#include "lib/conf.h"
+#include "lib/figure.h"
+#include "lib/log.h"
+#include "lib/msg_table.h"
+#include "lib/registry.h"
+#include "lib/setup.h"
+#include "lib/textwidth.h"
+
+#define CHECK_MS 5000		/* for a broker to answer at all */
+#define READ_MS 15000		/* to read the catalogue to its end */
+#define FLUSH_MS 10000		/* for Kafka to take a change */
+#define LOCATION_MAX 40		/* wider locations are cut in the table */
+
+static const char usage[] =
+	"usage: evc cps [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... add CP -l LOCATION -p PRICE [-k KW]\n"
+	"       evc cps [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... rm CP\n"
+	"       evc cps [-jv] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... list\n"
+	"\n"
+	"  add CP    put CP in the catalogue, or replace its entry (a new price\n"
+	"            applies to the sessions granted after it)\n"
+	"  rm CP     take CP out of the catalogue (Central refuses it from then on)\n"
+	"  list      every CP of the catalogue\n"
+	"\n"
+	"  -b, --brokers BROKERS    Kafka bootstrap servers, host:port,...\n"
+	"  -c, --config FILE        configuration file (default /etc/evc/evc.yaml)\n"
+	"  -h, --help               show this help\n"
+	"  -j, --json               list: print JSON instead of a table\n"
+	"  -k, --power KW           add: the CP's rated power (default central.max_power_kw)\n"
+	"  -l, --location LOCATION  add: where the CP stands\n"
+	"  -p, --price PRICE        add: its price in EUR/kWh, 0 to 1000\n"
+	"  -v, --verbose            print debugging output\n"
+	"  -X NAME=VALUE            set a librdkafka property\n";
+
+struct cps {
+	const char *action;		/* add, rm, list */
+	const char *id;			/* add, rm */
+	const char *location, *price, *power;	/* as given */
+	double eur, kw;			/* read from price, power */
+	bool json;
+};
+
+static int cps_opt(void *ctx, int opt, const char *arg)
+{
+	struct cps *c = ctx;
+
+	switch (opt) {
+	case 'j': c->json = true; break;
+	case 'k': c->power = arg; break;
+	case 'l': c->location = arg; break;
+	default: c->price = arg; break;
+	}
+	return 0;
+}
+
+/* add's options, read and checked as the catalogue's rules say. */
+static int check_entry(struct cps *c)
+{
+	char q[MSG_QUOTE_BUF];
+	enum registry_err e;
+
+	if (!c->location || !c->price)
+		return usage_error("add needs --location and --price: '%s'", c->id);
+	if (registry_price(c->price, &c->eur))
+		return usage_error("price not from 0 to 1000 EUR/kWh with at most %d decimals: '%s'",
+				   REGISTRY_PRICE_DECIMALS, c->price);
+	if (c->power && registry_power(c->power, &c->kw))
+		return usage_error("power not above 0 and at most 100000 kW with at most %d decimals: '%s'",
+				   REGISTRY_POWER_DECIMALS, c->power);
+	e = registry_check(c->id, c->location, c->eur, c->kw);
+	if (e != REGISTRY_OK)	/* the id is checked: the location */
+		return usage_error("%s: '%s'", registry_err_text(e),
+				   msg_quote(q, c->location, strlen(c->location)));
+	return 0;
+}
+
+/* The options that do not go with the action, or 0. */
+static const char *stray_option(const struct cps *c)
+{
+	bool add = !strcmp(c->action, "add");
+
+	if (!add && c->location)
+		return "--location";
+	if (!add && c->price)
+		return "--price";
+	if (!add && c->power)
+		return "--power";
+	if (strcmp(c->action, "list") && c->json)
+		return "--json";
+	return NULL;
+}
+
+/* Everything on the command line, checked before Kafka is asked. */
+static int check_words(void *ctx, int n, char **w)
+{
+	char q[MSG_QUOTE_BUF];
+	struct cps *c = ctx;
+	const char *stray;
+
+	if (!n)
+		return usage_error("expected an action: add, rm or list");
+	c->action = w[0];
+	if (strcmp(w[0], "add") && strcmp(w[0], "rm") && strcmp(w[0], "list"))
+		return usage_error("unknown action: '%s'",
+				   msg_quote(q, w[0], strlen(w[0])));
+	if (!strcmp(w[0], "list") && n != 1)
+		return usage_error("list takes no CP: '%s'",
+				   msg_quote(q, w[1], strlen(w[1])));
+	if (strcmp(w[0], "list") && n != 2)
+		return usage_error("expected one CP after '%s'", w[0]);
+	if ((stray = stray_option(c)))
+		return usage_error("%s does not go with '%s'", stray, w[0]);
+	if (n == 1)
+		return 0;
+	c->id = w[1];
+	if (!msg_cp_id_ok(c->id))	/* anything may have been typed */
+		return usage_error("%s: '%s'", registry_err_text(REGISTRY_BAD_ID),
+				   msg_quote(q, c->id, strlen(c->id)));
+	return strcmp(w[0], "add") ? 0 : check_entry(c);
+}
+
+/*
+ * A topic that never held a record takes central.catalogue first, as
+ * evc topics create and Central would have given it: the file is the
+ * seed of the catalogue, whoever writes to it first. Without the file
+ * on this machine nothing is written: the seed would be lost for good.
+ * EXIT_OK, or why not (a missing topic among them).
+ */
+static int seed_first(struct bus *b, const struct conf *conf)
+{
+	const char *file = conf->central.catalogue;
+	struct catalogue cat;
+	long n;
+	int used;
+
+	if ((used = registry_used(b)) != 0)
+		return used < 0 ? EXIT_FAIL : EXIT_OK;
+	if (!file || !*file)
+		return EXIT_OK;
+	if (access(file, F_OK)) {
+		error("the catalogue topic was never seeded, and its seed is not here (run evc topics create, or start Central, where it is): '%s'",
+		      file);
+		return EXIT_FAIL;
+	}
+	if (catalogue_load(&cat, file))
+		return EXIT_USAGE;
+	n = registry_seed(b, &cat, file, now_ms());
+	catalogue_free(&cat);
+	if (n < 0)
+		return bus_denied(b) ? EXIT_FAIL : EXIT_USAGE;
+	info("seeded '%s' with %ld CPs from '%s' first",
+	     conf->topics[T_CP_CATALOGUE], n, file);
+	return EXIT_OK;
+}
+
+/* The catalogue as the topic holds it now; EXIT_OK or why not. */
+static int read_all(struct bus *b, struct registry *reg)
+{
+	switch (registry_read(b, reg, READ_MS)) {
+	case REGISTRY_DONE:
+		return EXIT_OK;
+	case REGISTRY_TIMEOUT:
+		error("cannot read '%s' to its end within %d s",
+		      bus_topic_name(b, T_CP_CATALOGUE), READ_MS / 1000);
+		return EXIT_UNREACHABLE;
+	case REGISTRY_UNFOLLOWED:
+		return EXIT_FAIL;
+	default:
+		return EXIT_UNREACHABLE;
+	}
+}
+
+/* A change queued (queued 0) in Kafka's hands: EXIT_OK, or why not. */
+static int deliver(struct bus *b, int queued)
+{
+	if (queued)
+		return EXIT_FAIL;
+	if (bus_flush(b, FLUSH_MS))
+		return bus_denied(b) ? EXIT_FAIL : EXIT_UNREACHABLE;
+	return EXIT_OK;
+}
+
+static int do_add(struct bus *b, const struct cps *c)
+{
+	struct msg m;
+	int ret;
+
+	registry_entry(&m, c->id, c->location, c->eur, c->kw, now_ms());
+	if ((ret = deliver(b, registry_put(b, &m))) == EXIT_OK)
+		debug("%s put in the catalogue: '%s', %s EUR/kWh", c->id,
+		      c->location, fig_price(c->eur).s);
+	return ret;
+}
+
+/* Only a CP in the catalogue can leave it: a typo removes nothing. */
+static int do_rm(struct bus *b, const struct cps *c)
+{
+	const struct registry_row *row;
+	struct registry reg;
+	int ret;
+
+	registry_init(&reg);
+	if ((ret = read_all(b, &reg)) != EXIT_OK)
+		goto out;
+	row = registry_find(&reg, c->id);
+	if (!row || row->removed) {
+		error("no CP in the catalogue: '%s'", c->id);
+		ret = EXIT_FAIL;
+	} else if ((ret = deliver(b, registry_remove(b, c->id))) == EXIT_OK) {
+		debug("%s taken out of the catalogue", c->id);
+	}
+out:
+	registry_free(&reg);
+	return ret;
+}
+
+/* t cut and padded to width columns (lib/textwidth.h). */
+static void put_cell(FILE *out, const char *t, int width)
+{
+	char cell[MSG_TEXT_MAX * 3 + LOCATION_MAX + 1];
+
+	text_cell(cell, sizeof(cell), t, width, true);
+	fputs(cell, out);
+}
+
+static void print_table(FILE *out, const struct registry *reg,
+			const struct registry_row *const *rows)
+{
+	int wid = 2, wloc = 8;
+
+	for (uint32_t i = 0; i < reg->n; i++) {
+		if (rows[i]->removed)
+			continue;
+		if ((int)strlen(rows[i]->id) > wid)
+			wid = (int)strlen(rows[i]->id);
+		if (text_width(rows[i]->e.location) > wloc)
+			wloc = text_width(rows[i]->e.location);
+	}
+	wloc = wloc > LOCATION_MAX ? LOCATION_MAX : wloc;
+	fprintf(out, "%-*s  %-*s  %8s  %s\n", wid, "CP", wloc, "LOCATION",
+		"EUR/KWH", "KW");
+	for (uint32_t i = 0; i < reg->n; i++) {
+		const struct registry_row *r = rows[i];
+
+		if (r->removed)
+			continue;
+		fprintf(out, "%-*s  ", wid, r->id);
+		put_cell(out, r->e.location, wloc);
+		fprintf(out, "  %8s  %s\n", fig_price(r->e.price).s,
+			r->e.power_kw > 0 ? fig_kw(r->e.power_kw).s : "-");
+	}
+}
+
+static json_t *row_json(const struct registry_row *r)
+{
+	return json_pack("{s:s, s:s, s:f, s:o, s:I}", "cp", r->id,
+			 "location", r->e.location, "price", r->e.price,
+			 "power_kw", r->e.power_kw > 0 ?
+			 json_real(r->e.power_kw) : json_null(),
+			 "updated", (json_int_t)r->updated);
+}
+
+/* {"cps":[...]}, by id. */
+static void print_json(FILE *out, const struct registry *reg,
+		       const struct registry_row *const *rows)
+{
+	json_t *cps = json_array(), *o;
+	char *text;
+
+	for (uint32_t i = 0; cps && i < reg->n; i++)
+		if (!rows[i]->removed)
+			json_array_append_new(cps, row_json(rows[i]));
+	o = json_pack("{s:o}", "cps", cps);
+	if (!o || !(text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(15))))
+		die(EXIT_FAIL, "out of memory");
+	fprintf(out, "%s\n", text);
+	free(text);
+	json_decref(o);
+}
+
+static int do_list(struct bus *b, const struct cps *c, const struct conf *conf)
+{
+	const char *file = conf->central.catalogue;
+	struct registry reg;
+	int ret;
+
+	registry_init(&reg);
+	if ((ret = read_all(b, &reg)) != EXIT_OK)
+		goto out;
+	if (c->json)
+		print_json(stdout, &reg, registry_sorted(&reg));
+	else if (reg.entries)
+		print_table(stdout, &reg, registry_sorted(&reg));
+	else if (!reg.records && file && *file)
+		printf("no CP in the catalogue yet ('%s' seeds it at 'evc topics create' or Central's first start)\n",
+		       file);
+	else
+		printf("no CP in the catalogue\n");
+out:
+	registry_free(&reg);
+	return ret;
+}
+
+/* Kafka first: a topic that is there, seeded if it never was. */
+static int cps_run(void *ctx, struct setup *su)
+{
+	struct cps *c = ctx;
+	bool list = !strcmp(c->action, "list");
+	struct bus *b;
+	int ret;
+
+	if (!(b = bus_open(&su->conf, BUS_CONSUMER | (list ? 0 : BUS_PRODUCER),
+			   NULL)))
+		return EXIT_USAGE;
+	if (bus_check(b, CHECK_MS))
+		ret = EXIT_UNREACHABLE;
+	else if (!list && (ret = seed_first(b, &su->conf)) != EXIT_OK)
+		;
+	else if (list)
+		ret = do_list(b, c, &su->conf);
+	else if (!strcmp(c->action, "add"))
+		ret = do_add(b, c);
+	else
+		ret = do_rm(b, c);
+	bus_close(b, 0);
+	return ret;
+}
+
+int cmd_cps(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "power", required_argument, NULL, 'k' },
+		{ "location", required_argument, NULL, 'l' },
+		{ "price", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct cps c = { 0 };
+	struct setup_opts o = {
+		.usage = usage, .shortopts = "jk:l:p:", .longopts = opts,
+		.opt = cps_opt, .operands = check_words, .run = cps_run,
+		.ctx = &c,
+	};
+
+	return setup_run(&o, argc, argv);
+}
