@@ -637,30 +637,24 @@ int bus_send(struct bus *b, enum topic t, const struct msg *m)
 	return bus_send_to(b, t, RD_KAFKA_PARTITION_UA, m);
 }
 
-int bus_send_to(struct bus *b, enum topic t, int32_t partition,
-		const struct msg *m)
+/*
+ * One record to topic t: a full queue drains as delivery reports are
+ * served; a refusal by Kafka's ACLs is said once. val NULL: a tombstone.
+ */
+static int produce(struct bus *b, enum topic t, int32_t partition,
+		   const char *key, const void *val, size_t len)
 {
-	char buf[BUS_SEND_BUF];
-	const char *key = key_of(m);
 	rd_kafka_resp_err_t err;
-	int len, tries = 0;
+	int tries = 0;
 
-	if (!b->prod || t >= T_COUNT || !(topic_types[t] & (1u << m->type)))
-		return error("cannot send '%s' on topic '%s'",
-			     msg_type_name(m->type),
-			     t < T_COUNT ? b->conf->topics[t] : "?");
-	if ((len = msg_encode(m, buf, sizeof(buf))) < 0)
-		return error("cannot encode '%s' message",
-			     msg_type_name(m->type));
 	do {
 		err = rd_kafka_producev(b->prod,
 			RD_KAFKA_V_TOPIC(b->conf->topics[t]),
 			RD_KAFKA_V_PARTITION(partition),
 			RD_KAFKA_V_KEY(key, strlen(key)),
-			RD_KAFKA_V_VALUE(buf, (size_t)len),
+			RD_KAFKA_V_VALUE((void *)val, len),
 			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 			RD_KAFKA_V_END);
-		/* A full queue drains as delivery reports are served. */
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(b->prod, 10);
 	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ++tries < 500);
@@ -677,35 +671,28 @@ int bus_send_to(struct bus *b, enum topic t, int32_t partition,
 	return 0;
 }
 
+int bus_send_to(struct bus *b, enum topic t, int32_t partition,
+		const struct msg *m)
+{
+	char buf[BUS_SEND_BUF];
+	int len;
+
+	if (!b->prod || t >= T_COUNT || !(topic_types[t] & (1u << m->type)))
+		return error("cannot send '%s' on topic '%s'",
+			     msg_type_name(m->type),
+			     t < T_COUNT ? b->conf->topics[t] : "?");
+	if ((len = msg_encode(m, buf, sizeof(buf))) < 0)
+		return error("cannot encode '%s' message",
+			     msg_type_name(m->type));
+	return produce(b, t, partition, key_of(m), buf, (size_t)len);
+}
+
 int bus_erase(struct bus *b, enum topic t, const char *cp)
 {
-	rd_kafka_resp_err_t err;
-	int tries = 0;
-
 	if (!b->prod || t >= T_COUNT || !compacted(t) || !msg_cp_id_ok(cp))
 		return error("cannot remove '%s' from topic '%s'", cp,
 			     t < T_COUNT ? b->conf->topics[t] : "?");
-	do {
-		err = rd_kafka_producev(b->prod,
-			RD_KAFKA_V_TOPIC(b->conf->topics[t]),
-			RD_KAFKA_V_KEY(cp, strlen(cp)),
-			RD_KAFKA_V_VALUE(NULL, 0),
-			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-			RD_KAFKA_V_END);
-		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-			rd_kafka_poll(b->prod, 10);
-	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ++tries < 500);
-	if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
-		b->st.failed++;
-		refused(b, "not allowed by Kafka to write topic '%s'",
-			b->conf->topics[t]);
-		return -1;
-	}
-	if (err)
-		return error("cannot send to '%s': %s", b->conf->topics[t],
-			     rd_kafka_err2str(err));
-	rd_kafka_poll(b->prod, 0);
-	return 0;
+	return produce(b, t, RD_KAFKA_PARTITION_UA, cp, NULL, 0);
 }
 
 int bus_flush(struct bus *b, int timeout_ms)
