@@ -7,6 +7,8 @@
 
 kafka_dir= kafka_pid=
 pids=()
+# The code measured: the tree as the programs were copied from it.
+evc_rev=$(git -C "$top" describe --always --dirty 2>/dev/null || echo '?')
 
 # bg NAME CMD...: starts CMD with its output in OUT/NAME.out and .err;
 # its PID in pid_NAME.

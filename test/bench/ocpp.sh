@@ -122,8 +122,10 @@ echo_baseline()
 summary()
 {
 	echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(uname -sr)"
-	echo "- evc $(git rev-parse --short HEAD 2>/dev/null), libwebsockets $(pkg-config --modversion libwebsockets), $n chargers, $m charging, cp.health_ms $health_ms, $secs s windows after $warmup s, $repeat repetitions"
+	echo "- evc $evc_rev, libwebsockets $(pkg-config --modversion libwebsockets), $n chargers, $m charging, cp.health_ms $health_ms, $secs s windows after $warmup s, $repeat repetitions"
 	echo
+	echo "| run | booted/charging | gateway CPU % | generator CPU % | gateway RSS MiB | KiB per connection | MeterValues to progress p50 ms | p99 ms | Authorize p50 ms | p99 ms |"
+	echo "|---|---|---|---|---|---|---|---|---|---|"
 	awk '
 	function get(k,   i) { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) return substr($i, length(k) + 2); return "" }
 	/^ocpp / {
@@ -147,9 +149,5 @@ for ((rep = 1; rep <= repeat; rep++)); do
 done
 echo_baseline || { say "echo baseline failed (see $out)"; exit 1; }
 cleanup
-{
-	echo "| run | booted/charging | gateway CPU % | generator CPU % | gateway RSS MiB | KiB per connection | MeterValues to progress p50 ms | p99 ms | Authorize p50 ms | p99 ms |"
-	echo "|---|---|---|---|---|---|---|---|---|---|"
-	summary
-} | tee "$out/summary.md"
+summary | tee "$out/summary.md"
 say "raw results and logs in $out"

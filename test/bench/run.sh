@@ -245,7 +245,7 @@ machine()
 		"$(uname -sr)"
 	[ -n "${EVC_BENCH_BROKERS:-}" ] && kafka="Kafka at $EVC_BENCH_BROKERS (EVC_BENCH_BROKERS)"
 	echo "- $kafka, librdkafka" \
-		"$(pkg-config --modversion rdkafka 2>/dev/null || echo '?'), evc $(git rev-parse --short HEAD 2>/dev/null)"
+		"$(pkg-config --modversion rdkafka 2>/dev/null || echo '?'), evc $evc_rev"
 	echo "- repetitions: $repeat; latency runs: $secs s counted after 1 s warm-up;" \
 		"ingest: $n messages for $cps sessions; one-shot: $runs runs each"
 	[ -n "${EVC_BENCH_SERVER_X:-}" ] &&
