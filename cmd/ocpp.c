@@ -605,10 +605,31 @@ static void tick_sul(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(io->ctx, 0, &io->sul, tick_sul, SLICE_US);
 }
 
+/*
+ * Every connection closed; lws lets go of the loop, which is closed then.
+ * On a loop of ours lws only begins its destruction: it ends in the
+ * callbacks of its handles' closing, as the loop runs, and a second call
+ * frees what is left (lws 4.1 needs it; later ones do nothing more).
+ */
+static void server_stop(struct gwio *io)
+{
+	bus_wakeup(io->b, NULL, NULL);
+	if (io->ctx)
+		lws_context_destroy(io->ctx);
+	while (uv_run(&io->loop, UV_RUN_NOWAIT))
+		;
+	if (io->ctx)
+		lws_context_destroy(io->ctx);
+	while (uv_run(&io->loop, UV_RUN_NOWAIT))
+		;
+	uv_loop_close(&io->loop);
+}
+
 static int server_start(struct gwio *io)
 {
 	void *loops[] = { &io->loop, NULL };
 	struct lws_context_creation_info ci;
+	struct lws_vhost *vh;
 	const struct conf_ocpp *o = &io->c->ocpp;
 	char host[128];
 
@@ -633,6 +654,7 @@ static int server_start(struct gwio *io)
 		ci.ssl_private_key_filepath = o->tls_key;
 	}
 	ci.foreign_loops = loops;
+	ci.pcontext = &io->ctx;		/* lws clears it once wholly destroyed */
 	lws_set_log_level(LLL_ERR, lws_line);
 	if (uv_loop_init(&io->loop))
 		return error("cannot start the event loop");
@@ -641,27 +663,26 @@ static int server_start(struct gwio *io)
 		return error("cannot listen on '%s' (see the line above)",
 			     io->listen);
 	}
+	/*
+	 * lws makes a context even when its server cannot listen. It is let
+	 * go without running the loop: lws 4.1 has unloaded its libuv plugin
+	 * by the time the callbacks of its closing handles would run.
+	 */
+	if (!(vh = lws_get_vhost_by_name(io->ctx, "default"))) {
+		lws_context_destroy(io->ctx);
+		return error("cannot listen on '%s' (see the line above)",
+			     io->listen);
+	}
 	lws_sul_schedule(io->ctx, 0, &io->sul, tick_sul, SLICE_US);
 	bus_wakeup(io->b, wake, io);
 	/* Port 0 took a free one: the journal is named after it. */
-	io->port = (unsigned)lws_get_vhost_listen_port(
-		lws_get_vhost_by_name(io->ctx, "default"));
+	io->port = (unsigned)lws_get_vhost_listen_port(vh);
 	info(strchr(host, ':') ? "listening on [%s]:%u for OCPP 1.6J chargers (%s), %s" :
 	     "listening on %s:%u for OCPP 1.6J chargers (%s), %s", host,
 	     io->port, o->tls_cert ? "wss, TLS" : "ws", io->loopback ?
 	     "on loopback: chargers without a password are accepted" :
 	     "chargers without a password in ocpp.passwords are refused");
 	return 0;
-}
-
-/* Every connection closed; lws lets go of the loop, which is closed then. */
-static void server_stop(struct gwio *io)
-{
-	bus_wakeup(io->b, NULL, NULL);
-	lws_context_destroy(io->ctx);
-	while (uv_run(&io->loop, UV_RUN_NOWAIT))
-		;
-	uv_loop_close(&io->loop);
 }
 
 /* --- the loop ----------------------------------------------------------- */
@@ -744,14 +765,17 @@ static int gateway_run(struct gwio *io, struct setup *su)
 	io->closes = xreallocarray(NULL, CLOSES_MAX, sizeof(*io->closes));
 	gw_init(&io->g, c, &h);
 	if (server_start(io)) {
-		io->exit = EXIT_FAIL;
-	} else {
-		journal_open(&io->j, c->ocpp.state_dir ? c->ocpp.state_dir :
-			     c->cp.state_dir, io->port);
-		journal_load(&io->j, restore, io, &io->g.next_tx);
-		run_loop(io);
-		server_stop(io);
+		/* nothing served: no journal, no figures */
+		bus_close(io->b, 0);
+		gw_free(&io->g);
+		free(io->closes);
+		return EXIT_FAIL;
 	}
+	journal_open(&io->j, c->ocpp.state_dir ? c->ocpp.state_dir :
+		     c->cp.state_dir, io->port);
+	journal_load(&io->j, restore, io, &io->g.next_tx);
+	run_loop(io);
+	server_stop(io);
 	st = bus_stats(io->b);
 	info("stats: frames %ld, refused %ld, floods %ld, ignored %ld; Kafka received %ld, rejected %ld, sent %ld, failed %ld",
 	     io->g.st.frames, io->g.st.refused, io->g.st.floods,

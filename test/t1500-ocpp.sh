@@ -597,6 +597,13 @@ test_expect_success 'and the chargers on the gateway go on' '
 	test "$(state CP001)" = ACTIVE
 '
 
+test_expect_success 'an address already taken: exit 1, in a line naming it' '
+	test_expect_code 1 "$EVC" ocpp -l "127.0.0.1:$PORT_gw" 2>taken.err &&
+	cat taken.err &&
+	grep -qxF "evc ocpp: cannot listen on '\''127.0.0.1:$PORT_gw'\'' (see the line above)" taken.err &&
+	! grep -q "stats:\|journal" taken.err
+'
+
 test_expect_success 'SIGTERM: the gateway stops, says what it counted, exits 0' '
 	bg_kill gw2 &&
 	bg_kill gw &&

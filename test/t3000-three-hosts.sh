@@ -122,7 +122,8 @@ test_expect_success 'evc topics create on h1: 3 partitions of 3 replicas, all in
 		EOF
 	done &&
 	on 1 "$EVC" topics create >out 2>err &&
-	! grep -v "^created .* partitions\?, replication 3)\$" out &&
+	! grep -v -e "^created .* partitions\?, replication 3)\$" \
+		-e "^seeded .* with [0-9]* CPs from " out &&
 	test $(grep -c "^created .* (3 partitions, replication 3)\$" out) -ge 9 &&
 	wait_for 20 "in_sync 2"
 '

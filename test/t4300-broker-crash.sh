@@ -255,7 +255,8 @@ test_expect_success 'evc topics create: replication 3, all in sync' '
 	done &&
 	on 1 "$EVC" topics create >out 2>err &&
 	cat out &&
-	! grep -v "^created .* partitions\?, replication 3)\$" out &&
+	! grep -v -e "^created .* partitions\?, replication 3)\$" \
+		-e "^seeded .* with [0-9]* CPs from " out &&
 	wait_for 30 "in_sync 1"
 '
 
