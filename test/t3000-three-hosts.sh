@@ -122,10 +122,11 @@ test_expect_success 'evc topics create on h1: 3 partitions of 3 replicas, all in
 		EOF
 	done &&
 	on 1 "$EVC" topics create >out 2>err &&
+	cat out err &&
 	! grep -v -e "^created .* partitions\?, replication 3)\$" \
 		-e "^seeded .* with [0-9]* CPs from " out &&
 	test $(grep -c "^created .* (3 partitions, replication 3)\$" out) -ge 9 &&
-	wait_for 20 "in_sync 2"
+	wait_for 60 "in_sync 2"
 '
 
 test_expect_success 'Central on h1, CP001 and CP002 on h2, CP003 on h3: all ACTIVE' '
