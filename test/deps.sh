@@ -74,6 +74,10 @@ check()
 	has ss || want iproute2
 	has ps || want procps
 	has python3 || want python3
+	# the OCPP charger of the tests lives in a venv (test/ocpp-venv.sh),
+	# which Debian's python3 makes only with ensurepip, in python3-venv
+	{ [ "$everything" = 0 ] && python3 -c "import ensurepip" 2>/dev/null; } ||
+		want python3-venv
 }
 
 case ${1:-} in
