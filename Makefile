@@ -128,7 +128,7 @@ bench: bench-progs
 	test/bench/run.sh
 
 bench-progs: all $(LIB_OBJ)
-	for b in auth echo ingest bare codec ocpp; do \
+	for b in auth echo ingest bare codec ocpp sse; do \
 		$(CC) $(EVC_CFLAGS) $(CFLAGS) $(LDFLAGS) -o test/bench/bench_$$b \
 			test/bench/bench_$$b.c test/bench/bench.c $(LIB_OBJ) \
 			$(LDLIBS) || exit 1; \
