@@ -89,9 +89,11 @@ write_config()
 		-e "s/^\(min.insync.replicas\|transaction.state.log.min.isr\)=2/\1=1/" \
 		-e "s/ADMIN_PASSWORD/$admin_pw/g" \
 		-e "s/KEY_PASSWORD/$(cat "$tls/key-password")/" \
-		-e "s/CENTRAL_PASSWORD/$EVC_CENTRAL_PASSWORD/; s/CP_PASSWORD/$EVC_CP_PASSWORD/" \
-		-e "s/DRIVER_PASSWORD/$EVC_DRIVER_PASSWORD/; s/OPERATOR_PASSWORD/$EVC_OPERATOR_PASSWORD/" \
-		-e "s/OCPP_PASSWORD/$EVC_OCPP_PASSWORD/" \
+		-e "s/\"CENTRAL_PASSWORD\"/\"$EVC_CENTRAL_PASSWORD\"/" \
+		-e "s/\"CP_PASSWORD\"/\"$EVC_CP_PASSWORD\"/" \
+		-e "s/\"DRIVER_PASSWORD\"/\"$EVC_DRIVER_PASSWORD\"/" \
+		-e "s/\"OPERATOR_PASSWORD\"/\"$EVC_OPERATOR_PASSWORD\"/" \
+		-e "s/\"OCPP_PASSWORD\"/\"$EVC_OCPP_PASSWORD\"/" \
 		-e "s#/etc/kafka/tls/server.pem#$tls/broker.pem#; s#/etc/kafka/tls/ca.pem#$tls/ca.pem#" \
 		-e "s#/var/lib/kafka/data#$kdir/data#" \
 		"$TEST_TOP/etc/kafka/server-sasl-ssl.properties" >"$f" &&
