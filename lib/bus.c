@@ -17,6 +17,7 @@
 #define BUS_SEND_BUF 8192
 #define BUS_COMMIT_WAIT_MS 500	/* longest wait for deliveries before a commit */
 #define BUS_WAKE_MS 50		/* longest wait for leaders woken (see wake_fetchers) */
+#define BUS_CHECK_SLICE_MS 250	/* bus_check() looks at refusals this often */
 
 struct follow_end {		/* a partition bus_follow_all() must read */
 	char *topic;
@@ -45,6 +46,8 @@ struct bus {
 	int down;			/* all brokers down, reported once */
 	int was_up;			/* a broker answered once */
 	char login_error[256];		/* why SASL refused us, if it did */
+	char tls_error[512];		/* why TLS failed, if it did */
+	int x509_error;			/* OpenSSL's verdict on the broker (atomic) */
 	int fatal;
 	int denied;			/* Kafka refused a topic or group */
 	char *group;			/* the consumer group joined, if any */
@@ -155,9 +158,49 @@ int bus_denied(const struct bus *b)
 	return b->denied > 0;
 }
 
+/*
+ * OpenSSL's verdict on each certificate of a broker's chain stands as it
+ * is (no error: accepted; an error: refused, as without this callback);
+ * the error is kept, since the handshake's failure reads the same
+ * whether the CA or the host name was wrong. Called from librdkafka's
+ * threads.
+ */
+static int on_cert(rd_kafka_t *rk, const char *broker, int32_t id,
+		   int *x509_error, int depth, const char *der, size_t size,
+		   char *errstr, size_t errstr_size, void *opaque)
+{
+	struct bus *b = opaque;
+
+	(void)rk, (void)broker, (void)id, (void)depth, (void)der, (void)size;
+	if (!*x509_error)
+		return 1;
+	if (b)
+		__atomic_store_n(&b->x509_error, *x509_error, __ATOMIC_RELAXED);
+	snprintf(errstr, errstr_size, "X.509 error %d", *x509_error);
+	return 0;
+}
+
+/* The line that says why TLS failed (reason: librdkafka's words). */
+static const char *tls_line(struct bus *b, rd_kafka_t *rk, const char *reason,
+			    char *buf, size_t n)
+{
+	char ca[1024], why[1024];
+	size_t len = sizeof(ca);
+	int x509 = __atomic_load_n(&b->x509_error, __ATOMIC_RELAXED);
+
+	if (rd_kafka_conf_get(rd_kafka_conf(rk), "ssl.ca.location", ca, &len) !=
+	    RD_KAFKA_CONF_OK)
+		ca[0] = '\0';
+	diag_tls(x509, reason, ca, b->conf->brokers, why, sizeof(why));
+	snprintf(buf, n, "cannot connect to Kafka at '%s' over TLS: %s",
+		 b->conf->brokers, why);
+	return buf;
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct bus *b = opaque;
+	char line[1536];
 
 	if (!b)
 		return;
@@ -170,6 +213,11 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 			warn("cannot reach Kafka at '%s': %s", b->conf->brokers,
 			     reason);
 		b->down = 1;
+	} else if (err == RD_KAFKA_RESP_ERR__SSL) {
+		/* As a refused login: by bus_check() at start, else here. */
+		if (!b->tls_error[0] && b->was_up)
+			warn("%s", tls_line(b, rk, reason, line, sizeof(line)));
+		snprintf(b->tls_error, sizeof(b->tls_error), "%s", reason);
 	} else if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
 		/* Said once: by bus_check() at start, else here. */
 		if (!b->login_error[0] && b->was_up)
@@ -252,6 +300,7 @@ static rd_kafka_conf_t *make_conf(const struct conf *c,
 				  const char *const *more)
 {
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+	char err[128];
 
 	if (set(kc, "bootstrap.servers", c->brokers) ||
 	    set(kc, "client.id", log_prog()) ||
@@ -261,6 +310,14 @@ static rd_kafka_conf_t *make_conf(const struct conf *c,
 	for (const char *const *d = defaults; d && d[0]; d += 2)
 		if (set(kc, d[0], d[1]))
 			goto fail;
+	/*
+	 * Over TLS the broker's certificate must name the host it was
+	 * reached by, whatever this librdkafka's default (https since 2.0,
+	 * none before), unless the user says otherwise. A librdkafka built
+	 * without TLS has no such property, and no TLS to check.
+	 */
+	rd_kafka_conf_set(kc, "ssl.endpoint.identification.algorithm", "https",
+			  err, sizeof(err));
 	for (const char *const *d = more; d && d[0]; d += 2)
 		if (set(kc, d[0], d[1]))
 			goto fail;
@@ -305,6 +362,7 @@ static rd_kafka_t *new_handle(struct bus *b, rd_kafka_type_t type,
 
 	rd_kafka_conf_set_opaque(kc, b);
 	rd_kafka_conf_set_error_cb(kc, on_error);
+	rd_kafka_conf_set_ssl_cert_verify_cb(kc, on_cert);
 	if (!(rk = rd_kafka_new(type, kc, err, sizeof(err)))) {
 		rd_kafka_conf_destroy(kc);
 		error("cannot create Kafka client: %s", err);
@@ -746,16 +804,20 @@ static int unreachable(const struct conf *c, const char *why)
 }
 
 /*
- * A request of rk found no broker: a refused login (with what librdkafka
- * cannot do, if that is why), else Kafka unreachable, in one line.
+ * A request of rk found no broker: a TLS handshake that failed (and why),
+ * a refused login (with what librdkafka cannot do, if that is why), else
+ * Kafka unreachable, in one line.
  */
 static int kafka_failed(struct bus *b, rd_kafka_t *rk, rd_kafka_resp_err_t err)
 {
-	char line[1024];
+	char line[1536];
 
 	/* A refusal at start comes through the error callback, served here. */
 	if (!b->was_up)
 		rd_kafka_poll(rk, 100);
+	if (b->tls_error[0])
+		return error("%s", tls_line(b, rk, b->tls_error, line,
+					    sizeof(line)));
 	if (!b->login_error[0])
 		return unreachable(b->conf, rd_kafka_err2str(err));
 	if (diag_login(rk, b->conf->brokers, b->login_error, line,
@@ -765,15 +827,36 @@ static int kafka_failed(struct bus *b, rd_kafka_t *rk, rd_kafka_resp_err_t err)
 		     b->login_error);
 }
 
+/*
+ * Every broker refused our TLS handshake or our login before Kafka ever
+ * answered: no retry will mend that, so there is no point waiting on.
+ */
+static bool refused_all(struct bus *b, rd_kafka_t *rk)
+{
+	rd_kafka_poll(rk, 0);	/* the error callback, which notes both */
+	return !b->was_up && b->down && (b->tls_error[0] || b->login_error[0]);
+}
+
+/*
+ * Asks for metadata in short slices, so that a refusal by every broker
+ * is said at once rather than after the whole timeout; a broker that
+ * does not answer at all (Kafka still starting) is waited for.
+ */
 int bus_check(struct bus *b, int timeout_ms)
 {
 	const struct rd_kafka_metadata *md;
 	rd_kafka_t *rk = b->prod ? b->prod : b->cons;
 	rd_kafka_resp_err_t err;
+	long long deadline = mono_ms() + timeout_ms, left;
 
 	if (!rk)
 		return 0;
-	err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+	do {
+		left = deadline - mono_ms();
+		err = rd_kafka_metadata(rk, 0, NULL, &md,
+					left > BUS_CHECK_SLICE_MS ?
+					BUS_CHECK_SLICE_MS : left > 0 ? left : 1);
+	} while (err && mono_ms() < deadline && !refused_all(b, rk));
 	if (err)
 		return kafka_failed(b, rk, err);
 	rd_kafka_metadata_destroy(md);

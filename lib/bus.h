@@ -40,9 +40,10 @@ int bus_close(struct bus *b, int timeout_ms);
 /*
  * Checks that a broker answers within timeout_ms. On failure prints one
  * line and returns -1: "cannot reach Kafka at 'BROKERS'" (with a hint,
- * or that no broker name resolves), "cannot log in to Kafka at
- * 'BROKERS'", or what this librdkafka cannot do with that Kafka
- * (lib/diag.h).
+ * or that no broker name resolves), "cannot connect to Kafka at
+ * 'BROKERS' over TLS" (with what was wrong with the broker's
+ * certificate), "cannot log in to Kafka at 'BROKERS'", or what this
+ * librdkafka cannot do with that Kafka (lib/diag.h).
  */
 int bus_check(struct bus *b, int timeout_ms);
 

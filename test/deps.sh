@@ -64,6 +64,7 @@ check()
 		want libedit-dev
 	fi
 	has kcat || want kcat
+	has openssl || want openssl	# t4200's CA and certificates
 	if ! has java || [ "$(java_major)" -lt 17 ]; then
 		want default-jdk-headless
 	fi

@@ -101,7 +101,8 @@ test_expect_success 'bash completion for evc and each evc-ROLE' '
 
 test_expect_success 'Kafka configurations, unit, notes and acl.sh (executable) in share/evc/kafka' '
 	for f in server-1.properties server-2.properties server-3.properties \
-		server-single.properties kafka.service README; do
+		server-single.properties server-sasl.properties \
+		server-sasl-ssl.properties acl.sh kafka.service README; do
 		test -f "$share/evc/kafka/$f" || { echo "no $f"; return 1; }
 	done &&
 	test -f "$share/doc/evc/DEPLOY.md" &&

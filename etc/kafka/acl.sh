@@ -3,9 +3,12 @@
 #
 #   acl.sh [-g GROUP] [-s SUFFIX] BOOTSTRAP ADMIN_PROPERTIES
 #
-# BOOTSTRAP is host:port of a SASL listener (etc/kafka/server-sasl.properties);
+# BOOTSTRAP is host:port of a SASL listener (etc/kafka/server-sasl.properties,
+# or over TLS server-sasl-ssl.properties);
 # ADMIN_PROPERTIES is a Kafka client file logging in as a super user:
-#   security.protocol=SASL_PLAINTEXT
+#   security.protocol=SASL_PLAINTEXT     (over TLS: SASL_SSL, and
+#                                         ssl.truststore.type=PEM,
+#                                         ssl.truststore.location=CA.pem)
 #   sasl.mechanism=SCRAM-SHA-512
 #   sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="...";
 # The users' passwords come from the environment, never the command line
