@@ -50,6 +50,8 @@ struct bus {
 	char *group;			/* the consumer group joined, if any */
 	int abandoned;			/* leave without committing or closing */
 	int revoked;			/* times the group took partitions back */
+	int lost;			/* ... of them, when they were lost */
+	int assigns;			/* assignments made since the last loss */
 	int held;			/* partitions the group gave us */
 	struct part *parts[T_COUNT];	/* what the consumer knows of each */
 	int32_t nparts_alloc[T_COUNT];	/* entries of parts[t] allocated */
@@ -538,6 +540,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_assign(rk, parts);
 		b->held = coop && b->held > 0 ? b->held + parts->cnt
 					      : parts->cnt;
+		b->assigns++;
 		debug("group gave %d partitions, holding %d", parts->cnt,
 		      b->held);
 		return;
@@ -546,7 +549,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		b->revoked++;
 	if (b->held < 0)
 		b->held = 0;
-	if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+	/*
+	 * Lost, not handed over: librdkafka's session with the coordinator
+	 * timed out (the coordinator failing over, this process frozen), or
+	 * the coordinator no longer knows this member. Nothing to commit.
+	 */
+	if (rd_kafka_assignment_lost(rk)) {
+		b->lost++;
+		b->assigns = 0;
+	}
+	else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 		hand_over(b);
 	if (coop) {
 		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
@@ -567,6 +579,16 @@ int bus_held(const struct bus *b)
 int bus_revoked(const struct bus *b)
 {
 	return b->revoked;
+}
+
+int bus_lost(const struct bus *b)
+{
+	return b->lost;
+}
+
+int bus_assigns(const struct bus *b)
+{
+	return b->assigns;
 }
 
 int32_t bus_last_partition(const struct bus *b)
@@ -1293,6 +1315,54 @@ int bus_commit(struct bus *b)
 	 * for: the offsets are committed at a later call instead.
 	 */
 	return commit_delivered(b, BUS_COMMIT_WAIT_MS);
+}
+
+/* Partition 0 of t, in a list of its own. */
+static rd_kafka_topic_partition_list_t *first_partition(struct bus *b,
+							 enum topic t)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+
+	rd_kafka_topic_partition_list_add(l, b->conf->topics[t], 0);
+	return l;
+}
+
+int bus_note(struct bus *b, enum topic t, const char *note)
+{
+	rd_kafka_topic_partition_list_t *l = first_partition(b, t);
+	rd_kafka_resp_err_t err;
+
+	/* Offset 0 whatever the topic holds: the note is what counts. */
+	l->elems[0].offset = 0;
+	l->elems[0].metadata = xstrdup(note);
+	l->elems[0].metadata_size = strlen(note);
+	err = rd_kafka_commit(b->cons, l, 0);
+	if (!err)
+		err = l->elems[0].err;
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err)
+		return error("cannot write a note for group '%s' on '%s': %s",
+			     b->group, b->conf->topics[t], rd_kafka_err2str(err));
+	return 0;
+}
+
+int bus_noted(struct bus *b, enum topic t, char *note, size_t size)
+{
+	rd_kafka_topic_partition_list_t *l = first_partition(b, t);
+	rd_kafka_topic_partition_t *e = &l->elems[0];
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_committed(b->cons, l, BUS_OP_TIMEOUT_MS);
+	if (!err)
+		err = e->err;
+	if (!err)
+		snprintf(note, size, "%.*s", e->metadata ? (int)e->metadata_size : 0,
+			 e->metadata ? (const char *)e->metadata : "");
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err)
+		return error("cannot read the note of group '%s' on '%s': %s",
+			     b->group, b->conf->topics[t], rd_kafka_err2str(err));
+	return 0;
 }
 
 void bus_abandon(struct bus *b)

@@ -142,6 +142,26 @@ int bus_held(const struct bus *b);
 int bus_revoked(const struct bus *b);
 
 /*
+ * The times the group's partitions were lost rather than handed over
+ * (librdkafka's rd_kafka_assignment_lost(): its session with the group
+ * coordinator timed out, or the coordinator dropped this member), and
+ * the assignments the group made since the last loss, an empty one
+ * included (librdkafka calls the rebalance callback for those too).
+ */
+int bus_lost(const struct bus *b);
+int bus_assigns(const struct bus *b);
+
+/*
+ * A note of the group on partition 0 of t: the metadata of an offset
+ * committed there (group only). The coordinator takes it only from a
+ * member of the current generation: a member the group dropped cannot
+ * write one. bus_note() writes note; bus_noted() reads the last one
+ * written into note ("" if none). -1 after saying why.
+ */
+int bus_note(struct bus *b, enum topic t, const char *note);
+int bus_noted(struct bus *b, enum topic t, char *note, size_t size);
+
+/*
  * The partition of the message bus_recv() returned last (-1 if none), and
  * the partition count of t that bus_partition() looked up (0 if not yet).
  */
