@@ -386,7 +386,7 @@ test_expect_success 'after their first ACTIVE, no CP was shown DISCONNECTED or B
 test_expect_success 'Central never started again: a lease lost in a failover came back, no other Central having served' '
 	n=$(grep -c "the lease of group .* is in doubt" central.err)
 	back=$(grep "is ours again, no other Central served meanwhile" central.err |
-		sed -n "s/.* after \([0-9]*\) ms\$/\1/p" | tr "\n" " ")
+		sed -n "s/.* after \([0-9]*\) ms\$/\1/p" | paste -sd " ")
 	echo "the lease in doubt $n times; served on after: ${back:-none} ms" | tee -a report &&
 	test "$(wc -w <<<"$back")" = "$n" &&
 	! grep "standing by again\|lost the lease" central.err
