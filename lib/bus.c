@@ -557,8 +557,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	if (rd_kafka_assignment_lost(rk)) {
 		b->lost++;
 		b->assigns = 0;
-	}
-	else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+	} else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 		hand_over(b);
 	if (coop) {
 		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));

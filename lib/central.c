@@ -1054,7 +1054,6 @@ void central_tick(struct central *c, const struct now *now)
 
 	if (c->paused)
 		return;
-
 	for (uint32_t i = 0; i < c->ncps; i++) {
 		struct central_cp *p = &c->cps[i];
 
