@@ -651,7 +651,7 @@ static bool start(struct role *r, int *status)
 	struct now now;
 
 	*status = EXIT_USAGE;	/* bus_open() fails on bad properties */
-	if (!(r->bus = bus_open(r->conf, BUS_PRODUCER | BUS_GROUP,
+	if (!(r->bus = bus_open(r->conf, BUS_PRODUCER | BUS_GROUP | BUS_SOLE,
 				r->conf->central.group)))
 		return false;
 	*status = EXIT_OK;	/* a signal before Kafka answered */

@@ -27,7 +27,9 @@ struct follow_end {		/* a partition bus_follow_all() must read */
 
 struct part {			/* a partition the consumer reads */
 	unsigned char end;		/* read to its end, as last fetched */
+	unsigned char lost;		/* BUS_SOLE: lost by the group, not back */
 	long long up_since;		/* mono ms since its leader answers; 0 */
+	int64_t next;			/* BUS_SOLE: after the last message taken */
 };
 
 struct bus {
@@ -526,6 +528,46 @@ static void hand_over(struct bus *b)
 		warn("partitions handed over with their offsets uncommitted");
 }
 
+/* BUS_SOLE: partitions taken back, lost or not. */
+static void mark_lost(struct bus *b,
+		      const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+	for (int i = 0; i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *e = &parts->elems[i];
+		struct part *pt = part(b, topic_of(b, e->topic), e->partition);
+
+		if (pt)
+			pt->lost = (unsigned char)lost;
+	}
+}
+
+/*
+ * A sole reader (BUS_SOLE) given back partitions it lost goes on after
+ * the last message it took, not from the committed offsets: no one else
+ * read them meanwhile, and what it handled since its last commit must
+ * not be handled twice (its state holds it already).
+ */
+static void resume_lost(struct bus *b, rd_kafka_topic_partition_list_t *parts)
+{
+	int n = 0;
+
+	for (int i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_t *e = &parts->elems[i];
+		struct part *pt = part(b, topic_of(b, e->topic), e->partition);
+
+		if (!pt || !pt->lost)
+			continue;
+		pt->lost = 0;
+		if (pt->next <= 0)
+			continue;
+		e->offset = pt->next;
+		n++;
+	}
+	if (n)
+		info("group '%s' gave back %d partitions it had lost: read on where they were left",
+		     b->group, n);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -533,6 +575,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (b->flags & BUS_SOLE)
+			resume_lost(b, parts);
 		if (coop)
 			rd_kafka_error_destroy(
 				rd_kafka_incremental_assign(rk, parts));
@@ -554,6 +598,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	 * timed out (the coordinator failing over, this process frozen), or
 	 * the coordinator no longer knows this member. Nothing to commit.
 	 */
+	if (b->flags & BUS_SOLE)
+		mark_lost(b, parts, rd_kafka_assignment_lost(rk));
 	if (rd_kafka_assignment_lost(rk)) {
 		b->lost++;
 		b->assigns = 0;
@@ -1179,6 +1225,15 @@ bad:
 	return 0;
 }
 
+/* BUS_SOLE: where to read on if the partition is lost and comes back. */
+static void taken_at(struct bus *b, int t, const rd_kafka_message_t *rkm)
+{
+	struct part *pt = part(b, t, rkm->partition);
+
+	if (pt)
+		pt->next = rkm->offset + 1;
+}
+
 /* Decodes one fetched message; 1 (or BUS_GONE) when it is for the caller. */
 static int take(struct bus *b, const rd_kafka_message_t *rkm,
 		struct msg *m, enum topic *tp)
@@ -1213,6 +1268,8 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 	if ((t = topic_of_message(b, rkm->rkt, name)) < 0)
 		return 0;
 	set_at_end(b, t, rkm->partition, 0);
+	if (b->flags & BUS_SOLE)
+		taken_at(b, t, rkm);
 	if (!rkm->payload && compacted(t))
 		return take_tombstone(b, rkm, m, tp, t);
 	if (msg_decode(rkm->payload ? rkm->payload : "", rkm->len, m, why,

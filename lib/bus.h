@@ -13,6 +13,13 @@ enum {
 	BUS_CONSUMER = 1 << 1,	/* can follow partitions (no group) */
 	BUS_GROUP = 1 << 2,	/* consumer in a group: bus_subscribe() */
 	BUS_LEASE = 1 << 3,	/* with BUS_GROUP: a lease group (sticky) */
+	/*
+	 * With BUS_GROUP: no other process reads the group's partitions
+	 * while this one holds them (Central's, under its lease), so lost
+	 * partitions that come back are read on after the last message
+	 * taken rather than from the committed offsets.
+	 */
+	BUS_SOLE = 1 << 4,
 };
 
 struct bus_stats {
