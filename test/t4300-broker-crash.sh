@@ -80,8 +80,12 @@ health_ms=1000
 # Central then suspends rather than stand by again: it keeps what it
 # knows, decides nothing, and serves on once the group gives the lease
 # back and its takeover note shows no other Central took it meanwhile
-# (evc-central(1), "Standby Centrals"). So the default holds, and a
-# standby still takes over from a dead Central in 6 s (t4110).
+# (evc-central(1), "Standby Centrals"); its work group, lost likewise,
+# is read on where Central left it. So the default holds (4 controller
+# kills: the lease in doubt twice, served on after 6.1 and 6.5 s, no CP
+# shown DISCONNECTED; before, Central stood by again in each of 3 rounds
+# and a CP showed DISCONNECTED), and a standby still takes over from a
+# dead Central in 6 s and its start (t4110).
 group_ms=${EVC_BROKER_CRASH_GROUP_MS:-6000}
 
 # --- the cluster -------------------------------------------------------------
