@@ -63,6 +63,9 @@ struct role {
 	bool log_too;			/* events on stderr as well as the panel */
 	bool quit;
 	bool lost;			/* the lease went to another Central */
+	bool failed;			/* Kafka failed: Central stops */
+	bool suspended;			/* the lease in doubt: not serving */
+	long long suspended_at;		/* mono ms */
 	struct ratelimit rl;
 	long long last_tick, last_commit, last_loop;
 	long long commit_ms;		/* between two commits of offsets */
@@ -195,8 +198,9 @@ static void draw(struct role *r)
 		panel_touch(r->panel);
 	r->core.changed = false;
 	snprintf(title, sizeof(title),
-		 " evc central%s  %u CPs: %ld active %ld supplying %ld stopped %ld broken %ld disconnected  msgs %ld rejected %ld ignored %ld",
-		 r->probe.ready ? "" : " (joining)", r->nshown,
+		 " evc central%s%s  %u CPs: %ld active %ld supplying %ld stopped %ld broken %ld disconnected  msgs %ld rejected %ld ignored %ld",
+		 r->probe.ready ? "" : " (joining)",
+		 r->suspended ? " (lease in doubt: not serving)" : "", r->nshown,
 		 c->count[CP_ACTIVE], c->count[CP_SUPPLYING],
 		 c->count[CP_STOPPED], c->count[CP_BROKEN],
 		 c->count[CP_DISCONNECTED], st->received, st->rejected,
@@ -210,6 +214,8 @@ static void operate(struct role *r, const struct panel_cmd *cmd,
 {
 	if (cmd->action == PANEL_QUIT)
 		r->quit = true;
+	else if (r->suspended)
+		event(r, "not serving while the lease is in doubt: order not taken");
 	else
 		central_control(&r->core, cmd->action == PANEL_STOP ?
 				CMD_STOP : CMD_RESUME,
@@ -246,23 +252,73 @@ static void follow_catalogue(struct role *r, const struct now *now)
 	}
 }
 
+/*
+ * The lease in doubt (its group lost it: the coordinator failing over,
+ * or this process frozen), Central suspends: it decides and publishes
+ * nothing, lest another Central was given the lease, and keeps all it
+ * knows, to serve on from it if the lease comes back as it was.
+ */
+static void suspend(struct role *r, const struct now *now)
+{
+	eventf(r, "the lease of group '%s' is in doubt: not serving until Kafka settles it",
+	       r->lease.group);
+	central_pause(&r->core, now);
+	r->suspended = true;
+	r->suspended_at = now->mono;
+}
+
+/*
+ * The lease back, and no other Central took it meanwhile: Central
+ * serves on. The time suspended is nobody's silence (central_resume()),
+ * and its view of the partitions' ends is old until it has read for a
+ * health timeout again (probe_stalled()).
+ */
+static void resume(struct role *r, const struct now *now)
+{
+	eventf(r, "the lease of group '%s' is ours again, no other Central served meanwhile: serving on after %lld ms",
+	       r->lease.group, now->mono - r->suspended_at);
+	central_resume(&r->core, now);
+	probe_stalled(&r->probe, r->conf->central.health_timeout_ms, now);
+	r->suspended = false;
+	r->last_commit = now->mono;
+}
+
+/* Whether this Central still holds the lease: first thing every tick. */
+static void keep_lease(struct role *r, const struct now *now)
+{
+	switch (lease_keep(&r->lease)) {
+	case LEASE_HELD:
+		if (r->suspended)
+			resume(r, now);
+		break;
+	case LEASE_DOUBT:
+		if (!r->suspended)
+			suspend(r, now);
+		break;
+	case LEASE_GONE:
+		eventf(r, "lost the lease of group '%s': another Central serves now",
+		       r->lease.group);
+		r->lost = true;
+		break;
+	}
+}
+
 static void housekeeping(struct role *r, const struct now *now)
 {
 	struct panel_cmd cmd;
 
 	if (now->mono - r->last_tick >= TICK_MS) {
 		log_flush();
-		follow_catalogue(r, now);
-		probe_tick(&r->probe, now);
-		central_tick(&r->core, now);
 		r->last_tick = now->mono;
-		if (!lease_keep(&r->lease)) {
-			eventf(r, "lost the lease of group '%s': another Central serves now",
-			       r->lease.group);
-			r->lost = true;
+		keep_lease(r, now);
+		if (!r->suspended && !r->lost) {
+			follow_catalogue(r, now);
+			probe_tick(&r->probe, now);
+			central_tick(&r->core, now);
 		}
 	}
-	if (now->mono - r->last_commit >= r->commit_ms) {
+	if (!r->suspended &&
+	    now->mono - r->last_commit >= r->commit_ms) {
 		bus_commit(r->bus);
 		r->last_commit = now->mono;
 	}
@@ -314,15 +370,17 @@ static void drain(struct role *r)
 }
 
 /* One turn of the loop: a message if one comes, then what is due. */
-static int serve_one(struct role *r)
+static void serve_turn(struct role *r)
 {
 	struct now now;
 	struct msg m;
 	enum topic t;
 	int got;
 
-	if ((got = bus_recv(r->bus, &m, &t, RECV_MS)) < 0)
-		return -1;
+	if ((got = bus_recv(r->bus, &m, &t, RECV_MS)) < 0) {
+		r->failed = true;
+		return;
+	}
 	/* One clock read per message: at a backlog's pace it is not free. */
 	now = now_is();
 	if (now.mono - r->last_loop > STALL_MS + RECV_MS)
@@ -334,6 +392,31 @@ static int serve_one(struct role *r)
 	else
 		log_flush();	/* nothing to read: nothing to wait for */
 	housekeeping(r, &now);
+}
+
+/*
+ * Suspended, Central reads nothing (what it would read waits for it in
+ * Kafka) and serves only its deliveries, the lease and the panel.
+ */
+static void suspended_turn(struct role *r)
+{
+	struct now now;
+
+	bus_poll(r->bus, RECV_MS);
+	now = now_is();
+	r->last_loop = now.mono;
+	log_flush();
+	housekeeping(r, &now);
+}
+
+static int serve_one(struct role *r)
+{
+	if (r->suspended)
+		suspended_turn(r);
+	else
+		serve_turn(r);
+	if (r->failed)
+		return -1;
 	/* Refused by Kafka's ACLs, or replaced: serving would do harm. */
 	if (r->lost || bus_denied(r->bus)) {
 		bus_abandon(r->bus);
@@ -356,7 +439,7 @@ static int serve(struct role *r)
 	log_batch(true);
 	while (!bus_stop && !r->quit && (ret = serve_one(r)) == 0)
 		;
-	if (ret == 0)
+	if (ret == 0 && !r->suspended)	/* suspended: nothing more is read */
 		drain(r);
 	log_batch(false);
 	return ret < 0 ? EXIT_FAIL : EXIT_OK;
@@ -568,7 +651,7 @@ static bool start(struct role *r, int *status)
 	struct now now;
 
 	*status = EXIT_USAGE;	/* bus_open() fails on bad properties */
-	if (!(r->bus = bus_open(r->conf, BUS_PRODUCER | BUS_GROUP,
+	if (!(r->bus = bus_open(r->conf, BUS_PRODUCER | BUS_GROUP | BUS_SOLE,
 				r->conf->central.group)))
 		return false;
 	*status = EXIT_OK;	/* a signal before Kafka answered */

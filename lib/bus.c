@@ -28,7 +28,9 @@ struct follow_end {		/* a partition bus_follow_all() must read */
 
 struct part {			/* a partition the consumer reads */
 	unsigned char end;		/* read to its end, as last fetched */
+	unsigned char lost;		/* BUS_SOLE: lost by the group, not back */
 	long long up_since;		/* mono ms since its leader answers; 0 */
+	int64_t next;			/* BUS_SOLE: after the last message taken */
 };
 
 struct bus {
@@ -53,6 +55,8 @@ struct bus {
 	char *group;			/* the consumer group joined, if any */
 	int abandoned;			/* leave without committing or closing */
 	int revoked;			/* times the group took partitions back */
+	int lost;			/* ... of them, when they were lost */
+	int assigns;			/* assignments made since the last loss */
 	int held;			/* partitions the group gave us */
 	struct part *parts[T_COUNT];	/* what the consumer knows of each */
 	int32_t nparts_alloc[T_COUNT];	/* entries of parts[t] allocated */
@@ -582,6 +586,46 @@ static void hand_over(struct bus *b)
 		warn("partitions handed over with their offsets uncommitted");
 }
 
+/* BUS_SOLE: partitions taken back, lost or not. */
+static void mark_lost(struct bus *b,
+		      const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+	for (int i = 0; i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *e = &parts->elems[i];
+		struct part *pt = part(b, topic_of(b, e->topic), e->partition);
+
+		if (pt)
+			pt->lost = (unsigned char)lost;
+	}
+}
+
+/*
+ * A sole reader (BUS_SOLE) given back partitions it lost goes on after
+ * the last message it took, not from the committed offsets: no one else
+ * read them meanwhile, and what it handled since its last commit must
+ * not be handled twice (its state holds it already).
+ */
+static void resume_lost(struct bus *b, rd_kafka_topic_partition_list_t *parts)
+{
+	int n = 0;
+
+	for (int i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_t *e = &parts->elems[i];
+		struct part *pt = part(b, topic_of(b, e->topic), e->partition);
+
+		if (!pt || !pt->lost)
+			continue;
+		pt->lost = 0;
+		if (pt->next <= 0)
+			continue;
+		e->offset = pt->next;
+		n++;
+	}
+	if (n)
+		info("group '%s' gave back %d partitions it had lost: read on where they were left",
+		     b->group, n);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -589,6 +633,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (b->flags & BUS_SOLE)
+			resume_lost(b, parts);
 		if (coop)
 			rd_kafka_error_destroy(
 				rd_kafka_incremental_assign(rk, parts));
@@ -596,6 +642,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_assign(rk, parts);
 		b->held = coop && b->held > 0 ? b->held + parts->cnt
 					      : parts->cnt;
+		b->assigns++;
 		debug("group gave %d partitions, holding %d", parts->cnt,
 		      b->held);
 		return;
@@ -604,7 +651,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		b->revoked++;
 	if (b->held < 0)
 		b->held = 0;
-	if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+	/*
+	 * Lost, not handed over: librdkafka's session with the coordinator
+	 * timed out (the coordinator failing over, this process frozen), or
+	 * the coordinator no longer knows this member. Nothing to commit.
+	 */
+	if (b->flags & BUS_SOLE)
+		mark_lost(b, parts, rd_kafka_assignment_lost(rk));
+	if (rd_kafka_assignment_lost(rk)) {
+		b->lost++;
+		b->assigns = 0;
+	} else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 		hand_over(b);
 	if (coop) {
 		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
@@ -625,6 +682,16 @@ int bus_held(const struct bus *b)
 int bus_revoked(const struct bus *b)
 {
 	return b->revoked;
+}
+
+int bus_lost(const struct bus *b)
+{
+	return b->lost;
+}
+
+int bus_assigns(const struct bus *b)
+{
+	return b->assigns;
 }
 
 int32_t bus_last_partition(const struct bus *b)
@@ -1241,6 +1308,15 @@ bad:
 	return 0;
 }
 
+/* BUS_SOLE: where to read on if the partition is lost and comes back. */
+static void taken_at(struct bus *b, int t, const rd_kafka_message_t *rkm)
+{
+	struct part *pt = part(b, t, rkm->partition);
+
+	if (pt)
+		pt->next = rkm->offset + 1;
+}
+
 /* Decodes one fetched message; 1 (or BUS_GONE) when it is for the caller. */
 static int take(struct bus *b, const rd_kafka_message_t *rkm,
 		struct msg *m, enum topic *tp)
@@ -1275,6 +1351,8 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 	if ((t = topic_of_message(b, rkm->rkt, name)) < 0)
 		return 0;
 	set_at_end(b, t, rkm->partition, 0);
+	if (b->flags & BUS_SOLE)
+		taken_at(b, t, rkm);
 	if (!rkm->payload && compacted(t))
 		return take_tombstone(b, rkm, m, tp, t);
 	if (msg_decode(rkm->payload ? rkm->payload : "", rkm->len, m, why,
@@ -1376,6 +1454,54 @@ int bus_commit(struct bus *b)
 	 * for: the offsets are committed at a later call instead.
 	 */
 	return commit_delivered(b, BUS_COMMIT_WAIT_MS);
+}
+
+/* Partition 0 of t, in a list of its own. */
+static rd_kafka_topic_partition_list_t *first_partition(struct bus *b,
+							 enum topic t)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+
+	rd_kafka_topic_partition_list_add(l, b->conf->topics[t], 0);
+	return l;
+}
+
+int bus_note(struct bus *b, enum topic t, const char *note)
+{
+	rd_kafka_topic_partition_list_t *l = first_partition(b, t);
+	rd_kafka_resp_err_t err;
+
+	/* Offset 0 whatever the topic holds: the note is what counts. */
+	l->elems[0].offset = 0;
+	l->elems[0].metadata = xstrdup(note);
+	l->elems[0].metadata_size = strlen(note);
+	err = rd_kafka_commit(b->cons, l, 0);
+	if (!err)
+		err = l->elems[0].err;
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err)
+		return error("cannot write a note for group '%s' on '%s': %s",
+			     b->group, b->conf->topics[t], rd_kafka_err2str(err));
+	return 0;
+}
+
+int bus_noted(struct bus *b, enum topic t, char *note, size_t size)
+{
+	rd_kafka_topic_partition_list_t *l = first_partition(b, t);
+	rd_kafka_topic_partition_t *e = &l->elems[0];
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_committed(b->cons, l, BUS_OP_TIMEOUT_MS);
+	if (!err)
+		err = e->err;
+	if (!err)
+		snprintf(note, size, "%.*s", e->metadata ? (int)e->metadata_size : 0,
+			 e->metadata ? (const char *)e->metadata : "");
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err)
+		return error("cannot read the note of group '%s' on '%s': %s",
+			     b->group, b->conf->topics[t], rd_kafka_err2str(err));
+	return 0;
 }
 
 void bus_abandon(struct bus *b)

@@ -13,6 +13,13 @@ enum {
 	BUS_CONSUMER = 1 << 1,	/* can follow partitions (no group) */
 	BUS_GROUP = 1 << 2,	/* consumer in a group: bus_subscribe() */
 	BUS_LEASE = 1 << 3,	/* with BUS_GROUP: a lease group (sticky) */
+	/*
+	 * With BUS_GROUP: no other process reads the group's partitions
+	 * while this one holds them (Central's, under its lease), so lost
+	 * partitions that come back are read on after the last message
+	 * taken rather than from the committed offsets.
+	 */
+	BUS_SOLE = 1 << 4,
 };
 
 struct bus_stats {
@@ -141,6 +148,26 @@ int bus_commit(struct bus *b);
  */
 int bus_held(const struct bus *b);
 int bus_revoked(const struct bus *b);
+
+/*
+ * The times the group's partitions were lost rather than handed over
+ * (librdkafka's rd_kafka_assignment_lost(): its session with the group
+ * coordinator timed out, or the coordinator dropped this member), and
+ * the assignments the group made since the last loss, an empty one
+ * included (librdkafka calls the rebalance callback for those too).
+ */
+int bus_lost(const struct bus *b);
+int bus_assigns(const struct bus *b);
+
+/*
+ * A note of the group on partition 0 of t: the metadata of an offset
+ * committed there (group only). The coordinator takes it only from a
+ * member of the current generation: a member the group dropped cannot
+ * write one. bus_note() writes note; bus_noted() reads the last one
+ * written into note ("" if none). -1 after saying why.
+ */
+int bus_note(struct bus *b, enum topic t, const char *note);
+int bus_noted(struct bus *b, enum topic t, char *note, size_t size);
 
 /*
  * The partition of the message bus_recv() returned last (-1 if none), and
