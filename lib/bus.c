@@ -932,16 +932,39 @@ int bus_check(struct bus *b, int timeout_ms)
 	return 0;
 }
 
+/*
+ * One broker's metadata of a topic. A topic created a moment ago may be
+ * unknown yet to the broker asked (the one that answered CreateTopics
+ * knew it; this one hears of it within a second or so): asked again for
+ * up to FRESH_TOPIC_MS before it is called missing.
+ */
+#define FRESH_TOPIC_MS 2000
+
+static rd_kafka_resp_err_t topic_metadata(struct bus *b, const char *topic,
+					  const struct rd_kafka_metadata **md)
+{
+	long long end = mono_ms() + FRESH_TOPIC_MS;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(b->cons, topic, NULL);
+	rd_kafka_resp_err_t err;
+
+	while (!(err = rd_kafka_metadata(b->cons, 0, rkt, md,
+					 BUS_OP_TIMEOUT_MS)) &&
+	       (*md)->topic_cnt == 1 && (*md)->topics[0].err ==
+	       RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && mono_ms() < end) {
+		rd_kafka_metadata_destroy(*md);
+		rd_kafka_poll(b->cons, 100);
+	}
+	rd_kafka_topic_destroy(rkt);
+	return err;
+}
+
 /* Number of partitions of a topic, or -1 after printing why. */
 static int partition_count(struct bus *b, const char *topic)
 {
 	const struct rd_kafka_metadata *md;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(b->cons, topic, NULL);
-	rd_kafka_resp_err_t err;
+	rd_kafka_resp_err_t err = topic_metadata(b, topic, &md);
 	int n = -1;
 
-	err = rd_kafka_metadata(b->cons, 0, rkt, &md, BUS_OP_TIMEOUT_MS);
-	rd_kafka_topic_destroy(rkt);
 	if (err)
 		return kafka_failed(b, b->cons, err);
 	if (md->topic_cnt == 1 && !md->topics[0].err)
