@@ -71,7 +71,6 @@ struct web {
 	struct req *streams;
 	long nstreams;
 	uint64_t seen;		/* w->seq + tseq + counts_seq at the last wake */
-	struct ratelimit rl_http;
 	int exit;		/* -1 while running */
 };
 

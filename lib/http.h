@@ -44,9 +44,6 @@ struct http_resp {
 void http_error(struct http_resp *r, int status, const char *what,
 		const char *subject);
 
-/* The words of a status ("Not Found"). */
-const char *http_status_text(int status);
-
 /* Whether a and b are equal, in a time that depends on b's length only. */
 bool http_token_eq(const char *a, const char *b);
 
