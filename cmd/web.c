@@ -53,6 +53,7 @@ struct req {
 	long long expect;	/* its Content-Length; -1: none */
 	struct http_resp resp;
 	bool answering;		/* resp made: headers then body to write */
+	bool close_after;	/* refused before its body was read: closed after */
 	bool head_done;
 	size_t off;		/* of the response's bytes written */
 	/* an event stream */
@@ -199,11 +200,14 @@ static void answer(struct web *w, struct req *q)
 	lws_callback_on_writable(q->wsi);
 }
 
-static void refuse(struct req *q, int status, const char *what)
+/* Refused before its body is read: the connection closes after the answer. */
+static int refuse(struct req *q, int status, const char *what)
 {
 	http_error(&q->resp, status, what, q->path);
 	q->answering = true;
+	q->close_after = true;
 	lws_callback_on_writable(q->wsi);
+	return 0;
 }
 
 /* A request's head: answered now, or once its body has come. */
@@ -213,11 +217,13 @@ static int on_http(struct web *w, struct req *q, struct lws *wsi,
 	memset(q, 0, sizeof(*q));
 	q->wsi = wsi;
 	if (read_head(q, uri))
-		return refuse(q, 414, "URI too long"), 0;
+		return refuse(q, 414, "URI too long");
 	if (!q->method[0])
-		return refuse(q, 405, "method not allowed"), 0;
+		return refuse(q, 405, "method not allowed");
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+		return refuse(q, 411, "a body needs Content-Length");
 	if (q->expect > HTTP_BODY_MAX)
-		return refuse(q, 413, "request body too large"), 0;
+		return refuse(q, 413, "request body too large");
 	if (q->expect > 0)
 		return 0;	/* LWS_CALLBACK_HTTP_BODY follows */
 	answer(w, q);
@@ -228,10 +234,8 @@ static int on_body(struct req *q, const void *in, size_t len)
 {
 	if (q->answering)
 		return 0;
-	if (q->body.len + len > HTTP_BODY_MAX) {
-		refuse(q, 413, "request body too large");
-		return 0;
-	}
+	if (q->body.len + len > HTTP_BODY_MAX)
+		return refuse(q, 413, "request body too large");
 	jbuf_add(&q->body, in, len);
 	return 0;
 }
@@ -271,6 +275,7 @@ static int write_head(struct req *q)
 	    (r->allow && add_header(q, "allow:", r->allow, &p, end)) ||
 	    (r->challenge && add_header(q, "www-authenticate:",
 					"Bearer realm=\"evc\"", &p, end)) ||
+	    (q->close_after && add_header(q, "connection:", "close", &p, end)) ||
 	    lws_finalize_write_http_header(q->wsi, start, &p, end))
 		return -1;
 	q->head_done = true;
@@ -311,6 +316,8 @@ static int write_resp(struct req *q)
 	}
 	req_free(q);
 	q->answering = false;
+	if (q->close_after)
+		return -1;	/* lws sends what it holds, then closes */
 	return lws_http_transaction_completed(q->wsi) ? -1 : 0;
 }
 

@@ -108,8 +108,8 @@ void jbuf_fixed(struct jbuf *b, int64_t n, int div, int decimals)
 		    decimals, (long long)(a % div));
 }
 
-void http_error(struct http_resp *r, int status, const char *what,
-		const char *subject)
+int http_error(struct http_resp *r, int status, const char *what,
+	       const char *subject)
 {
 	r->status = status;
 	r->type = "application/json";
@@ -119,6 +119,7 @@ void http_error(struct http_resp *r, int status, const char *what,
 	jbuf_str(&r->body, ",\"subject\":");
 	jbuf_quote(&r->body, subject ? subject : "");
 	jbuf_str(&r->body, "}\n");
+	return -1;
 }
 
 bool http_token_eq(const char *a, const char *b)

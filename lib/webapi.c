@@ -445,22 +445,23 @@ static int entry_fields(json_t *o, const char **loc, double *price,
 	json_t *v;
 
 	json_object_foreach(o, k, v) {
+		bool known = !strcmp(k, "location") || !strcmp(k, "price") ||
+			     !strcmp(k, "power_kw");
+
 		if (!strcmp(k, "location") && json_is_string(v))
 			*loc = json_string_value(v);
 		else if (!strcmp(k, "price") && json_is_number(v))
 			*price = json_number_value(v);
 		else if (!strcmp(k, "power_kw") && json_is_number(v))
 			*kw = json_number_value(v);
-		else if (!strcmp(k, "location") || !strcmp(k, "price") ||
-			 !strcmp(k, "power_kw"))
-			return http_error(r, 400, "wrong type of field", k), -1;
 		else
-			return http_error(r, 400, "unknown field", k), -1;
+			return http_error(r, 400, known ? "wrong type of field" :
+					  "unknown field", k);
 	}
 	if (!*loc)
-		return http_error(r, 400, "missing field", "location"), -1;
+		return http_error(r, 400, "missing field", "location");
 	if (*price < 0 && !json_object_get(o, "price"))
-		return http_error(r, 400, "missing field", "price"), -1;
+		return http_error(r, 400, "missing field", "price");
 	return 0;
 }
 
