@@ -460,7 +460,7 @@ static int entry_fields(json_t *o, const char **loc, double *price,
 	}
 	if (!*loc)
 		return http_error(r, 400, "missing field", "location");
-	if (*price < 0 && !json_object_get(o, "price"))
+	if (!json_object_get(o, "price"))
 		return http_error(r, 400, "missing field", "price");
 	return 0;
 }
@@ -470,7 +470,7 @@ static void put_cp(struct webapi *w, const char *id,
 {
 	const struct webapi_cp *p = index_get(&w->by_id, w->rows, id);
 	const char *loc = NULL;
-	double price = -1, kw = 0;
+	double price = -1, kw = 0;	/* -1: none given */
 	enum registry_err e;
 	json_error_t jerr;
 	json_t *o;
@@ -540,17 +540,17 @@ static bool allowed(const struct webapi *w, const struct webapi_req *q,
 	return false;
 }
 
+/* Whether q's method is in allow ("GET, PUT"; HEAD goes with GET), else r is the 405. */
 static bool method_is(const struct webapi_req *q, const char *allow,
 		      struct http_resp *r)
 {
-	char m[16];
+	const char *m = strcmp(q->method, "HEAD") ? q->method : "GET";
+	char list[32], *save = NULL;
 
-	snprintf(m, sizeof(m), "%s", q->method);
-	if (!strcmp(q->method, "HEAD") && strstr(allow, "GET"))
-		return true;
-	for (const char *p = allow; (p = strstr(p, m)); p += strlen(m))
-		if ((p == allow || p[-1] == ' ') && (!p[strlen(m)] ||
-						     p[strlen(m)] == ','))
+	snprintf(list, sizeof(list), "%s", allow);
+	for (char *t = strtok_r(list, ", ", &save); t;
+	     t = strtok_r(NULL, ", ", &save))
+		if (!strcmp(t, m))
 			return true;
 	http_error(r, 405, "method not allowed", q->method);
 	r->allow = allow;
