@@ -258,6 +258,7 @@ test_expect_success 'bad input: each its 4xx, nothing reaches Kafka' '
 	api GET /api/cps/CP001/../../../etc/passwd && is_error 404 &&
 	api POST /api/cps/CP001%2Fhalt -H "$H" && is_error 404 &&
 	api GET "/api/sessions?x=1" && is_error 400 &&
+	api GET "/api/cps/$(printf "%01500d" 0)" && is_error 414 &&
 	api GET /nothing/here && is_error 404 &&
 	sleep 1 &&
 	records cp_catalogue >cat.after && records control >ctl.after &&
