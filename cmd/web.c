@@ -103,9 +103,12 @@ static const struct {
 	const char *name;
 } methods[] = {
 	{ WSI_TOKEN_GET_URI, "GET" }, { WSI_TOKEN_POST_URI, "POST" },
+	{ WSI_TOKEN_HEAD_URI, "HEAD" },
+	/* an lws built without them knows no PUT or DELETE (Debian's has them) */
+#if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS) || defined(LWS_HTTP_HEADERS_ALL)
 	{ WSI_TOKEN_PUT_URI, "PUT" }, { WSI_TOKEN_DELETE_URI, "DELETE" },
 	{ WSI_TOKEN_PATCH_URI, "PATCH" }, { WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
-	{ WSI_TOKEN_HEAD_URI, "HEAD" },
+#endif
 };
 
 /* Appends s[0..n) to the query, raw or percent-encoded: 0, or -1. */
