@@ -75,6 +75,8 @@ check()
 	has ss || want iproute2
 	has ps || want procps
 	has python3 || want python3
+	has curl || want curl
+	has openssl || want openssl
 	# the OCPP charger of the tests lives in a venv (test/ocpp-venv.sh),
 	# which Debian's python3 makes only with ensurepip, in python3-venv
 	{ [ "$everything" = 0 ] && python3 -c "import ensurepip" 2>/dev/null; } ||

@@ -68,7 +68,7 @@ test_expect_success 'example configuration in /etc/evc, a directory for driver f
 
 test_expect_success 'units in /lib/systemd/system, naming the installed binary' '
 	for u in evc-central.service evc-cp@.service evc-driver@.service \
-		evc-ocpp.service; do
+		evc-ocpp.service evc-web.service; do
 		test -f "$units/$u" || { echo "no unit $u"; return 1; }
 		! grep -n "@[A-Z]*@" "$units/$u" || return 1
 		grep -qx "ExecStart=/usr/local/bin/evc-[a-z]*\( .*\)\{0,1\}" \
@@ -139,7 +139,7 @@ if command -v systemd-analyze >/dev/null; then
 	'
 
 	for u in evc-central.service evc-cp@.service evc-driver@.service \
-		evc-ocpp.service; do
+		evc-ocpp.service evc-web.service; do
 		test_expect_success "systemd-analyze verify accepts $u" '
 			verify "$root/units/$u"
 		'
