@@ -216,7 +216,7 @@ test_done()
 # --- Kafka and configuration ---------------------------------------------
 
 _topic_keys="cp_register cp_register_ack auth_request auth_response
-cp_commands telemetry health control cp_state central_lease cp_catalogue"
+cp_commands telemetry health control cp_state central_lease cp_catalogue audit"
 
 # topic KEY: this test's name of a topic (cp_register or cp-register).
 topic()
