@@ -21,7 +21,7 @@ EVC_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. $(PKG_CFLAGS) \
 	-DEVC_VERSION='"$(VERSION)"'
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
-ROLES = central cp driver auth topics broker status fleet ocpp cps
+ROLES = central cp driver auth topics broker status fleet ocpp cps audit
 LIB_SRC = $(wildcard lib/*.c)
 CMD_SRC = $(addprefix cmd/,$(addsuffix .c,$(ROLES)))
 OBJ = evc.o $(LIB_SRC:.c=.o) $(CMD_SRC:.c=.o)

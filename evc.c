@@ -49,6 +49,8 @@ static const struct cmd commands[] = {
 	  KAFKA | SETUP_PRODUCER | SETUP_CONSUMER },
 	{ "cps", cmd_cps, "add, remove and list the CPs of the catalogue",
 	  KAFKA },
+	{ "audit", cmd_audit, "show the audit trail of operator actions",
+	  KAFKA },
 };
 
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))

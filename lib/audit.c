@@ -125,11 +125,23 @@ void audit_detail(struct audit_rec *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The Kafka user c logs in as: the last sasl.username, or NULL. */
+static const char *principal_of(const struct conf *c)
+{
+	const char *user = NULL;
+
+	for (unsigned i = 0; c && i < c->nprops; i++)
+		if (!strcmp(c->props[i].name, "sasl.username"))
+			user = c->props[i].value;
+	return user;
+}
+
 void audit_actor_local(struct audit_actor *a, enum audit_kind kind,
-		       const char *principal)
+		       const struct conf *c)
 {
 	struct passwd *pw = getpwuid(getuid());
 	const char *user = pw && pw->pw_name ? pw->pw_name : getenv("USER");
+	const char *principal = principal_of(c);
 	char host[256];
 
 	memset(a, 0, sizeof(*a));
@@ -549,4 +561,25 @@ int audit_post(struct bus *b, const struct audit_rec *r)
 		return error("cannot encode the audit record of '%s'",
 			     audit_action_name(r->action));
 	return bus_send_raw(b, T_AUDIT, r->subject, buf, (size_t)len);
+}
+
+int audit_finish(struct bus *b, struct audit_rec *r, int status,
+		 int flush_ms)
+{
+	const char *name = audit_action_name(r->action);
+
+	if (r->result == AUDIT_OK && status == EXIT_FAIL && bus_denied(b))
+		audit_result(r, AUDIT_REFUSED, "not allowed by Kafka");
+	else if (r->result == AUDIT_OK && status == EXIT_UNREACHABLE)
+		audit_result(r, AUDIT_FAILED, "Kafka did not answer in time");
+	else if (r->result == AUDIT_OK && status != EXIT_OK)
+		audit_result(r, AUDIT_FAILED, "exit status %d", status);
+	if (!audit_post(b, r) && !bus_flush(b, flush_ms)) {
+		debug("audit: %s %s %s", name, r->subject,
+		      audit_result_name(r->result));
+		return status;
+	}
+	error("the audit trail did not take the record of '%s'",
+	      name ? name : "?");
+	return status == EXIT_OK ? EXIT_FAIL : status;
 }

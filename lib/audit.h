@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conf.h"
 #include "msg.h"
 
 /*
@@ -100,12 +101,13 @@ __attribute__((format(printf, 2, 3)))
 void audit_detail(struct audit_rec *r, const char *fmt, ...);
 
 /*
- * The actor an evc command is: kind, the unix user it runs as, this
- * host's name, and principal (sasl.username of the configuration,
- * NULL or "" for none). Never fails: "?" stands for what cannot be told.
+ * The actor a process of this machine is: kind, the unix user it runs
+ * as, this host's name, and the Kafka user it writes as (sasl.username
+ * of c, the last one set; none without). Never fails: "?" stands for
+ * what cannot be told.
  */
 void audit_actor_local(struct audit_actor *a, enum audit_kind kind,
-		       const char *principal);
+		       const struct conf *c);
 
 /* 0 when r may be written and read back; -1 with a reason in err. */
 int audit_check(const struct audit_rec *r, char *err, size_t errlen);
@@ -156,5 +158,15 @@ int audit_since_parse(const char *s, int64_t now_ms, int64_t *ms);
  */
 struct bus;
 int audit_post(struct bus *b, const struct audit_rec *r);
+
+/*
+ * The end of an operator's action, for a command that exits with status
+ * (log.h's EXIT_*): a record still ok takes its result from it (refused
+ * when Kafka's ACLs refused b something, failed else), is posted and
+ * flushed within flush_ms. Returns status, or EXIT_FAIL after saying so
+ * when the action went well but its record did not reach the trail.
+ */
+int audit_finish(struct bus *b, struct audit_rec *r, int status,
+		 int flush_ms);
 
 #endif

@@ -18,12 +18,15 @@
 struct lease {
 	struct bus *bus;		/* the lease group's consumer */
 	char group[256];
+	/* ms stood by, another Central holding the lease; 0: it came at once. */
+	long long waited;
 };
 
 /*
  * Joins the lease group and waits until it gives this process the
- * lease (true), saying once why it waits; false when a signal asked to
- * stop, Kafka refused the group or failed.
+ * lease (true), saying once why it waits (waited is set when another
+ * Central held it meanwhile: a takeover); false when a signal asked to stop, Kafka refused the group or
+ * failed.
  */
 bool lease_take(struct lease *l, const struct conf *c);
 
