@@ -735,7 +735,7 @@ static int run_control(const struct conf *conf, const char *verb,
 	if (bus_send(b, T_CONTROL, &m))
 		ret = EXIT_FAIL;
 	else if (bus_flush(b, FLUSH_MS))
-		ret = bus_denied(b) ? EXIT_FAIL : EXIT_UNREACHABLE;
+		ret = EXIT_UNREACHABLE;
 	else
 		debug("%s %s sent", verb, target);
 	ret = audit_finish(b, &rec, ret, FLUSH_MS);

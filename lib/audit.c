@@ -568,7 +568,7 @@ int audit_finish(struct bus *b, struct audit_rec *r, int status,
 {
 	const char *name = audit_action_name(r->action);
 
-	if (r->result == AUDIT_OK && status == EXIT_FAIL && bus_denied(b))
+	if (r->result == AUDIT_OK && status != EXIT_OK && bus_denied(b))
 		audit_result(r, AUDIT_REFUSED, "not allowed by Kafka");
 	else if (r->result == AUDIT_OK && status == EXIT_UNREACHABLE)
 		audit_result(r, AUDIT_FAILED, "Kafka did not answer in time");
@@ -579,7 +579,13 @@ int audit_finish(struct bus *b, struct audit_rec *r, int status,
 		      audit_result_name(r->result));
 		return status;
 	}
+	/* A failed action has said why; the same cause is why here. */
+	if (status != EXIT_OK) {
+		debug("audit: the record of '%s' was not written either",
+		      name ? name : "?");
+		return status;
+	}
 	error("the audit trail did not take the record of '%s'",
 	      name ? name : "?");
-	return status == EXIT_OK ? EXIT_FAIL : status;
+	return EXIT_FAIL;
 }

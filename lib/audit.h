@@ -164,7 +164,9 @@ int audit_post(struct bus *b, const struct audit_rec *r);
  * (log.h's EXIT_*): a record still ok takes its result from it (refused
  * when Kafka's ACLs refused b something, failed else), is posted and
  * flushed within flush_ms. Returns status, or EXIT_FAIL after saying so
- * when the action went well but its record did not reach the trail.
+ * when the action went well but its record did not reach the trail (a
+ * failed action has said why already: the record's failure is not said
+ * again, with -v only).
  */
 int audit_finish(struct bus *b, struct audit_rec *r, int status,
 		 int flush_ms);
