@@ -240,7 +240,7 @@ test_expect_success 'the operator changes the catalogue, and Central follows it'
 	wait_for 10 "grep -q \"CP003 forgotten\" central.err"
 '
 
-test_expect_success 'the operator's actions are in the audit trail, which the operator reads' '
+test_expect_success 'the operator actions are in the audit trail, which the operator reads' '
 	"$EVC" audit $(as operator) | cut -d" " -f2- >audit.out &&
 	cat audit.out &&
 	grep -qxF "cli:$(id -un)[operator] $(hostname) stop CP001 ok" audit.out &&
