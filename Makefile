@@ -70,8 +70,8 @@ asan:
 	$(MAKE) all units CFLAGS='-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all' \
 		LDFLAGS='-fsanitize=address,undefined'
 
-# libFuzzer harnesses (clang) of the message codecs, evc.yaml and the
-# catalogue: `make fuzz` builds test/fuzz/*_fuzz and runs each one for
+# libFuzzer harnesses (clang) of the message codecs, evc.yaml, the
+# catalogue and the audit records: `make fuzz` builds test/fuzz/*_fuzz and runs each one for
 # FUZZ_SECONDS seconds (default 60; 0: the seeds once) from a scratch copy
 # of test/fuzz/corpus/; it fails, naming the reproducer kept in
 # test/fuzz/findings/, when one finds a crash or a broken invariant.

@@ -9,6 +9,7 @@
 
 #include "cmd/cmds.h"
 #include "lib/audit.h"
+#include "lib/trail.h"
 #include "lib/bus.h"
 #include "lib/central.h"
 #include "lib/conf.h"

@@ -10,6 +10,7 @@
 
 #include "cmd/cmds.h"
 #include "lib/audit.h"
+#include "lib/trail.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
 #include "lib/figure.h"

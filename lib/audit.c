@@ -1,4 +1,4 @@
-/* audit.c: the audit trail: one record per operator action, its strict JSON codec, and where it goes. */
+/* audit.c: the audit trail's records: one per operator action, built, checked and coded strictly, without I/O. */
 #include <ctype.h>
 #include <errno.h>
 #include <pwd.h>
@@ -12,8 +12,6 @@
 #include <jansson.h>
 
 #include "audit.h"
-#include "bus.h"
-#include "log.h"
 #include "msg_table.h"
 
 static const char *const kind_names[AUDIT_KIND_COUNT] = {
@@ -407,6 +405,7 @@ static int decode_obj(json_t *o, struct audit_rec *r, char *err, size_t n)
 int audit_decode(const void *buf, size_t len, struct audit_rec *r,
 		 char *err, size_t n)
 {
+	char q[MSG_QUOTE_BUF];
 	json_error_t je;
 	json_t *o;
 	int ret;
@@ -417,8 +416,10 @@ int audit_decode(const void *buf, size_t len, struct audit_rec *r,
 			    AUDIT_MAX_BYTES);
 	if (len && memchr(buf, '\0', len))
 		return fail(err, n, "a NUL byte in the record");
+	/* jansson's reason may quote the bytes read: quoted again here. */
 	if (!(o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je)))
-		return fail(err, n, "not JSON: %s", je.text);
+		return fail(err, n, "not JSON: %s",
+			    msg_quote(q, je.text, strlen(je.text)));
 	ret = json_is_object(o) ? decode_obj(o, r, err, n) :
 		fail(err, n, "not a JSON object");
 	json_decref(o);
@@ -546,46 +547,4 @@ int audit_since_parse(const char *s, int64_t now, int64_t *ms)
 	if (!span_back(s, now, ms))
 		return 0;
 	return iso_time(s, ms);
-}
-
-int audit_post(struct bus *b, const struct audit_rec *r)
-{
-	char buf[AUDIT_MAX_BYTES], err[80];
-	int len;
-
-	if (audit_check(r, err, sizeof(err)))
-		return error("cannot write the audit record of '%s': %s",
-			     audit_action_name(r->action) ?
-			     audit_action_name(r->action) : "?", err);
-	if ((len = audit_encode(r, buf, sizeof(buf))) < 0)
-		return error("cannot encode the audit record of '%s'",
-			     audit_action_name(r->action));
-	return bus_send_raw(b, T_AUDIT, r->subject, buf, (size_t)len);
-}
-
-int audit_finish(struct bus *b, struct audit_rec *r, int status,
-		 int flush_ms)
-{
-	const char *name = audit_action_name(r->action);
-
-	if (r->result == AUDIT_OK && status != EXIT_OK && bus_denied(b))
-		audit_result(r, AUDIT_REFUSED, "not allowed by Kafka");
-	else if (r->result == AUDIT_OK && status == EXIT_UNREACHABLE)
-		audit_result(r, AUDIT_FAILED, "Kafka did not answer in time");
-	else if (r->result == AUDIT_OK && status != EXIT_OK)
-		audit_result(r, AUDIT_FAILED, "exit status %d", status);
-	if (!audit_post(b, r) && !bus_flush(b, flush_ms)) {
-		debug("audit: %s %s %s", name, r->subject,
-		      audit_result_name(r->result));
-		return status;
-	}
-	/* A failed action has said why; the same cause is why here. */
-	if (status != EXIT_OK) {
-		debug("audit: the record of '%s' was not written either",
-		      name ? name : "?");
-		return status;
-	}
-	error("the audit trail did not take the record of '%s'",
-	      name ? name : "?");
-	return EXIT_FAIL;
 }

@@ -1,4 +1,4 @@
-/* audit.h: the audit trail: one record per operator action, its strict JSON codec, and where it goes. */
+/* audit.h: the audit trail's records: one per operator action, built, checked and coded strictly, without I/O. */
 #ifndef EVC_AUDIT_H
 #define EVC_AUDIT_H
 
@@ -23,7 +23,8 @@
  *
  * Its keys are none of the messages' (lib/msg.c's vocabulary is full and
  * its envelope has an id the trail does not need): it has a codec of
- * its own, on jansson, as strict as msg_decode.
+ * its own, on jansson, as strict as msg_decode. lib/trail.h writes
+ * records to Kafka.
  */
 #define AUDIT_VERSION 1
 #define AUDIT_MAX_BYTES 4096	/* larger records are rejected unparsed */
@@ -150,25 +151,5 @@ int audit_format(const struct audit_rec *r, char *buf, size_t len);
  * set, -1 when s is neither.
  */
 int audit_since_parse(const char *s, int64_t now_ms, int64_t *ms);
-
-/*
- * Queues r on the topic audit of bus b (which must produce), keyed by
- * its subject; -1 after saying why when r is invalid or cannot be
- * queued. The caller flushes (bus_flush) as it does for its messages.
- */
-struct bus;
-int audit_post(struct bus *b, const struct audit_rec *r);
-
-/*
- * The end of an operator's action, for a command that exits with status
- * (log.h's EXIT_*): a record still ok takes its result from it (refused
- * when Kafka's ACLs refused b something, failed else), is posted and
- * flushed within flush_ms. Returns status, or EXIT_FAIL after saying so
- * when the action went well but its record did not reach the trail (a
- * failed action has said why already: the record's failure is not said
- * again, with -v only).
- */
-int audit_finish(struct bus *b, struct audit_rec *r, int status,
-		 int flush_ms);
 
 #endif

@@ -134,6 +134,9 @@ static void test_rejects(void)
 	}
 	check(!decodes("[1]", &r, err) && !strcmp(err, "not a JSON object"),
 	      "rejected: an array");
+	check(!decodes("{\"v\x1b[2J\":1 \xff}", &r, err) &&
+	      !strpbrk(err, "\x1b\xff") && strstr(err, "not JSON: "),
+	      "the parser's reason quotes what it read: %s", err);
 	check(audit_decode("{\"v\"\0:1}", 8, &r, err, sizeof(err)) &&
 	      !strcmp(err, "a NUL byte in the record"),
 	      "rejected: a raw NUL byte");
