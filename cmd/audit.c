@@ -80,12 +80,11 @@ static void show(struct audit *a, struct bus *b, const struct bus_record *r)
 	char why[160], line[AUDIT_MAX_BYTES + 64];
 	struct audit_rec rec;
 
-	if (audit_decode(r->val ? r->val : "", r->len, &rec, why, sizeof(why)) ||
-	    (!keyed_right(r, &rec) && snprintf(why, sizeof(why),
-					       "key is not the subject"))) {
-		bus_reject_raw(b, r, why);
-		a->skipped++;
-		return;
+	if (audit_decode(r->val ? r->val : "", r->len, &rec, why, sizeof(why)))
+		goto bad;
+	if (!keyed_right(r, &rec)) {
+		snprintf(why, sizeof(why), "key is not the subject");
+		goto bad;
 	}
 	bus_accept_raw(b);
 	if (a->since && rec.ts < a->since)
@@ -97,6 +96,10 @@ static void show(struct audit *a, struct bus *b, const struct bus_record *r)
 	if (a->follow)
 		fflush(stdout);
 	a->shown++;
+	return;
+bad:
+	bus_reject_raw(b, r, why);
+	a->skipped++;
 }
 
 /* Reads to the end (and on, with --follow); the exit status. */
