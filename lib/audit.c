@@ -152,6 +152,16 @@ void audit_actor_local(struct audit_actor *a, enum audit_kind kind,
 	copy_cut(a->principal, sizeof(a->principal), principal);
 }
 
+void audit_actor_set(struct audit_actor *a, enum audit_kind kind,
+		     const char *name, const char *host, const struct conf *c)
+{
+	memset(a, 0, sizeof(*a));
+	a->kind = kind;
+	copy_cut(a->name, sizeof(a->name), name);
+	copy_cut(a->host, sizeof(a->host), host);
+	copy_cut(a->principal, sizeof(a->principal), principal_of(c));
+}
+
 __attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t n, const char *fmt, ...)
 {

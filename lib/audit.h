@@ -110,6 +110,14 @@ void audit_detail(struct audit_rec *r, const char *fmt, ...);
 void audit_actor_local(struct audit_actor *a, enum audit_kind kind,
 		       const struct conf *c);
 
+/*
+ * An actor named from elsewhere: a console's token name and its
+ * client's address, a CP id and its gateway's host. Texts too long are
+ * cut as audit_init() cuts them; principal as audit_actor_local() has it.
+ */
+void audit_actor_set(struct audit_actor *a, enum audit_kind kind,
+		     const char *name, const char *host, const struct conf *c);
+
 /* 0 when r may be written and read back; -1 with a reason in err. */
 int audit_check(const struct audit_rec *r, char *err, size_t errlen);
 

@@ -228,6 +228,12 @@ static void test_no_secret(void)
 	      "the password of the configuration is not in the record");
 	audit_actor_local(&who, AUDIT_PANEL, NULL);
 	check(!who.principal[0], "no configuration: no principal");
+	audit_actor_set(&who, AUDIT_CONSOLE, "ops-tablet", "10.0.0.7", &c);
+	audit_init(&r, &who, AUDIT_RESUME_ALL, NULL, 1);
+	check(audit_encode(&r, buf, sizeof(buf)) > 0 &&
+	      strstr(buf, "\"actor\":{\"kind\":\"console\",\"name\":\"ops-tablet\",\"host\":\"10.0.0.7\",\"principal\":\"ops\"}"),
+	      "a console's actor: its token's name and its client's address: %s",
+	      buf);
 }
 
 static void test_since(void)
