@@ -116,7 +116,7 @@ topics:
   replication: 1
   names:
 $(for k in cp_register cp_register_ack auth_request auth_response cp_commands \
-	telemetry health control cp_state cp_catalogue; do
+	telemetry health control cp_state cp_catalogue audit; do
 	echo "    $k: ${k//_/-}-$1"
 done)
 central:

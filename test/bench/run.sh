@@ -81,7 +81,7 @@ config()
 		echo "  replication: 1"
 		echo "  names:"
 		for k in cp_register cp_register_ack auth_request auth_response \
-			cp_commands telemetry health control cp_state cp_catalogue; do
+			cp_commands telemetry health control cp_state cp_catalogue audit; do
 			echo "    $k: ${k//_/-}-bench-$1-$tag"
 		done
 		echo "central:"
