@@ -162,6 +162,23 @@ void audit_actor_set(struct audit_actor *a, enum audit_kind kind,
 	copy_cut(a->principal, sizeof(a->principal), principal_of(c));
 }
 
+bool audit_limit_take(struct audit_limit *l, long long now, long *held)
+{
+	*held = 0;
+	if (!l->window || now - l->window >= AUDIT_LIMIT_MS) {
+		l->window = now ? now : 1;
+		l->taken = 0;
+	}
+	if (l->taken >= AUDIT_LIMIT_BURST) {
+		l->held++;
+		return false;
+	}
+	l->taken++;
+	*held = l->held;
+	l->held = 0;
+	return true;
+}
+
 __attribute__((format(printf, 3, 4)))
 static int fail(char *err, size_t n, const char *fmt, ...)
 {

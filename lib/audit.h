@@ -118,6 +118,23 @@ void audit_actor_local(struct audit_actor *a, enum audit_kind kind,
 void audit_actor_set(struct audit_actor *a, enum audit_kind kind,
 		     const char *name, const char *host, const struct conf *c);
 
+/*
+ * A rate limit for the records that hostile input could repeat without
+ * end (bad-mac, login-refused): AUDIT_LIMIT_BURST records per
+ * AUDIT_LIMIT_MS at most. audit_limit_take() says whether one more may
+ * go at now (ms, on any one clock); the first that goes after some were
+ * held back gets their number in *held (0 else), so the trail still
+ * counts them. A zeroed struct is ready.
+ */
+#define AUDIT_LIMIT_BURST 10
+#define AUDIT_LIMIT_MS 10000
+struct audit_limit {
+	long long window;		/* start of the current window */
+	int taken;			/* records let go in it */
+	long held;			/* records held back since the last one */
+};
+bool audit_limit_take(struct audit_limit *l, long long now, long *held);
+
 /* 0 when r may be written and read back; -1 with a reason in err. */
 int audit_check(const struct audit_rec *r, char *err, size_t errlen);
 

@@ -1,4 +1,6 @@
 /* trail.c: the audit trail on Kafka: a record of lib/audit.h written to the topic audit. */
+#include <stdio.h>
+
 #include "log.h"
 #include "trail.h"
 
@@ -42,4 +44,20 @@ int audit_finish(struct bus *b, struct audit_rec *r, int status,
 	error("the audit trail did not take the record of '%s'",
 	      name ? name : "?");
 	return EXIT_FAIL;
+}
+
+int audit_post_limited(struct bus *b, struct audit_limit *l,
+		       struct audit_rec *r)
+{
+	char more[AUDIT_TEXT_MAX + 1];
+	long held;
+
+	if (!audit_limit_take(l, mono_ms(), &held))
+		return 0;
+	if (held) {
+		snprintf(more, sizeof(more), "%s", r->detail);
+		audit_detail(r, "%s%s%ld more like it not written", more,
+			     more[0] ? "; " : "", held);
+	}
+	return audit_post(b, r);
 }

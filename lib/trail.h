@@ -24,4 +24,13 @@ int audit_post(struct bus *b, const struct audit_rec *r);
 int audit_finish(struct bus *b, struct audit_rec *r, int status,
 		 int flush_ms);
 
+/*
+ * audit_post() within the rate limit l (lib/audit.h), for the records a
+ * stranger can cause (bad-mac, login-refused): 0 when posted, or held
+ * back and counted; the next one posted says in its detail how many
+ * like it were not written. -1 as audit_post().
+ */
+int audit_post_limited(struct bus *b, struct audit_limit *l,
+		       struct audit_rec *r);
+
 #endif

@@ -236,6 +236,24 @@ static void test_no_secret(void)
 	      buf);
 }
 
+static void test_limit(void)
+{
+	struct audit_limit l = { 0 };
+	long held, went = 0, last_held = -1;
+
+	for (int i = 0; i < 25; i++)
+		if (audit_limit_take(&l, 5000 + i, &held))
+			went++;
+	check(went == AUDIT_LIMIT_BURST && l.held == 25 - AUDIT_LIMIT_BURST,
+	      "a burst of 25 within a window: %d go, the rest are held back",
+	      AUDIT_LIMIT_BURST);
+	check(audit_limit_take(&l, 5000 + AUDIT_LIMIT_MS, &last_held) &&
+	      last_held == 25 - AUDIT_LIMIT_BURST && l.held == 0,
+	      "the first of the next window goes, with the number held back");
+	check(audit_limit_take(&l, 5001 + AUDIT_LIMIT_MS, &held) && held == 0,
+	      "and the one after it has none to tell");
+}
+
 static void test_since(void)
 {
 	static const struct {
@@ -311,6 +329,7 @@ int main(void)
 	test_bounds();
 	test_building();
 	test_no_secret();
+	test_limit();
 	test_since();
 	test_format();
 	return check_done();
