@@ -511,24 +511,45 @@ static int span_back(const char *s, int64_t now, int64_t *ms)
 	return -1;
 }
 
+/* Two digits at s: their value, or -1. */
+static int two_digits(const char *s)
+{
+	if (!isdigit((unsigned char)s[0]) || !isdigit((unsigned char)s[1]))
+		return -1;
+	return (s[0] - '0') * 10 + (s[1] - '0');
+}
+
 /* The zone after an ISO 8601 time: "" (local), Z, +HH:MM, +HHMM, +HH. */
 static int zone(const char *z, bool *local, long *off_s)
 {
-	int h = 0, m = 0, n = 0;
+	size_t n = strlen(z);
+	int h, m = 0;
 
 	*local = !*z;
 	*off_s = 0;
 	if (!*z || !strcmp(z, "Z"))
 		return 0;
-	if ((z[0] != '+' && z[0] != '-') ||
-	    !((sscanf(z + 1, "%2d:%2d%n", &h, &m, &n) == 2 && n == 5) ||
-	      (sscanf(z + 1, "%2d%2d%n", &h, &m, &n) == 2 && n == 4) ||
-	      (sscanf(z + 1, "%2d%n", &h, &n) == 1 && n == 2 &&
-	       (m = 0, 1))) ||
-	    z[1 + n] || !isdigit((unsigned char)z[1]) || h > 23 || m > 59)
+	if ((z[0] != '+' && z[0] != '-') || (h = two_digits(z + 1)) < 0)
+		return -1;
+	if (n == 5)
+		m = two_digits(z + 3);
+	else if (n == 6 && z[3] == ':')
+		m = two_digits(z + 4);
+	else if (n != 3)
+		return -1;
+	if (h > 23 || m < 0 || m > 59)
 		return -1;
 	*off_s = (h * 3600L + m * 60L) * (z[0] == '-' ? -1 : 1);
 	return 0;
+}
+
+/* Whether s begins as pattern says: '#' a digit, anything else itself. */
+static bool shaped(const char *s, const char *pattern)
+{
+	for (; *pattern; s++, pattern++)
+		if (*pattern == '#' ? !isdigit((unsigned char)*s) : *s != *pattern)
+			return false;
+	return true;
 }
 
 /* 2026-12-07[THH:MM[:SS]][zone], each number with its exact digits. */
@@ -541,19 +562,17 @@ static int iso_time(const char *s, int64_t *ms)
 	time_t t;
 	int mday;
 
-	p = strptime(s, "%Y-%m-%d", &tm);
-	if (!p || p - s != 10)
+	if (!shaped(s, "####-##-##") || !(p = strptime(s, "%Y-%m-%d", &tm)) ||
+	    p - s != 10)
 		return -1;
 	if (*p == 'T' || *p == ' ') {
-		const char *q = strptime(p + 1, "%H:%M", &tm);
-
-		if (!q || q - p != 6)
+		if (!shaped(p + 1, "##:##") || !strptime(p + 1, "%H:%M", &tm))
 			return -1;
-		p = q;
-		if (*p == ':' && (!(q = strptime(p + 1, "%S", &tm)) ||
-				  q - p != 3 || tm.tm_sec > 59))
+		p += 6;
+		if (*p == ':' && (!shaped(p + 1, "##") ||
+				  !strptime(p + 1, "%S", &tm) || tm.tm_sec > 59))
 			return -1;
-		p = q;
+		p += *p == ':' ? 3 : 0;
 	}
 	if (zone(p, &local, &off))
 		return -1;
