@@ -9,7 +9,6 @@
 
 #include "cmd/cmds.h"
 #include "lib/audit.h"
-#include "lib/trail.h"
 #include "lib/bus.h"
 #include "lib/central.h"
 #include "lib/conf.h"
@@ -21,6 +20,7 @@
 #include "lib/probe.h"
 #include "lib/registry.h"
 #include "lib/setup.h"
+#include "lib/trail.h"
 #include "lib/xalloc.h"
 
 #define RECV_MS 50		/* longest wait for a message: keys stay responsive */
@@ -206,7 +206,6 @@ static void draw(struct role *r)
 	panel_draw(r->panel, title, r->nshown, panel_row_of, r);
 }
 
-/* What the operator typed on the panel. */
 /* The audit action of a stop or resume, of one CP or all. */
 static enum audit_action control_action(enum msg_cmd cmd, bool all)
 {

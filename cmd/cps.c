@@ -10,7 +10,6 @@
 
 #include "cmd/cmds.h"
 #include "lib/audit.h"
-#include "lib/trail.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
 #include "lib/figure.h"
@@ -19,6 +18,7 @@
 #include "lib/registry.h"
 #include "lib/setup.h"
 #include "lib/textwidth.h"
+#include "lib/trail.h"
 
 #define CHECK_MS 5000		/* for a broker to answer at all */
 #define READ_MS 15000		/* to read the catalogue to its end */
