@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd/cmds.h"
+#include "lib/audit.h"
 #include "lib/bus.h"
 #include "lib/central.h"
 #include "lib/conf.h"
@@ -19,6 +20,7 @@
 #include "lib/probe.h"
 #include "lib/registry.h"
 #include "lib/setup.h"
+#include "lib/trail.h"
 #include "lib/xalloc.h"
 
 #define RECV_MS 50		/* longest wait for a message: keys stay responsive */
@@ -208,18 +210,38 @@ static void draw(struct role *r)
 	panel_draw(r->panel, title, r->nshown, panel_row_of, r);
 }
 
-/* What the operator typed on the panel. */
+/* The audit action of a stop or resume, of one CP or all. */
+static enum audit_action control_action(enum msg_cmd cmd, bool all)
+{
+	if (cmd == CMD_STOP)
+		return all ? AUDIT_STOP_ALL : AUDIT_STOP;
+	return all ? AUDIT_RESUME_ALL : AUDIT_RESUME;
+}
+
+/* What the operator did at the panel: done, and written to the trail. */
 static void operate(struct role *r, const struct panel_cmd *cmd,
 		    const struct now *now)
 {
-	if (cmd->action == PANEL_QUIT)
+	enum msg_cmd c = cmd->action == PANEL_STOP ? CMD_STOP : CMD_RESUME;
+	const char *id = cmd->all ? NULL : cmd->cp;
+	struct audit_actor who;
+	struct audit_rec rec;
+
+	if (cmd->action == PANEL_QUIT) {
 		r->quit = true;
-	else if (r->suspended)
+		return;
+	}
+	audit_actor_local(&who, AUDIT_PANEL, r->conf);
+	audit_init(&rec, &who, control_action(c, cmd->all), id, now->wall);
+	if (r->suspended) {
 		event(r, "not serving while the lease is in doubt: order not taken");
-	else
-		central_control(&r->core, cmd->action == PANEL_STOP ?
-				CMD_STOP : CMD_RESUME,
-				cmd->all ? NULL : cmd->cp, now);
+		audit_result(&rec, AUDIT_REFUSED, "lease in doubt");
+	} else {
+		if (id && !central_find(&r->core, id))
+			audit_result(&rec, AUDIT_FAILED, "no such CP");
+		central_control(&r->core, c, id, now);
+	}
+	audit_post(r->bus, &rec);	/* says why it failed; delivered later */
 }
 
 /* One entry to the core, whatever it came from. */
@@ -642,6 +664,22 @@ static bool wait_for_kafka(struct role *r)
 	return true;
 }
 
+/*
+ * A Central that stood by and now serves writes it to the trail: its
+ * host, and who held the lease meanwhile is for the trail's reader.
+ */
+static void audit_takeover(struct role *r)
+{
+	struct audit_actor who;
+	struct audit_rec rec;
+
+	audit_actor_local(&who, AUDIT_CENTRAL, r->conf);
+	audit_init(&rec, &who, AUDIT_TAKEOVER, NULL, now_ms());
+	audit_detail(&rec, "lease of group '%s' taken after %lld s standing by",
+		     r->lease.group, r->lease.waited / 1000);
+	audit_post(r->bus, &rec);
+}
+
 /* Connects and subscribes; false with *status when Central cannot serve. */
 static bool start(struct role *r, int *status)
 {
@@ -666,6 +704,8 @@ static bool start(struct role *r, int *status)
 	    bus_subscribe(r->bus, topics, sizeof(topics) / sizeof(topics[0])))
 		return false;
 	bus_trust(r->bus, r->conf->central.health_timeout_ms);
+	if (r->lease.waited)
+		audit_takeover(r);
 	now = now_is();
 	probe_init(&r->probe, r->bus, &now);
 	central_serve(&r->core, &now);
@@ -748,11 +788,17 @@ out:
 	return ret;
 }
 
-/* evc central stop|resume CP|all: one control message, delivered. */
+/*
+ * evc central stop|resume CP|all: one control message, delivered, and
+ * one record in the audit trail (Central, which obeys it, does not know
+ * who sent it: the command does).
+ */
 static int run_control(const struct conf *conf, const char *verb,
 		       const char *target)
 {
 	bool all = !strcmp(target, "all");
+	struct audit_actor who;
+	struct audit_rec rec;
 	struct bus *b;
 	struct msg m;
 	int ret = EXIT_OK;
@@ -770,12 +816,15 @@ static int run_control(const struct conf *conf, const char *verb,
 	m.u.ctl.all = all;
 	if (!all)
 		snprintf(m.cp, sizeof(m.cp), "%s", target);
+	audit_actor_local(&who, AUDIT_CLI, conf);
+	audit_init(&rec, &who, control_action(m.u.ctl.cmd, all), m.cp, m.ts);
 	if (bus_send(b, T_CONTROL, &m))
 		ret = EXIT_FAIL;
 	else if (bus_flush(b, FLUSH_MS))
 		ret = EXIT_UNREACHABLE;
 	else
 		debug("%s %s sent", verb, target);
+	ret = audit_finish(b, &rec, ret, FLUSH_MS);
 	bus_close(b, 0);
 	return ret;
 }

@@ -812,6 +812,15 @@ int bus_send_to(struct bus *b, enum topic t, int32_t partition,
 	return produce(b, t, partition, key_of(m), buf, (size_t)len);
 }
 
+int bus_send_raw(struct bus *b, enum topic t, const char *key,
+		 const void *val, size_t len)
+{
+	if (!b->prod || t >= T_COUNT || topic_types[t] || t == T_CENTRAL_LEASE)
+		return error("cannot send a record on topic '%s'",
+			     t < T_COUNT ? b->conf->topics[t] : "?");
+	return produce(b, t, RD_KAFKA_PARTITION_UA, key, val, len);
+}
+
 int bus_erase(struct bus *b, enum topic t, const char *cp)
 {
 	if (!b->prod || t >= T_COUNT || !compacted(t) || !msg_cp_id_ok(cp))
@@ -1101,12 +1110,13 @@ static void track_end(struct bus *b, const char *topic, int32_t p,
  * from its high watermark, fixed before returning, in one assignment:
  * each assign() replaces the previous one.
  */
-static int follow_every(struct bus *b, enum topic t, int from_end)
+static int follow_every(struct bus *b, enum topic t, int from_end,
+			int64_t from_ms)
 {
 	const char *topic = b->conf->topics[t];
 	rd_kafka_topic_partition_t *e;
 	rd_kafka_resp_err_t err;
-	int64_t lo, hi;
+	int64_t lo, hi, off;
 	int n;
 
 	if (!b->cons)
@@ -1116,13 +1126,16 @@ static int follow_every(struct bus *b, enum topic t, int from_end)
 	for (int32_t p = 0; p < n; p++) {
 		if (watermarks(b, topic, p, &lo, &hi))
 			return -1;
+		off = from_end ? hi : RD_KAFKA_OFFSET_BEGINNING;
+		if (from_ms > 0 && start_offset(b, topic, p, from_ms, &off))
+			return -1;
 		if (!from_end)
-			track_end(b, topic, p, lo, hi);
+			track_end(b, topic, p, off >= 0 ? off : lo, hi);
 		e = rd_kafka_topic_partition_list_find(b->assigned, topic, p);
 		if (!e)
 			e = rd_kafka_topic_partition_list_add(b->assigned,
 							      topic, p);
-		e->offset = from_end ? hi : RD_KAFKA_OFFSET_BEGINNING;
+		e->offset = off;
 	}
 	if ((err = rd_kafka_assign(b->cons, b->assigned)))
 		return error("cannot follow '%s': %s", topic,
@@ -1132,12 +1145,17 @@ static int follow_every(struct bus *b, enum topic t, int from_end)
 
 int bus_follow_all(struct bus *b, enum topic t)
 {
-	return follow_every(b, t, 0);
+	return follow_every(b, t, 0, 0);
 }
 
 int bus_follow_end_all(struct bus *b, enum topic t)
 {
-	return follow_every(b, t, 1);
+	return follow_every(b, t, 1, 0);
+}
+
+int bus_follow_since(struct bus *b, enum topic t, int64_t from_ms)
+{
+	return follow_every(b, t, 0, from_ms);
 }
 
 int bus_caught_up(struct bus *b)
@@ -1371,11 +1389,13 @@ static void taken_at(struct bus *b, int t, const rd_kafka_message_t *rkm)
 		pt->next = rkm->offset + 1;
 }
 
-/* Decodes one fetched message; 1 (or BUS_GONE) when it is for the caller. */
-static int take(struct bus *b, const rd_kafka_message_t *rkm,
-		struct msg *m, enum topic *tp)
+/*
+ * What every fetched record goes through first: an end of partition, a
+ * refusal by Kafka or an error is handled here (-1), as is a record of
+ * no topic of ours; a record returns its topic.
+ */
+static int take_record(struct bus *b, const rd_kafka_message_t *rkm)
 {
-	char why[160];
 	const char *name;
 	int t;
 
@@ -1383,30 +1403,42 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 		name = rd_kafka_topic_name(rkm->rkt);
 		mark_end(b, name, rkm->partition, rkm->offset);
 		set_at_end(b, topic_of(b, name), rkm->partition, 1);
-		return 0;
+		return -1;
 	}
 	if (rkm->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
 		refused(b, "not allowed by Kafka to join group '%s'",
 			b->group ? b->group : "?");
-		return 0;
+		return -1;
 	}
 	if (is_denial(rkm->err)) {
 		refused(b, "not allowed by Kafka to read topic '%s'",
 			rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "?");
-		return 0;
+		return -1;
 	}
 	if (rkm->err) {
 		warn_limited(&b->rl_error, "cannot consume: %s",
 			     rd_kafka_message_errstr(rkm));
-		return 0;
+		return -1;
 	}
 	name = rd_kafka_topic_name(rkm->rkt);
 	mark_end(b, name, rkm->partition, rkm->offset + 1);
 	if ((t = topic_of_message(b, rkm->rkt, name)) < 0)
-		return 0;
+		return -1;
 	set_at_end(b, t, rkm->partition, 0);
 	if (b->flags & BUS_SOLE)
 		taken_at(b, t, rkm);
+	return t;
+}
+
+/* Decodes one fetched message; 1 (or BUS_GONE) when it is for the caller. */
+static int take(struct bus *b, const rd_kafka_message_t *rkm,
+		struct msg *m, enum topic *tp)
+{
+	char why[160];
+	int t;
+
+	if ((t = take_record(b, rkm)) < 0)
+		return 0;
 	if (!rkm->payload && compacted(t))
 		return take_tombstone(b, rkm, m, tp, t);
 	if (msg_decode(rkm->payload ? rkm->payload : "", rkm->len, m, why,
@@ -1495,6 +1527,56 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 		if (bus_stop || now >= deadline)
 			return 0;
 	}
+}
+
+int bus_recv_raw(struct bus *b, struct bus_record *r, int timeout_ms)
+{
+	long long deadline = mono_ms() + timeout_ms, left;
+	rd_kafka_message_t *rkm;
+	rd_kafka_timestamp_type_t tt;
+	int t;
+
+	release_last(b);
+	if (!b->cons)
+		return error("cannot receive: no consumer");
+	while (!b->fatal) {
+		left = deadline - mono_ms();
+		if (!(rkm = rd_kafka_consumer_poll(b->cons,
+						   left > 0 ? (int)left : 0)))
+			return 0;
+		if ((t = take_record(b, rkm)) >= 0) {
+			r->topic = (enum topic)t;
+			r->key = rkm->key;
+			r->key_len = rkm->key ? rkm->key_len : 0;
+			r->val = rkm->payload;
+			r->len = rkm->payload ? rkm->len : 0;
+			r->partition = rkm->partition;
+			r->offset = rkm->offset;
+			r->ts = rd_kafka_message_timestamp(rkm, &tt);
+			b->last = rkm;
+			return 1;
+		}
+		store(b, rkm);
+		rd_kafka_message_destroy(rkm);
+		if (bus_stop || mono_ms() >= deadline)
+			return 0;
+	}
+	return -1;
+}
+
+void bus_reject_raw(struct bus *b, const struct bus_record *r,
+		    const char *why)
+{
+	b->st.rejected++;
+	warn_limited(&b->rl_reject,
+		     "rejected record on '%s' [%d] at offset %lld: %s",
+		     b->conf->topics[r->topic], (int)r->partition,
+		     (long long)r->offset, why);
+}
+
+void bus_accept_raw(struct bus *b)
+{
+	b->st.received++;
 }
 
 int bus_commit(struct bus *b)

@@ -3,6 +3,7 @@
 #define EVC_BUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <librdkafka/rdkafka.h>
 
@@ -71,6 +72,14 @@ int bus_send(struct bus *b, enum topic t, const struct msg *m);
 int bus_erase(struct bus *b, enum topic t, const char *cp);
 
 /*
+ * One record as it is on topic t, a topic of records that are no evc
+ * messages (audit: lib/audit.h): key and value are the caller's. -1
+ * after saying why, as bus_send().
+ */
+int bus_send_raw(struct bus *b, enum topic t, const char *key,
+		 const void *val, size_t len);
+
+/*
  * Makes bus_close() leave the group without committing or waiting for
  * it: for a member the group has dropped (its partitions are another's).
  */
@@ -106,6 +115,13 @@ int bus_follow_all(struct bus *b, enum topic t);
  */
 int bus_follow_end_all(struct bus *b, enum topic t);
 
+/*
+ * Follows every partition of t from the first record at or after from_ms
+ * (0: from the beginning), their current ends tracked for
+ * bus_caught_up() (evc audit --since).
+ */
+int bus_follow_since(struct bus *b, enum topic t, int64_t from_ms);
+
 /* Joins the group on the n topics ts; messages then come from bus_recv(). */
 int bus_subscribe(struct bus *b, const enum topic *ts, int n);
 
@@ -128,6 +144,31 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms);
  * its next timer. fn NULL stops it.
  */
 void bus_wakeup(struct bus *b, void (*fn)(void *arg), void *arg);
+
+/*
+ * A record as Kafka holds it, for topics of records that are no evc
+ * messages; key and val stay valid until the next bus_recv_raw() or
+ * bus_close(). ts: Kafka's timestamp of the record, ms (-1: none).
+ */
+struct bus_record {
+	enum topic topic;
+	const void *key, *val;
+	size_t key_len, len;
+	int32_t partition;
+	int64_t offset;
+	int64_t ts;
+};
+
+/*
+ * Waits up to timeout_ms for the next record on any topic followed,
+ * undecoded: 1 with *r filled, 0 on timeout or a signal, -1 on a fatal
+ * error. The caller judges it, then counts it: bus_accept_raw(), or
+ * bus_reject_raw(), which logs why (rate-limited) as bus_recv() does.
+ */
+int bus_recv_raw(struct bus *b, struct bus_record *r, int timeout_ms);
+void bus_accept_raw(struct bus *b);
+void bus_reject_raw(struct bus *b, const struct bus_record *r,
+		    const char *why);
 
 /* True once bus_follow_all()'s partitions have all been read to their end. */
 int bus_caught_up(struct bus *b);

@@ -54,7 +54,7 @@ bool lease_take(struct lease *l, const struct conf *c)
 {
 	static const enum topic topic[] = { T_CENTRAL_LEASE };
 	long long asked = mono_ms();
-	bool said = false;
+	bool said = false, stood = false;
 	struct msg m;
 	enum topic t;
 
@@ -67,12 +67,15 @@ bool lease_take(struct lease *l, const struct conf *c)
 		if (bus_recv(l->bus, &m, &t, 100) < 0)
 			return false;
 		if (taken(l)) {
+			l->waited = stood ? mono_ms() - asked + 1 : 0;
 			if (said)
 				info("taking over: the lease of group '%s' is ours",
 				     l->group);
 			debug("takeover %lld of group '%s'", l->epoch, l->group);
 			return true;
 		}
+		/* The group gave the lease to another: this one stands by. */
+		stood = stood || bus_held(l->bus) == 0;
 		/* No answer yet after a while: say why Central waits. */
 		if (!said && (bus_held(l->bus) == 0 ||
 			      mono_ms() - asked > SAY_MS)) {

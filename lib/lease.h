@@ -38,11 +38,14 @@ struct lease {
 	int lost, revoked;		/* bus_lost(), bus_revoked() seen */
 	bool doubt;			/* lost, not yet settled */
 	long long asked;		/* mono ms the note was last read */
+	/* ms stood by, another Central holding the lease; 0: it came at once. */
+	long long waited;
 };
 
 /*
  * Joins the lease group, waits until it gives this process the lease
- * and writes the takeover note (true), saying once why it waits; false
+ * and writes the takeover note (true), saying once why it waits (waited
+ * is set when another Central held it meanwhile: a takeover); false
  * when a signal asked to stop, Kafka refused the group or failed.
  */
 bool lease_take(struct lease *l, const struct conf *c);

@@ -323,6 +323,25 @@ test_expect_success 'the operator changes the catalogue, and Central follows it'
 	wait_for 10 "grep -q \"CP003 forgotten\" central.err"
 '
 
+test_expect_success 'the operator actions are in the audit trail, which the operator reads' '
+	"$EVC" audit $(as operator) | cut -d" " -f2- >audit.out &&
+	cat audit.out &&
+	grep -qxF "cli:$(id -un)[operator] $(hostname) stop CP001 ok" audit.out &&
+	grep -qxF "cli:$(id -un)[operator] $(hostname) cp-remove CP003 ok" audit.out &&
+	kc -C -t "$(topic audit)" -o beginning -e -q >audit.raw &&
+	test "$(wc -l <audit.raw)" -ge 4 &&
+	! grep -qF -e "$EVC_OPERATOR_PASSWORD" -e "$EVC_CENTRAL_PASSWORD" \
+		-e "$admin_pw" audit.raw
+'
+
+test_expect_success 'a driver may not read the audit trail, a CP may not write it' '
+	test_expect_code 1 "$EVC" audit $(as driver) 2>audit.err &&
+	grep "not allowed by Kafka to read topic '\''$(topic audit)'\''" audit.err &&
+	! echo "{}" | kcat -b "$EVC_TEST_BROKERS" $(as cp) -P -k CP001 \
+		-t "$(topic audit)" 2>kcat.err &&
+	grep "Topic authorization failed" kcat.err
+'
+
 test_expect_success 'a CP user cannot change the catalogue, and evc says so' '
 	test_expect_code 1 "$EVC" cps $(as cp) add CP004 -l x -p 1 2>cps.err &&
 	cat cps.err &&

@@ -180,6 +180,7 @@ static const char full_yaml[] =
 	"    cp_state: a9\n"
 	"    central_lease: a10\n"
 	"    cp_catalogue: a11\n"
+	"    audit: a12\n"
 	"central:\n"
 	"  catalogue: cps.yaml\n"
 	"  allow_unknown: yes\n"
