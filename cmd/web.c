@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "lib/server.h"
 #include "lib/setup.h"
+#include "lib/trail.h"
 #include "lib/webapi.h"
 #include "lib/xalloc.h"
 
@@ -74,6 +75,7 @@ struct web {
 	long nstreams;
 	long requests, refused, streams_opened;	/* for the stats at the end */
 	uint64_t seen;		/* w->seq + tseq + counts_seq at the last wake */
+	struct audit_limit refusals;	/* of writes without the token */
 	int exit;		/* -1 while running */
 };
 
@@ -94,6 +96,36 @@ static int on_erase(void *arg, enum topic t, const char *cp)
 static int on_commit(void *arg)
 {
 	return bus_flush(((struct web *)arg)->b, FLUSH_MS);
+}
+
+/*
+ * A write asked through the API, to the audit trail. Tokens have no
+ * names: the actor is "token" when the write carried web.token,
+ * "loopback" when writes need none, "anonymous" when it was refused for
+ * want of one (such records, which anyone can cause, are rate-limited).
+ * The token itself is never written.
+ */
+static void on_audit(void *arg, const struct webapi_act *a,
+		     const struct webapi_req *q, const struct http_resp *r)
+{
+	struct web *w = arg;
+	bool refused = r->status == 401 || r->status == 403;
+	struct audit_actor who;
+	struct audit_rec rec;
+
+	audit_actor_set(&who, AUDIT_CONSOLE, refused ? "anonymous" :
+			w->api.token ? "token" : "loopback",
+			q->peer ? q->peer : "", w->c);
+	audit_init(&rec, &who, a->action, a->subject, q->now);
+	if (*a->detail)
+		audit_detail(&rec, "%s", a->detail);
+	if (r->status >= 400)
+		audit_result(&rec, refused ? AUDIT_REFUSED : AUDIT_FAILED,
+			     "%d %s", r->status, r->what);
+	if (refused)
+		audit_post_limited(w->b, &w->refusals, &rec);
+	else
+		audit_post(w->b, &rec);
 }
 
 /* --- requests -------------------------------------------------------------- */
@@ -191,11 +223,14 @@ static int read_head(struct req *q, const char *uri)
 
 static void answer(struct web *w, struct req *q)
 {
+	char peer[64] = "";
 	struct webapi_req rq = {
 		.method = q->method, .path = q->path, .query = q->query,
-		.auth = q->has_auth ? q->auth : NULL,
+		.auth = q->has_auth ? q->auth : NULL, .peer = peer,
 		.body = q->body.s, .len = q->body.len, .now = now_ms(),
 	};
+
+	lws_get_peer_simple(q->wsi, peer, sizeof(peer));
 
 	webapi_handle(&w->api, &rq, &q->resp);
 	w->requests++;
@@ -516,7 +551,7 @@ static int web_start(struct web *w, struct setup *su)
 {
 	const struct webapi_hooks h = {
 		.send = on_send, .erase = on_erase, .commit = on_commit,
-		.arg = w,
+		.audit = on_audit, .arg = w,
 	};
 	int ret;
 

@@ -113,6 +113,7 @@ int http_error(struct http_resp *r, int status, const char *what,
 {
 	r->status = status;
 	r->type = "application/json";
+	snprintf(r->what, sizeof(r->what), "%s", what);
 	r->body.len = 0;
 	jbuf_str(&r->body, "{\"error\":");
 	jbuf_quote(&r->body, what);

@@ -38,6 +38,7 @@ struct http_resp {
 	bool stream;		/* 200 to GET /api/events: an SSE stream */
 	const unsigned char *bytes;	/* an asset's, rather than body */
 	size_t nbytes;
+	char what[96];		/* an error's "error", cut: for the trail */
 };
 
 /* The error body {"error":what,"subject":subject}, with the status: -1. */

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "figure.h"
 #include "registry.h"
 #include "webapi.h"
 #include "xalloc.h"
@@ -465,6 +466,13 @@ static int entry_fields(json_t *o, const char **loc, double *price,
 	return 0;
 }
 
+static bool in_catalogue(const struct webapi *w, const char *id)
+{
+	const struct webapi_cp *p = index_get(&w->by_id, w->rows, id);
+
+	return p && p->in_cat;
+}
+
 static void put_cp(struct webapi *w, const char *id,
 		   const struct webapi_req *q, struct http_resp *r)
 {
@@ -486,6 +494,9 @@ static void put_cp(struct webapi *w, const char *id,
 	}
 	if (entry_fields(o, &loc, &price, &kw, r))
 		goto out;
+	snprintf(w->act.detail, sizeof(w->act.detail), "location '%s', %s EUR/kWh%s%s",
+		 loc, fig_price(price).s, kw > 0 ? ", " : "",
+		 kw > 0 ? fig_kw(kw).s : "");
 	e = registry_entry(&m, id, loc, price, kw, q->now);
 	if (e != REGISTRY_OK) {
 		http_error(r, 400, registry_err_text(e), id);
@@ -514,6 +525,15 @@ static void delete_cp(struct webapi *w, const char *id, struct http_resp *r)
 }
 
 /* --- routing --------------------------------------------------------------- */
+
+/* q asks for a write: the trail hears of it once it is answered. */
+static void asked(struct webapi *w, enum audit_action a, const char *id)
+{
+	w->act.set = true;
+	w->act.action = a;
+	snprintf(w->act.subject, sizeof(w->act.subject), "%s", id ? id : "");
+	w->act.detail[0] = '\0';
+}
 
 enum access { READ, WRITE };
 
@@ -599,7 +619,10 @@ static void route_cp(struct webapi *w, const struct webapi_req *q,
 		return;
 	}
 	if (*verb) {
-		if (!method_is(q, "POST", r) || !allowed(w, q, WRITE, r))
+		if (!method_is(q, "POST", r))
+			return;
+		asked(w, verb[0] == 's' ? AUDIT_STOP : AUDIT_RESUME, id);
+		if (!allowed(w, q, WRITE, r))
 			return;
 		if (!index_get(&w->by_id, w->rows, id) ||
 		    !shown(index_get(&w->by_id, w->rows, id)))
@@ -613,7 +636,11 @@ static void route_cp(struct webapi *w, const struct webapi_req *q,
 	if (!strcmp(q->method, "GET") || !strcmp(q->method, "HEAD")) {
 		if (allowed(w, q, READ, r))
 			get_cp(w, id, r);
-	} else if (allowed(w, q, WRITE, r)) {
+		return;
+	}
+	asked(w, q->method[0] == 'D' ? AUDIT_CP_REMOVE : in_catalogue(w, id) ?
+	      AUDIT_CP_CHANGE : AUDIT_CP_ADD, id);
+	if (allowed(w, q, WRITE, r)) {
 		if (q->method[0] == 'P')
 			put_cp(w, id, q, r);
 		else
@@ -663,7 +690,7 @@ static void asset(const struct webapi *w, const struct webapi_req *q,
 	r->nbytes = a->len;
 }
 
-void webapi_handle(struct webapi *w, const struct webapi_req *q,
+static void handle(struct webapi *w, const struct webapi_req *q,
 		   struct http_resp *r)
 {
 	const char *p = q->path;
@@ -676,7 +703,10 @@ void webapi_handle(struct webapi *w, const struct webapi_req *q,
 		route_cp(w, q, p + 9, r);
 	} else if (!strcmp(p, "/api/stop-all") ||
 		   !strcmp(p, "/api/resume-all")) {
-		if (method_is(q, "POST", r) && allowed(w, q, WRITE, r))
+		if (!method_is(q, "POST", r))
+			return;
+		asked(w, p[5] == 's' ? AUDIT_STOP_ALL : AUDIT_RESUME_ALL, NULL);
+		if (allowed(w, q, WRITE, r))
 			control(w, p[5] == 's' ? CMD_STOP : CMD_RESUME, NULL, r);
 	} else if (!strcmp(p, "/api/cps") || !strcmp(p, "/api/sessions") ||
 		   !strcmp(p, "/api/tickets") || !strcmp(p, "/api/events")) {
@@ -684,6 +714,15 @@ void webapi_handle(struct webapi *w, const struct webapi_req *q,
 	} else {
 		asset(w, q, r);
 	}
+}
+
+void webapi_handle(struct webapi *w, const struct webapi_req *q,
+		   struct http_resp *r)
+{
+	w->act.set = false;
+	handle(w, q, r);
+	if (w->act.set && w->hooks.audit)
+		w->hooks.audit(w->hooks.arg, &w->act, q, r);
 }
 
 /* --- events ---------------------------------------------------------------- */

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "audit.h"
 #include "conf.h"
 #include "http.h"
 #include "index.h"
@@ -41,10 +42,23 @@ struct webapi_ticket {
 };
 
 /* What a write posts: queued, then committed (waited for). */
+/* A write a request asked for: told to the audit hook once answered. */
+struct webapi_act {
+	bool set;
+	enum audit_action action;
+	char subject[MSG_NAME_MAX + 1];		/* "" for all */
+	char detail[AUDIT_TEXT_MAX + 1];	/* a catalogue entry written */
+};
+
+struct webapi_req;
+
 struct webapi_hooks {
 	int (*send)(void *arg, enum topic t, const struct msg *m);
 	int (*erase)(void *arg, enum topic t, const char *cp);
 	int (*commit)(void *arg);	/* 0 once Kafka has them all */
+	/* Optional: every write asked, allowed or not, with its answer. */
+	void (*audit)(void *arg, const struct webapi_act *a,
+		      const struct webapi_req *q, const struct http_resp *r);
 	void *arg;
 };
 
@@ -67,6 +81,7 @@ struct webapi {
 	const char *read_token;	/* reads need it (or token); NULL: open */
 	bool open_writes;	/* no token, listening on loopback only */
 	double default_kw;	/* a CP whose entry names no power */
+	struct webapi_act act;	/* of the request being answered */
 	struct webapi_hooks hooks;
 };
 
@@ -83,6 +98,7 @@ struct webapi_req {
 	const char *path;	/* without the query */
 	const char *query;	/* "" when none */
 	const char *auth;	/* Authorization header; NULL: none */
+	const char *peer;	/* the client's address, for the trail; NULL: unknown */
 	const char *body;
 	size_t len;
 	int64_t now;		/* ms since epoch: a catalogue entry's ts */

@@ -231,6 +231,32 @@ test_expect_success 'a CP removed over HTTP (200) is refused; removed again: 404
 	api DELETE /api/cps/CP100 -H "$(auth)" && is_error 404
 '
 
+test_expect_success 'the audit trail: one record per write asked, refused ones too, no token on it' '
+	"$EVC" audit --json >trail 2>err &&
+	python3 - "$TOKEN" <<-\EOF
+	import json, sys
+	recs = [json.loads(l) for l in open("trail")]
+	web = [r for r in recs if r["actor"]["kind"] == "console"]
+	seen = [(r["action"], r["subject"], r["result"], r["actor"]["name"]) for r in web]
+	def has(*want):
+	    assert tuple(want) in seen, (want, seen)
+	has("stop", "CP001", "refused", "anonymous")
+	has("stop-all", "", "refused", "anonymous")
+	has("cp-add", "CP777", "refused", "anonymous")
+	has("stop", "CP001", "ok", "token")
+	has("resume-all", "", "ok", "token")
+	has("stop", "CP999", "failed", "token")
+	has("cp-add", "CP100", "ok", "token")
+	has("cp-change", "CP100", "ok", "token")
+	has("cp-remove", "CP100", "ok", "token")
+	has("cp-remove", "CP100", "failed", "token")
+	assert all(r["actor"]["host"] == "127.0.0.1" for r in web), web
+	add = [r for r in web if r["action"] == "cp-add" and r["result"] == "ok"][0]
+	assert add["detail"].startswith("location \x27Elche\x27, 0.50 EUR/kWh"), add
+	assert not any(sys.argv[1] in json.dumps(r) for r in recs)
+	EOF
+'
+
 test_expect_success 'bad input: each its 4xx, nothing reaches Kafka' '
 	records cp_catalogue >cat.before && records control >ctl.before &&
 	H="$(auth)" &&
