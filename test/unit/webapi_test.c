@@ -41,8 +41,24 @@ static int on_commit(void *arg)
 	return fail_commit ? -1 : 0;
 }
 
+static struct webapi_act acts[8];
+static int acted[8], nacts;	/* the answer's status to each */
+
+static void on_audit(void *arg, const struct webapi_act *a,
+		     const struct webapi_req *q, const struct http_resp *r)
+{
+	(void)arg;
+	(void)q;
+	if (nacts < 8) {
+		acts[nacts] = *a;
+		acted[nacts] = r->status;
+	}
+	nacts++;
+}
+
 static const struct webapi_hooks hooks = {
 	.send = on_send, .erase = on_erase, .commit = on_commit,
+	.audit = on_audit,
 };
 
 static struct http_resp resp;
@@ -255,6 +271,48 @@ static void test_auth(void)
 	check(req(&w, "POST", "/api/stop-all", NULL, "Bearer " TOKEN, NULL) == 503,
 	      "Kafka not taking it: 503");
 	fail_commit = 0;
+	webapi_free(&w);
+}
+
+/* act I was ACTION on SUBJECT, answered STATUS. */
+static bool act_is(int i, enum audit_action action, const char *subject,
+		   int status)
+{
+	return i < nacts && acts[i].set && acts[i].action == action &&
+	       !strcmp(acts[i].subject, subject) && acted[i] == status;
+}
+
+/* Every write asked goes to the audit hook with its answer; reads do not. */
+static void test_audit(void)
+{
+	struct webapi w;
+
+	webapi_init(&w, &hooks);
+	entry(&w, "CP001", "Alicante", 0.35);
+	w.token = TOKEN;
+	nacts = 0;
+	req(&w, "GET", "/api/cps", NULL, NULL, NULL);
+	req(&w, "GET", "/api/cps/CP001", NULL, NULL, NULL);
+	req(&w, "GET", "/api/cps/CP001/stop", NULL, NULL, NULL);
+	check(nacts == 0, "audit: reads and a wrong method are no writes");
+	req(&w, "POST", "/api/cps/CP001/stop", NULL, NULL, NULL);
+	req(&w, "POST", "/api/resume-all", NULL, "Bearer " TOKEN, NULL);
+	req(&w, "POST", "/api/cps/CP404/resume", NULL, "Bearer " TOKEN, NULL);
+	check(nacts == 3 && act_is(0, AUDIT_STOP, "CP001", 401) &&
+	      act_is(1, AUDIT_RESUME_ALL, "", 202) &&
+	      act_is(2, AUDIT_RESUME, "CP404", 404),
+	      "audit: a refused stop, resume-all, a resume of an unknown CP");
+	nacts = 0;
+	req(&w, "PUT", "/api/cps/CP002", NULL, "Bearer " TOKEN,
+	    "{\"location\":\"Elche\",\"price\":0.5}");
+	req(&w, "PUT", "/api/cps/CP001", NULL, "Bearer " TOKEN,
+	    "{\"location\":\"Alicante\",\"price\":0.45}");
+	req(&w, "DELETE", "/api/cps/CP404", NULL, "Bearer " TOKEN, NULL);
+	check(nacts == 3 && act_is(0, AUDIT_CP_ADD, "CP002", 201) &&
+	      !strcmp(acts[0].detail, "location 'Elche', 0.50 EUR/kWh") &&
+	      act_is(1, AUDIT_CP_CHANGE, "CP001", 200) &&
+	      act_is(2, AUDIT_CP_REMOVE, "CP404", 404) && !*acts[2].detail,
+	      "audit: a CP added, one changed, an unknown one removed");
 	webapi_free(&w);
 }
 
@@ -508,6 +566,7 @@ int main(void)
 	test_reads();
 	test_tickets();
 	test_auth();
+	test_audit();
 	test_catalogue();
 	test_routes();
 	test_events();
