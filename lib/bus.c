@@ -1524,7 +1524,13 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 		now = mono_ms();
 		if (!deadline)
 			deadline = now + timeout_ms;
-		if (bus_stop || now >= deadline)
+		/*
+		 * An end of partition is no sign that nothing follows: a
+		 * reader that only takes what is queued (timeout 0) and was
+		 * told 0 here would leave messages behind it, and librdkafka
+		 * wakes a reader (bus_wakeup) only when its queue was empty.
+		 */
+		if (bus_stop || (timeout_ms > 0 && now >= deadline))
 			return 0;
 	}
 }

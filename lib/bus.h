@@ -132,7 +132,9 @@ int bus_subscribe(struct bus *b, const enum topic *ts, int n);
  * skipped; a message on a topic that cannot carry its type is too, and
  * on cp-catalogue one whose key is not its cp. A record without a value
  * on a compacted topic (cp-state, cp-catalogue) returns BUS_GONE: CP
- * m->cp was removed, and nothing else of *m is set.
+ * m->cp was removed, and nothing else of *m is set. With timeout_ms 0
+ * it looks through everything queued now, the ends of partitions and
+ * skipped records among it, and returns 0 only once the queue is empty.
  */
 #define BUS_GONE 2
 int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms);
