@@ -18,10 +18,12 @@
 #include "cmd/cmds.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
+#include "lib/exporter.h"
 #include "lib/figure.h"
 #include "lib/gateway.h"
 #include "lib/journal.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/msg.h"
 #include "lib/setup.h"
 #include "lib/xalloc.h"
@@ -34,15 +36,18 @@
 #define HANDSHAKE_S 5		/* a connection must be upgraded within */
 #define FDS_MAX 65536		/* connections one gateway serves */
 #define CLOSES_MAX 4096		/* sessions ended, waiting for Kafka's word */
+#define SCRAPE_MS 10		/* the metrics listener is serviced this often */
 
 static const char usage[] =
-	"usage: evc ocpp [-nv] [-b BROKERS] [-c FILE] [-l ADDR:PORT] [-X NAME=VALUE]...\n"
+	"usage: evc ocpp [-nv] [-b BROKERS] [-c FILE] [-l ADDR:PORT] [-m ADDR:PORT] [-X NAME=VALUE]...\n"
 	"\n"
 	"  -b, --brokers BROKERS  Kafka bootstrap servers, host:port,...\n"
 	"  -c, --config FILE      configuration file (default /etc/evc/evc.yaml)\n"
 	"  -h, --help             show this help\n"
 	"  -l, --listen ADDR:PORT where chargers connect (default ocpp.listen,\n"
 	"                         127.0.0.1:9000)\n"
+	"  -m, --metrics ADDR:PORT serve Prometheus metrics there (default\n"
+	"                         ocpp.metrics: none)\n"
 	"  -n, --check            check the configuration and exit\n"
 	"  -v, --verbose          print debugging output\n"
 	"  -X NAME=VALUE          set a librdkafka property\n"
@@ -83,6 +88,11 @@ struct pending_close {
 struct gwio {
 	const struct conf *c;
 	const char *listen;
+	const char *metrics_at;	/* ADDR:PORT of GET /metrics; NULL: none */
+	struct exporter *exporter;
+	struct metrics metrics;
+	struct metrics_series *m_conns, *m_txs;
+	long long last_scrape;	/* mono ms the listener was last serviced */
 	struct bus *b;
 	struct gateway g;
 	struct journal j;
@@ -548,20 +558,6 @@ static void lws_line(int level, const char *line)
 
 /* --- the server ----------------------------------------------------------- */
 
-/* Host and port of ADDR:PORT (checked by conf_listen_ok). */
-static void split_listen(const char *s, char *host, size_t hostlen,
-			 unsigned *port)
-{
-	const char *colon = strrchr(s, ':');
-	size_t n = (size_t)(colon - s);
-
-	if (s[0] == '[' && n >= 2)	/* [::1] */
-		snprintf(host, hostlen, "%.*s", (int)(n - 2), s + 1);
-	else
-		snprintf(host, hostlen, "%.*s", (int)n, s);
-	*port = (unsigned)strtoul(colon + 1, NULL, 10);
-}
-
 static bool is_loopback(const char *host)
 {
 	struct in_addr a4;
@@ -633,7 +629,7 @@ static int server_start(struct gwio *io)
 	const struct conf_ocpp *o = &io->c->ocpp;
 	char host[128];
 
-	split_listen(io->listen, host, sizeof(host), &io->port);
+	conf_listen_split(io->listen, host, sizeof(host), &io->port);
 	io->loopback = is_loopback(host);
 	memset(&ci, 0, sizeof(ci));
 	ci.port = (int)io->port;
@@ -685,6 +681,101 @@ static int server_start(struct gwio *io)
 	return 0;
 }
 
+/* --- metrics -------------------------------------------------------------- */
+
+static void watch(struct metrics *m, const char *name, const char *help,
+		  const long *p)
+{
+	metrics_watch_long(metrics_series(metrics_family(m, METRICS_COUNTER,
+							 name, help, NULL)), p);
+}
+
+/* A family by topic, read from the bus's own counters of topics ts. */
+static void by_topic(struct gwio *io, const char *name, const char *help,
+		     const long *counts, const enum topic *ts, size_t n)
+{
+	struct metrics_family *f = metrics_family(&io->metrics, METRICS_COUNTER,
+						  name, help, "topic");
+
+	for (size_t i = 0; i < n; i++)
+		metrics_watch_long(metrics_series(f, io->c->topics[ts[i]]),
+				   &counts[ts[i]]);
+}
+
+/* What GET /metrics shows (evc(1), METRICS): the gateway's own counters. */
+static void metrics_begin(struct gwio *io)
+{
+	static const enum topic reads[] = {
+		T_CP_REGISTER_ACK, T_CP_COMMANDS, T_AUTH_RESPONSE,
+	};
+	static const enum topic sends[] = {
+		T_CP_REGISTER, T_AUTH_REQUEST, T_TELEMETRY, T_HEALTH,
+	};
+	static const char *const boots[] = { "accepted", "rejected", "pending" };
+	const struct bus_stats *st = bus_stats(io->b);
+	struct metrics *m = &io->metrics;
+	struct metrics_family *f;
+
+	io->m_conns = metrics_series(metrics_family(m, METRICS_GAUGE,
+		"evc_ocpp_connections", "Chargers connected now", NULL));
+	io->m_txs = metrics_series(metrics_family(m, METRICS_GAUGE,
+		"evc_ocpp_transactions_in_progress", "Transactions started and not stopped", NULL));
+	f = metrics_family(m, METRICS_COUNTER, "evc_ocpp_boots_total",
+			   "BootNotifications answered, by status", "status");
+	for (int i = GW_BOOT_ACCEPTED; i <= GW_BOOT_PENDING; i++)
+		metrics_watch_long(metrics_series(f, boots[i]), &io->g.st.boots[i]);
+	watch(m, "evc_ocpp_callerrors_total", "CALLERRORs sent to chargers",
+	      &io->g.st.callerrors);
+	watch(m, "evc_ocpp_frames_total", "Frames received from chargers",
+	      &io->g.st.frames);
+	watch(m, "evc_ocpp_floods_total", "Connections closed for too many calls",
+	      &io->g.st.floods);
+	by_topic(io, "evc_messages_read_total", "Messages read and decoded",
+		 st->received_by, reads, 3);
+	by_topic(io, "evc_messages_rejected_total", "Malformed messages skipped",
+		 st->rejected_by, reads, 3);
+	by_topic(io, "evc_messages_sent_total", "Messages delivered to Kafka",
+		 st->sent_by, sends, 4);
+	by_topic(io, "evc_messages_failed_total", "Messages Kafka did not take",
+		 st->failed_by, sends, 4);
+	watch(m, "evc_messages_ignored_total",
+	      "Messages for chargers not held by this gateway", &io->g.st.ignored);
+}
+
+/* One scrape, rendered in the gateway's thread. */
+static char *render(void *arg, size_t *len)
+{
+	struct gwio *io = arg;
+	uint32_t conns, txs;
+
+	gw_count(&io->g, &conns, &txs);
+	metrics_set(io->m_conns, conns);
+	metrics_set(io->m_txs, txs);
+	return metrics_render(&io->metrics, len);
+}
+
+/*
+ * GET /metrics on an address of its own (ocpp.metrics, off by default),
+ * not on the chargers' port: that one may face the Internet, this one
+ * is for the operator's network alone. Serviced from the gateway's
+ * loop, which turns at least every SLICE_US, as Central's is.
+ */
+static int metrics_open(struct gwio *io)
+{
+	metrics_init(&io->metrics);
+	if (!io->metrics_at)
+		return 0;
+	metrics_begin(io);
+	return (io->exporter = exporter_open(io->metrics_at, render, io)) ? 0 : -1;
+}
+
+static void metrics_close(struct gwio *io)
+{
+	exporter_close(io->exporter);
+	io->exporter = NULL;
+	metrics_free(&io->metrics);
+}
+
 /* --- the loop ----------------------------------------------------------- */
 
 static void restore(void *arg, const struct gw_record *r)
@@ -725,6 +816,10 @@ static void run_loop(struct gwio *io)
 		uv_run(&io->loop, UV_RUN_ONCE);
 		drain(io);
 		t = clock_now();
+		if (io->exporter && t.mono - io->last_scrape >= SCRAPE_MS) {
+			exporter_service(io->exporter);
+			io->last_scrape = t.mono;
+		}
 		gw_tick(&io->g, &t);
 		closes_done(io);
 		journal_flush(&io->j, io->g.next_tx);
@@ -764,8 +859,9 @@ static int gateway_run(struct gwio *io, struct setup *su)
 	}
 	io->closes = xreallocarray(NULL, CLOSES_MAX, sizeof(*io->closes));
 	gw_init(&io->g, c, &h);
-	if (server_start(io)) {
+	if (metrics_open(io) || server_start(io)) {
 		/* nothing served: no journal, no figures */
+		metrics_close(io);
 		bus_close(io->b, 0);
 		gw_free(&io->g);
 		free(io->closes);
@@ -776,6 +872,7 @@ static int gateway_run(struct gwio *io, struct setup *su)
 	journal_load(&io->j, restore, io, &io->g.next_tx);
 	run_loop(io);
 	server_stop(io);
+	metrics_close(io);
 	st = bus_stats(io->b);
 	info("stats: frames %ld, refused %ld, floods %ld, ignored %ld; Kafka received %ld, rejected %ld, sent %ld, failed %ld",
 	     io->g.st.frames, io->g.st.refused, io->g.st.floods,
@@ -794,16 +891,20 @@ static int gateway_run(struct gwio *io, struct setup *su)
 
 struct ocpp_opts {
 	const char *listen;	/* -l, over ocpp.listen */
+	const char *metrics;	/* -m, over ocpp.metrics */
 	bool check;		/* -n */
 };
 
 /* What conf.c cannot know: the files named exist and can be read. */
-static int check(const struct conf *c, const char *listen)
+static int check(const struct conf *c, const char *listen,
+		 const char *metrics)
 {
 	const struct conf_ocpp *o = &c->ocpp;
 
 	if (!conf_listen_ok(listen))
 		return usage_error("bad --listen (ADDR:PORT): '%s'", listen);
+	if (metrics && !conf_listen_ok(metrics))
+		return usage_error("bad --metrics (ADDR:PORT): '%s'", metrics);
 	if (o->tls_cert && access(o->tls_cert, R_OK))
 		return usage_error("cannot read ocpp.tls.cert: '%s': %s",
 				   o->tls_cert, strerror(errno));
@@ -823,7 +924,8 @@ static int ocpp_run(void *ctx, struct setup *su)
 	int ret;
 
 	io.listen = o->listen ? o->listen : su->conf.ocpp.listen;
-	if (check(&su->conf, io.listen))
+	io.metrics_at = o->metrics ? o->metrics : su->conf.ocpp.metrics;
+	if (check(&su->conf, io.listen, io.metrics_at))
 		return EXIT_USAGE;
 	if (o->check)
 		return EXIT_OK;
@@ -840,6 +942,8 @@ static int ocpp_opt(void *ctx, int opt, const char *arg)
 
 	if (opt == 'l')
 		o->listen = arg;
+	else if (opt == 'm')
+		o->metrics = arg;
 	else
 		o->check = true;
 	return 0;
@@ -858,11 +962,12 @@ int cmd_ocpp(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "check", no_argument, NULL, 'n' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ocpp_opts o = { 0 };
 	struct setup_opts so = {
-		.usage = usage, .shortopts = "l:n", .longopts = opts,
+		.usage = usage, .shortopts = "l:m:n", .longopts = opts,
 		.opt = ocpp_opt, .operands = ocpp_operands, .run = ocpp_run,
 		.ctx = &o,
 	};

@@ -28,6 +28,8 @@ struct follow_end {		/* a partition bus_follow_all() must read */
 struct part {			/* a partition the consumer reads */
 	unsigned char end;		/* read to its end, as last fetched */
 	long long up_since;		/* mono ms since its leader answers; 0 */
+	bool lag_known;			/* assigned, and lag from the statistics */
+	long long lag;			/* messages behind the high watermark */
 };
 
 struct bus {
@@ -186,15 +188,21 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
 {
 	struct bus *b = op;
+	/* produce() gave each message its topic, plus 1 */
+	intptr_t t = (intptr_t)m->_private - 1;
 
 	(void)rk;
+	if (t < 0 || t >= T_COUNT)
+		t = T_COUNT;	/* no topic of ours: counted in the totals */
 	if (!m->err) {
 		b->st.sent++;
+		b->st.sent_by[t]++;
 		b->down = 0;
 		b->was_up = 1;
 		return;
 	}
 	b->st.failed++;
+	b->st.failed_by[t]++;
 	if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
 		refused(b, "not allowed by Kafka to write topic '%s'",
 			rd_kafka_topic_name(m->rkt));
@@ -453,6 +461,7 @@ static void partitions_up(struct bus *b, int t, json_t *parts, json_t *brokers)
 	json_object_foreach(parts, key, pj) {
 		json_int_t p = json_integer_value(json_object_get(pj, "partition"));
 		json_t *leader = json_object_get(pj, "leader");
+		json_t *lag = json_object_get(pj, "consumer_lag");
 		const char *fs = json_string_value(json_object_get(pj,
 								  "fetch_state"));
 		struct part *pt;
@@ -462,6 +471,9 @@ static void partitions_up(struct bus *b, int t, json_t *parts, json_t *brokers)
 			continue;
 		up = json_is_integer(leader) && fs && !strcmp(fs, "active") &&
 		     broker_up(brokers, json_integer_value(leader));
+		pt->lag_known = json_is_true(json_object_get(pj, "desired")) &&
+				json_is_integer(lag) && json_integer_value(lag) >= 0;
+		pt->lag = pt->lag_known ? json_integer_value(lag) : 0;
 		if (!up)
 			pt->up_since = 0;
 		else if (!pt->up_since)
@@ -469,7 +481,11 @@ static void partitions_up(struct bus *b, int t, json_t *parts, json_t *brokers)
 	}
 }
 
-/* Every second: the partitions whose leader answers, and since when. */
+/*
+ * Every second: the partitions whose leader answers, and since when;
+ * the lag of those assigned (librdkafka's consumer_lag: the high
+ * watermark less the offset read, or committed before any was read).
+ */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
 	struct bus *b = opaque;
@@ -654,12 +670,14 @@ static int produce(struct bus *b, enum topic t, int32_t partition,
 			RD_KAFKA_V_KEY(key, strlen(key)),
 			RD_KAFKA_V_VALUE((void *)val, len),
 			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_OPAQUE((void *)((intptr_t)t + 1)),
 			RD_KAFKA_V_END);
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(b->prod, 10);
 	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ++tries < 500);
 	if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
 		b->st.failed++;
+		b->st.failed_by[t]++;
 		refused(b, "not allowed by Kafka to write topic '%s'",
 			b->conf->topics[t]);
 		return -1;
@@ -1029,7 +1047,10 @@ static void release_last(struct bus *b)
 static void reject(struct bus *b, const rd_kafka_message_t *rkm,
 		   const char *why)
 {
+	int t = topic_of(b, rd_kafka_topic_name(rkm->rkt));
+
 	b->st.rejected++;
+	b->st.rejected_by[t >= 0 ? t : T_COUNT]++;
 	warn_limited(&b->rl_reject,
 		     "rejected message on '%s' [%d] at offset %lld: %s",
 		     rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
@@ -1075,6 +1096,18 @@ void bus_trust(struct bus *b, long long ms)
  * leader that has answered for trust_ms at least: while a broker fails
  * over, "the end" is only where the dead leader's fetches stopped.
  */
+long long bus_lag(const struct bus *b, enum topic t, int32_t p)
+{
+	if (p < 0 || p >= b->nparts_alloc[t] || !b->parts[t][p].lag_known)
+		return -1;
+	return b->parts[t][p].lag;
+}
+
+int32_t bus_lag_partitions(const struct bus *b, enum topic t)
+{
+	return b->nparts_alloc[t];
+}
+
 int bus_at_end(const struct bus *b, enum topic t, int32_t p)
 {
 	const struct part *pt;
@@ -1149,6 +1182,7 @@ static int take_tombstone(struct bus *b, const rd_kafka_message_t *rkm,
 	if (memchr(m->cp, '\0', len) || !msg_cp_id_ok(m->cp))
 		goto bad;
 	b->st.received++;
+	b->st.received_by[t]++;
 	*tp = (enum topic)t;
 	return BUS_GONE;
 bad:
@@ -1210,6 +1244,7 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 		return 0;
 	}
 	b->st.received++;
+	b->st.received_by[t]++;
 	*tp = (enum topic)t;
 	return 1;
 }
