@@ -451,6 +451,34 @@ static int broker_up(json_t *brokers, json_int_t nodeid)
 	return 0;
 }
 
+static long long offset_in(json_t *pj, const char *name)
+{
+	json_t *v = json_object_get(pj, name);
+
+	return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+/*
+ * Messages of a partition not read yet: its end less the offset read,
+ * or before any was read since it was assigned, the offset committed,
+ * or without one its start (auto.offset.reset is earliest). -1 when
+ * the statistics do not know the end yet. (librdkafka's consumer_lag
+ * is -1 until a message was read: an idle partition would have none.)
+ */
+static long long lag_of(json_t *pj)
+{
+	long long hi = offset_in(pj, "hi_offset");
+	long long pos = offset_in(pj, "app_offset");
+
+	if (pos < 0)
+		pos = offset_in(pj, "committed_offset");
+	if (pos < 0)
+		pos = offset_in(pj, "lo_offset");
+	if (hi < 0 || pos < 0)
+		return -1;
+	return hi > pos ? hi - pos : 0;
+}
+
 /* One topic of the statistics: which of its partitions are fetched. */
 static void partitions_up(struct bus *b, int t, json_t *parts, json_t *brokers)
 {
@@ -461,7 +489,6 @@ static void partitions_up(struct bus *b, int t, json_t *parts, json_t *brokers)
 	json_object_foreach(parts, key, pj) {
 		json_int_t p = json_integer_value(json_object_get(pj, "partition"));
 		json_t *leader = json_object_get(pj, "leader");
-		json_t *lag = json_object_get(pj, "consumer_lag");
 		const char *fs = json_string_value(json_object_get(pj,
 								  "fetch_state"));
 		struct part *pt;
@@ -471,9 +498,9 @@ static void partitions_up(struct bus *b, int t, json_t *parts, json_t *brokers)
 			continue;
 		up = json_is_integer(leader) && fs && !strcmp(fs, "active") &&
 		     broker_up(brokers, json_integer_value(leader));
-		pt->lag_known = json_is_true(json_object_get(pj, "desired")) &&
-				json_is_integer(lag) && json_integer_value(lag) >= 0;
-		pt->lag = pt->lag_known ? json_integer_value(lag) : 0;
+		pt->lag = lag_of(pj);
+		pt->lag_known = pt->lag >= 0 &&
+				json_is_true(json_object_get(pj, "desired"));
 		if (!up)
 			pt->up_since = 0;
 		else if (!pt->up_since)
