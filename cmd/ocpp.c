@@ -758,14 +758,14 @@ static char *render(void *arg, size_t *len)
  * GET /metrics on an address of its own (ocpp.metrics, off by default),
  * not on the chargers' port: that one may face the Internet, this one
  * is for the operator's network alone. Serviced from the gateway's
- * loop, which turns at least every SLICE_US, as Central's is.
+ * loop, which turns at least every SLICE_US, as Central's is. Opened
+ * before Kafka is asked anything: an address taken is said at once.
  */
 static int metrics_open(struct gwio *io)
 {
 	metrics_init(&io->metrics);
 	if (!io->metrics_at)
 		return 0;
-	metrics_begin(io);
 	return (io->exporter = exporter_open(io->metrics_at, render, io)) ? 0 : -1;
 }
 
@@ -851,15 +851,18 @@ static int gateway_run(struct gwio *io, struct setup *su)
 	const struct conf *c = io->c;
 	const struct bus_stats *st;
 
-	if (!(io->b = setup_bus(su)))
-		return EXIT_USAGE;
-	if (follow(io)) {
+	if (metrics_open(io))
+		return EXIT_FAIL;
+	if (!(io->b = setup_bus(su)) || follow(io)) {
+		metrics_close(io);
 		bus_close(io->b, 0);
-		return EXIT_UNREACHABLE;
+		return io->b ? EXIT_UNREACHABLE : EXIT_USAGE;
 	}
 	io->closes = xreallocarray(NULL, CLOSES_MAX, sizeof(*io->closes));
 	gw_init(&io->g, c, &h);
-	if (metrics_open(io) || server_start(io)) {
+	if (io->exporter)
+		metrics_begin(io);
+	if (server_start(io)) {
 		/* nothing served: no journal, no figures */
 		metrics_close(io);
 		bus_close(io->b, 0);
