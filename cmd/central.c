@@ -874,6 +874,8 @@ static int check_words(void *ctx, int n, char **w)
 				   w[0]);
 	if (((struct central_opts *)ctx)->check)
 		return usage_error("-n does not go with '%s'", w[0]);
+	if (((struct central_opts *)ctx)->metrics)
+		return usage_error("-m does not go with '%s'", w[0]);
 	return 0;
 }
 

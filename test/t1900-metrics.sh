@@ -5,6 +5,8 @@
 test_expect_success 'a bad --metrics, central.metrics or ocpp.metrics: exit 2, named' '
 	test_expect_code 2 "$EVC" central -n -m nowhere 2>err &&
 	grep -qF "evc central: bad --metrics (ADDR:PORT): '\''nowhere'\''" err &&
+	test_expect_code 2 "$EVC" central -m 127.0.0.1:0 stop CP001 2>err &&
+	grep -qF "evc central: -m does not go with '\''stop'\''" err &&
 	test_expect_code 2 "$EVC" ocpp -n -m 127.0.0.1:70000 2>err &&
 	grep -qF "evc ocpp: bad --metrics (ADDR:PORT): '\''127.0.0.1:70000'\''" err &&
 	printf "central:\n  group: g\n  metrics: localhost:http\n" >bad.yaml &&
