@@ -558,6 +558,20 @@ static void lws_line(int level, const char *line)
 
 /* --- the server ----------------------------------------------------------- */
 
+/* Host and port of ADDR:PORT (checked by conf_listen_ok). */
+static void split_listen(const char *s, char *host, size_t hostlen,
+			 unsigned *port)
+{
+	const char *colon = strrchr(s, ':');
+	size_t n = (size_t)(colon - s);
+
+	if (s[0] == '[' && n >= 2)	/* [::1] */
+		snprintf(host, hostlen, "%.*s", (int)(n - 2), s + 1);
+	else
+		snprintf(host, hostlen, "%.*s", (int)n, s);
+	*port = (unsigned)strtoul(colon + 1, NULL, 10);
+}
+
 static bool is_loopback(const char *host)
 {
 	struct in_addr a4;
@@ -629,7 +643,7 @@ static int server_start(struct gwio *io)
 	const struct conf_ocpp *o = &io->c->ocpp;
 	char host[128];
 
-	conf_listen_split(io->listen, host, sizeof(host), &io->port);
+	split_listen(io->listen, host, sizeof(host), &io->port);
 	io->loopback = is_loopback(host);
 	memset(&ci, 0, sizeof(ci));
 	ci.port = (int)io->port;
