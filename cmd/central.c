@@ -13,8 +13,10 @@
 #include "lib/central.h"
 #include "lib/conf.h"
 #include "lib/cpstate.h"
+#include "lib/exporter.h"
 #include "lib/lease.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/msg.h"
 #include "lib/panel.h"
 #include "lib/probe.h"
@@ -34,9 +36,10 @@
 #define STALL_MS 1000		/* a main loop this slow read nothing meanwhile */
 #define DRAIN_MS 1000		/* longest read of what is left at a clean stop */
 #define DRAIN_QUIET_MS 100	/* nothing read for this long: all is read */
+#define SCRAPE_MS 10		/* the metrics listener is serviced this often */
 
 static const char usage[] =
-	"usage: evc central [-nv] [-b BROKERS] [-c FILE] [-X NAME=VALUE]...\n"
+	"usage: evc central [-nv] [-b BROKERS] [-c FILE] [-m ADDR:PORT] [-X NAME=VALUE]...\n"
 	"       evc central [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... stop CP|all\n"
 	"       evc central [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... resume CP|all\n"
 	"\n"
@@ -46,6 +49,8 @@ static const char usage[] =
 	"  -b, --brokers BROKERS  Kafka bootstrap servers, host:port,...\n"
 	"  -c, --config FILE      configuration file (default /etc/evc/evc.yaml)\n"
 	"  -h, --help             show this help\n"
+	"  -m, --metrics ADDR:PORT serve Prometheus metrics there (default\n"
+	"                         central.metrics: none)\n"
 	"  -n, --check            check the configuration and the catalogue, then exit\n"
 	"  -v, --verbose          print debugging output\n"
 	"  -X NAME=VALUE          set a librdkafka property\n";
@@ -71,7 +76,19 @@ struct role {
 	struct ratelimit rl;
 	long long last_tick, last_commit, last_loop;
 	long long commit_ms;		/* between two commits of offsets */
+	const char *metrics_at;		/* ADDR:PORT of GET /metrics; NULL: none */
+	struct exporter *exporter;
+	struct metrics metrics;
+	struct metrics_series *m_sessions, *m_ignored, *m_ready;
+	struct metrics_family *m_lag;
+	long long last_scrape;		/* mono ms the listener was last serviced */
 };
+
+/* The topics Central's group reads. */
+static const enum topic reads[] = {
+	T_CP_REGISTER, T_AUTH_REQUEST, T_TELEMETRY, T_HEALTH, T_CONTROL,
+};
+#define NREADS (sizeof(reads) / sizeof(reads[0]))
 
 static struct now now_is(void)
 {
@@ -210,6 +227,100 @@ static void draw(struct role *r)
 	panel_draw(r->panel, title, r->nshown, panel_row_of, r);
 }
 
+/*
+ * What GET /metrics shows (evc(1), METRICS): the counters Central keeps
+ * for its panel and its last log line, read where they are; the few
+ * figures that need a sum are set as a scrape is rendered.
+ */
+static void metrics_begin(struct role *r)
+{
+	const struct bus_stats *st = bus_stats(r->bus);
+	struct metrics *m = &r->metrics;
+	struct metrics_family *f;
+
+	f = metrics_family(m, METRICS_GAUGE, "evc_cps", "CPs in each state", "state");
+	for (int i = 0; i < CP_STATE_COUNT; i++)
+		metrics_watch_long(metrics_series(f, cp_state_name(i)),
+				   &r->core.count[i]);
+	r->m_sessions = metrics_series(metrics_family(m, METRICS_GAUGE,
+		"evc_sessions_in_progress", "Sessions granted and not yet billed", NULL));
+	metrics_counter_of(m, "evc_billed_sessions_total", "Tickets sent to drivers", &r->core.billed);
+	metrics_counter_of(m, "evc_billed_energy_wh_total", "Energy billed on the tickets, Wh",
+			   &r->core.billed_wh);
+	metrics_counter_of(m, "evc_billed_cents_total", "Money billed on the tickets, euro cents",
+			   &r->core.billed_cents);
+	metrics_by_topic(m, "evc_messages_read_total", "Messages read and decoded",
+			 r->conf, st->received_by, reads, NREADS);
+	metrics_by_topic(m, "evc_messages_rejected_total", "Malformed messages skipped",
+			 r->conf, st->rejected_by, reads, NREADS);
+	metrics_by_topic(m, "evc_messages_sent_total", "Messages delivered to Kafka",
+			 r->conf, st->sent_by, NULL, 0);
+	metrics_by_topic(m, "evc_messages_failed_total", "Messages Kafka did not take",
+			 r->conf, st->failed_by, NULL, 0);
+	r->m_ignored = metrics_series(metrics_family(m, METRICS_COUNTER,
+		"evc_messages_ignored_total", "Well-formed messages Central would not act on", NULL));
+	metrics_counter_of(m, "evc_telemetry_implausible_total", "Figures refused as impossible",
+			   &r->core.implausible);
+	r->m_lag = metrics_family(m, METRICS_GAUGE, "evc_consumer_lag",
+		"Messages of a partition Central's group has not read yet",
+		"group,topic,partition");
+	r->m_ready = metrics_series(metrics_family(m, METRICS_GAUGE, "evc_central_ready",
+		"1 once Central has read what was waiting for it at its start", NULL));
+}
+
+/* The lag of each partition assigned, as librdkafka's statistics gave it. */
+static void lag_series(struct role *r)
+{
+	char part[16];
+	long long lag;
+
+	metrics_clear(r->m_lag);
+	for (size_t i = 0; i < NREADS; i++)
+		for (int32_t p = 0; p < bus_lag_partitions(r->bus, reads[i]); p++) {
+			if ((lag = bus_lag(r->bus, reads[i], p)) < 0)
+				continue;
+			snprintf(part, sizeof(part), "%d", (int)p);
+			metrics_set(metrics_series(r->m_lag, r->conf->central.group,
+						   r->conf->topics[reads[i]], part),
+				    (double)lag);
+		}
+}
+
+/* One scrape, rendered in Central's thread: its state is read as it is. */
+static char *render(void *arg, size_t *len)
+{
+	struct role *r = arg;
+
+	metrics_set(r->m_sessions, r->core.by_driver.n);
+	metrics_set(r->m_ignored, (double)(r->core.ignored + r->probe.forged));
+	metrics_set(r->m_ready, r->probe.ready);
+	lag_series(r);
+	return metrics_render(&r->metrics, len);
+}
+
+/*
+ * The listener of GET /metrics, on a loop of its own that Central's
+ * loop runs without waiting every SCRAPE_MS (lib/exporter.h). A thread
+ * of its own would need a lock or a copy of the state on the hot path;
+ * this costs one epoll_wait(2) of no time per SCRAPE_MS, and a scrape
+ * waits at most for one turn of the loop (RECV_MS when idle). Opened
+ * before Kafka is asked anything, so that an address taken is said at
+ * once; answered only once Central serves.
+ */
+static int metrics_open(struct role *r)
+{
+	if (!r->metrics_at)
+		return 0;
+	return (r->exporter = exporter_open(r->metrics_at, render, r)) ? 0 : -1;
+}
+
+static void metrics_close(struct role *r)
+{
+	exporter_close(r->exporter);
+	r->exporter = NULL;
+	metrics_free(&r->metrics);
+}
+
 /* The audit action of a stop or resume, of one CP or all. */
 static enum audit_action control_action(enum msg_cmd cmd, bool all)
 {
@@ -338,6 +449,10 @@ static void housekeeping(struct role *r, const struct now *now)
 			probe_tick(&r->probe, now);
 			central_tick(&r->core, now);
 		}
+	}
+	if (r->exporter && now->mono - r->last_scrape >= SCRAPE_MS) {
+		exporter_service(r->exporter);
+		r->last_scrape = now->mono;
 	}
 	if (!r->suspended &&
 	    now->mono - r->last_commit >= r->commit_ms) {
@@ -683,9 +798,6 @@ static void audit_takeover(struct role *r)
 /* Connects and subscribes; false with *status when Central cannot serve. */
 static bool start(struct role *r, int *status)
 {
-	static const enum topic topics[] = {
-		T_CP_REGISTER, T_AUTH_REQUEST, T_TELEMETRY, T_HEALTH, T_CONTROL,
-	};
 	struct now now;
 
 	*status = EXIT_USAGE;	/* bus_open() fails on bad properties */
@@ -701,7 +813,7 @@ static bool start(struct role *r, int *status)
 	}
 	*status = EXIT_FAIL;
 	if (!catalogue_begin(r) || !restore(r) ||
-	    bus_subscribe(r->bus, topics, sizeof(topics) / sizeof(topics[0])))
+	    bus_subscribe(r->bus, reads, NREADS))
 		return false;
 	bus_trust(r->bus, r->conf->central.health_timeout_ms);
 	if (r->lease.waited)
@@ -749,7 +861,8 @@ static void stand_by_again(char **argv)
 	warn("cannot start again: %s", strerror(errno));
 }
 
-static int run_central(struct conf *conf, bool check_only)
+static int run_central(struct conf *conf, bool check_only,
+		       const char *metrics_at)
 {
 	struct role *r = xcalloc(1, sizeof(*r));
 	struct central_hooks hooks = {
@@ -760,6 +873,8 @@ static int run_central(struct conf *conf, bool check_only)
 	int ret;
 
 	r->conf = conf;
+	r->metrics_at = metrics_at ? metrics_at : conf->central.metrics;
+	metrics_init(&r->metrics);
 	central_init(&r->core, &conf->central, &hooks);
 	if (check_defaults(&conf->central) || load_catalogue(r)) {
 		ret = EXIT_USAGE;
@@ -770,8 +885,13 @@ static int run_central(struct conf *conf, bool check_only)
 		goto out;
 	}
 	bus_signals();
+	if (metrics_open(r)) {
+		ret = EXIT_FAIL;
+		goto out;
+	}
 	if (!start(r, &ret))
 		goto out;
+	metrics_begin(r);
 	if ((r->panel = panel_open()))
 		r->log_too = !isatty(STDERR_FILENO);
 	ret = serve(r);
@@ -779,6 +899,7 @@ static int run_central(struct conf *conf, bool check_only)
 	panel_close(r->panel);
 	r->panel = NULL;
 out:
+	metrics_close(r);
 	stop(r);
 	probe_free(&r->probe);
 	central_free(&r->core);
@@ -829,11 +950,22 @@ static int run_control(const struct conf *conf, const char *verb,
 	return ret;
 }
 
+struct central_opts {
+	bool check;		/* -n */
+	const char *metrics;	/* -m, over central.metrics */
+};
+
 static int central_opt(void *ctx, int opt, const char *arg)
 {
-	(void)opt;
-	(void)arg;
-	*(bool *)ctx = true;	/* -n */
+	struct central_opts *o = ctx;
+
+	if (opt == 'n') {
+		o->check = true;
+		return 0;
+	}
+	if (!conf_listen_ok(arg))
+		return usage_error("bad --metrics (ADDR:PORT): '%s'", arg);
+	o->metrics = arg;
 	return 0;
 }
 
@@ -847,29 +979,34 @@ static int check_words(void *ctx, int n, char **w)
 	if (n != 2)
 		return usage_error("expected one CP id or 'all' after '%s'",
 				   w[0]);
-	if (*(bool *)ctx)
+	if (((struct central_opts *)ctx)->check)
 		return usage_error("-n does not go with '%s'", w[0]);
+	if (((struct central_opts *)ctx)->metrics)
+		return usage_error("-m does not go with '%s'", w[0]);
 	return 0;
 }
 
 static int central_run(void *ctx, struct setup *su)
 {
+	struct central_opts *o = ctx;
+
 	if (su->argc)
 		return run_control(&su->conf, su->argv[0], su->argv[1]);
-	return run_central(&su->conf, *(bool *)ctx);
+	return run_central(&su->conf, o->check, o->metrics);
 }
 
 int cmd_central(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "check", no_argument, NULL, 'n' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 }
 	};
-	bool check_only = false;
+	struct central_opts co = { 0 };
 	struct setup_opts o = {
-		.usage = usage, .shortopts = "n", .longopts = opts,
+		.usage = usage, .shortopts = "m:n", .longopts = opts,
 		.opt = central_opt, .operands = check_words, .run = central_run,
-		.ctx = &check_only,
+		.ctx = &co,
 	};
 	int ret = setup_run(&o, argc, argv);
 

@@ -14,10 +14,12 @@
 #include "cmd/cmds.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
+#include "lib/exporter.h"
 #include "lib/figure.h"
 #include "lib/gateway.h"
 #include "lib/journal.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/msg.h"
 #include "lib/server.h"
 #include "lib/setup.h"
@@ -30,15 +32,18 @@
 #define OUT_MAX (256 << 10)	/* bytes queued to a charger that does not read */
 #define HANDSHAKE_S 5		/* a connection must be upgraded within */
 #define CLOSES_MAX 4096		/* sessions ended, waiting for Kafka's word */
+#define SCRAPE_MS 10		/* the metrics listener is serviced this often */
 
 static const char usage[] =
-	"usage: evc ocpp [-nv] [-b BROKERS] [-c FILE] [-l ADDR:PORT] [-X NAME=VALUE]...\n"
+	"usage: evc ocpp [-nv] [-b BROKERS] [-c FILE] [-l ADDR:PORT] [-m ADDR:PORT] [-X NAME=VALUE]...\n"
 	"\n"
 	"  -b, --brokers BROKERS  Kafka bootstrap servers, host:port,...\n"
 	"  -c, --config FILE      configuration file (default /etc/evc/evc.yaml)\n"
 	"  -h, --help             show this help\n"
 	"  -l, --listen ADDR:PORT where chargers connect (default ocpp.listen,\n"
 	"                         127.0.0.1:9000)\n"
+	"  -m, --metrics ADDR:PORT serve Prometheus metrics there (default\n"
+	"                         ocpp.metrics: none)\n"
 	"  -n, --check            check the configuration and exit\n"
 	"  -v, --verbose          print debugging output\n"
 	"  -X NAME=VALUE          set a librdkafka property\n"
@@ -79,6 +84,11 @@ struct pending_close {
 struct gwio {
 	const struct conf *c;
 	const char *listen;
+	const char *metrics_at;	/* ADDR:PORT of GET /metrics; NULL: none */
+	struct exporter *exporter;
+	struct metrics metrics;
+	struct metrics_series *m_conns, *m_txs;
+	long long last_scrape;	/* mono ms the listener was last serviced */
 	struct bus *b;
 	struct gateway g;
 	struct journal j;
@@ -547,6 +557,80 @@ static int listen_start(struct gwio *io)
 	return 0;
 }
 
+/* What GET /metrics shows (evc(1), METRICS): the gateway's own counters. */
+static void metrics_begin(struct gwio *io)
+{
+	static const enum topic reads[] = {
+		T_CP_REGISTER_ACK, T_CP_COMMANDS, T_AUTH_RESPONSE,
+	};
+	static const enum topic sends[] = {
+		T_CP_REGISTER, T_AUTH_REQUEST, T_TELEMETRY, T_HEALTH,
+	};
+	static const char *const boots[] = { "accepted", "rejected", "pending" };
+	const struct bus_stats *st = bus_stats(io->b);
+	struct metrics *m = &io->metrics;
+	struct metrics_family *f;
+
+	io->m_conns = metrics_series(metrics_family(m, METRICS_GAUGE,
+		"evc_ocpp_connections", "Chargers connected now", NULL));
+	io->m_txs = metrics_series(metrics_family(m, METRICS_GAUGE,
+		"evc_ocpp_transactions_in_progress", "Transactions started and not stopped", NULL));
+	f = metrics_family(m, METRICS_COUNTER, "evc_ocpp_boots_total",
+			   "BootNotifications answered, by status", "status");
+	for (int i = GW_BOOT_ACCEPTED; i <= GW_BOOT_PENDING; i++)
+		metrics_watch_long(metrics_series(f, boots[i]), &io->g.st.boots[i]);
+	metrics_counter_of(m, "evc_ocpp_callerrors_total", "CALLERRORs sent to chargers",
+			   &io->g.st.callerrors);
+	metrics_counter_of(m, "evc_ocpp_frames_total", "Frames received from chargers",
+			   &io->g.st.frames);
+	metrics_counter_of(m, "evc_ocpp_floods_total", "Connections closed for too many calls",
+			   &io->g.st.floods);
+	metrics_by_topic(m, "evc_messages_read_total", "Messages read and decoded",
+			 io->c, st->received_by, reads, 3);
+	metrics_by_topic(m, "evc_messages_rejected_total", "Malformed messages skipped",
+			 io->c, st->rejected_by, reads, 3);
+	metrics_by_topic(m, "evc_messages_sent_total", "Messages delivered to Kafka",
+			 io->c, st->sent_by, sends, 4);
+	metrics_by_topic(m, "evc_messages_failed_total", "Messages Kafka did not take",
+			 io->c, st->failed_by, sends, 4);
+	metrics_counter_of(m, "evc_messages_ignored_total",
+	      "Messages for chargers not held by this gateway", &io->g.st.ignored);
+}
+
+/* One scrape, rendered in the gateway's thread. */
+static char *render(void *arg, size_t *len)
+{
+	struct gwio *io = arg;
+	uint32_t conns, txs;
+
+	gw_count(&io->g, &conns, &txs);
+	metrics_set(io->m_conns, conns);
+	metrics_set(io->m_txs, txs);
+	return metrics_render(&io->metrics, len);
+}
+
+/*
+ * GET /metrics on an address of its own (ocpp.metrics, off by default),
+ * not on the chargers' port: that one may face the Internet, this one
+ * is for the operator's network alone. Serviced from the gateway's
+ * loop, which turns at least every SLICE_US, as Central's is. Opened
+ * before Kafka is asked anything: an address taken is said at once.
+ */
+static int metrics_open(struct gwio *io)
+{
+	metrics_init(&io->metrics);
+	if (!io->metrics_at)
+		return 0;
+	return (io->exporter = exporter_open(io->metrics_at, render, io)) ? 0 : -1;
+}
+
+static void metrics_close(struct gwio *io)
+{
+	exporter_close(io->exporter);
+	io->exporter = NULL;
+	metrics_free(&io->metrics);
+}
+
 /* --- the loop ----------------------------------------------------------- */
 
 static void restore(void *arg, const struct gw_record *r)
@@ -587,6 +671,10 @@ static void run_loop(struct gwio *io)
 		server_run(&io->srv);
 		drain(io);
 		t = clock_now();
+		if (io->exporter && t.mono - io->last_scrape >= SCRAPE_MS) {
+			exporter_service(io->exporter);
+			io->last_scrape = t.mono;
+		}
 		gw_tick(&io->g, &t);
 		closes_done(io);
 		journal_flush(&io->j, io->g.next_tx);
@@ -618,16 +706,20 @@ static int gateway_run(struct gwio *io, struct setup *su)
 	const struct conf *c = io->c;
 	const struct bus_stats *st;
 
-	if (!(io->b = setup_bus(su)))
-		return EXIT_USAGE;
-	if (follow(io)) {
+	if (metrics_open(io))
+		return EXIT_FAIL;
+	if (!(io->b = setup_bus(su)) || follow(io)) {
+		metrics_close(io);
 		bus_close(io->b, 0);
-		return EXIT_UNREACHABLE;
+		return io->b ? EXIT_UNREACHABLE : EXIT_USAGE;
 	}
 	io->closes = xreallocarray(NULL, CLOSES_MAX, sizeof(*io->closes));
 	gw_init(&io->g, c, &h);
+	if (io->exporter)
+		metrics_begin(io);
 	if (listen_start(io)) {
 		/* nothing served: no journal, no figures */
+		metrics_close(io);
 		bus_close(io->b, 0);
 		gw_free(&io->g);
 		free(io->closes);
@@ -638,6 +730,7 @@ static int gateway_run(struct gwio *io, struct setup *su)
 	journal_load(&io->j, restore, io, &io->g.next_tx);
 	run_loop(io);
 	server_stop(&io->srv);
+	metrics_close(io);
 	st = bus_stats(io->b);
 	info("stats: frames %ld, refused %ld, floods %ld, ignored %ld; Kafka received %ld, rejected %ld, sent %ld, failed %ld",
 	     io->g.st.frames, io->g.st.refused, io->g.st.floods,
@@ -656,16 +749,20 @@ static int gateway_run(struct gwio *io, struct setup *su)
 
 struct ocpp_opts {
 	const char *listen;	/* -l, over ocpp.listen */
+	const char *metrics;	/* -m, over ocpp.metrics */
 	bool check;		/* -n */
 };
 
 /* What conf.c cannot know: the files named exist and can be read. */
-static int check(const struct conf *c, const char *listen)
+static int check(const struct conf *c, const char *listen,
+		 const char *metrics)
 {
 	const struct conf_ocpp *o = &c->ocpp;
 
 	if (!conf_listen_ok(listen))
 		return usage_error("bad --listen (ADDR:PORT): '%s'", listen);
+	if (metrics && !conf_listen_ok(metrics))
+		return usage_error("bad --metrics (ADDR:PORT): '%s'", metrics);
 	if (o->tls_cert && access(o->tls_cert, R_OK))
 		return usage_error("cannot read ocpp.tls.cert: '%s': %s",
 				   o->tls_cert, strerror(errno));
@@ -685,7 +782,8 @@ static int ocpp_run(void *ctx, struct setup *su)
 	int ret;
 
 	io.listen = o->listen ? o->listen : su->conf.ocpp.listen;
-	if (check(&su->conf, io.listen))
+	io.metrics_at = o->metrics ? o->metrics : su->conf.ocpp.metrics;
+	if (check(&su->conf, io.listen, io.metrics_at))
 		return EXIT_USAGE;
 	if (o->check)
 		return EXIT_OK;
@@ -702,6 +800,8 @@ static int ocpp_opt(void *ctx, int opt, const char *arg)
 
 	if (opt == 'l')
 		o->listen = arg;
+	else if (opt == 'm')
+		o->metrics = arg;
 	else
 		o->check = true;
 	return 0;
@@ -720,11 +820,12 @@ int cmd_ocpp(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "check", no_argument, NULL, 'n' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "metrics", required_argument, NULL, 'm' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct ocpp_opts o = { 0 };
 	struct setup_opts so = {
-		.usage = usage, .shortopts = "l:n", .longopts = opts,
+		.usage = usage, .shortopts = "l:m:n", .longopts = opts,
 		.opt = ocpp_opt, .operands = ocpp_operands, .run = ocpp_run,
 		.ctx = &o,
 	};

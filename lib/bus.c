@@ -31,6 +31,8 @@ struct part {			/* a partition the consumer reads */
 	unsigned char lost;		/* BUS_SOLE: lost by the group, not back */
 	long long up_since;		/* mono ms since its leader answers; 0 */
 	int64_t next;			/* BUS_SOLE: after the last message taken */
+	bool lag_known;			/* assigned, and lag from the statistics */
+	long long lag;			/* messages behind the high watermark */
 };
 
 struct bus {
@@ -238,15 +240,21 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
 {
 	struct bus *b = op;
+	/* produce() gave each message its topic, plus 1 */
+	intptr_t t = (intptr_t)m->_private - 1;
 
 	(void)rk;
+	if (t < 0 || t >= T_COUNT)
+		t = T_COUNT;	/* no topic of ours: counted in the totals */
 	if (!m->err) {
 		b->st.sent++;
+		b->st.sent_by[t]++;
 		b->down = 0;
 		b->was_up = 1;
 		return;
 	}
 	b->st.failed++;
+	b->st.failed_by[t]++;
 	if (m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
 		refused(b, "not allowed by Kafka to write topic '%s'",
 			rd_kafka_topic_name(m->rkt));
@@ -505,6 +513,34 @@ static int broker_up(json_t *brokers, json_int_t nodeid)
 	return 0;
 }
 
+static long long offset_in(json_t *pj, const char *name)
+{
+	json_t *v = json_object_get(pj, name);
+
+	return json_is_integer(v) ? json_integer_value(v) : -1;
+}
+
+/*
+ * Messages of a partition not read yet: its end less the offset read,
+ * or before any was read since it was assigned, the offset committed,
+ * or without one its start (auto.offset.reset is earliest). -1 when
+ * the statistics do not know the end yet. (librdkafka's consumer_lag
+ * is -1 until a message was read: an idle partition would have none.)
+ */
+static long long lag_of(json_t *pj)
+{
+	long long hi = offset_in(pj, "hi_offset");
+	long long pos = offset_in(pj, "app_offset");
+
+	if (pos < 0)
+		pos = offset_in(pj, "committed_offset");
+	if (pos < 0)
+		pos = offset_in(pj, "lo_offset");
+	if (hi < 0 || pos < 0)
+		return -1;
+	return hi > pos ? hi - pos : 0;
+}
+
 /* One topic of the statistics: which of its partitions are fetched. */
 static void partitions_up(struct bus *b, int t, json_t *parts, json_t *brokers)
 {
@@ -524,6 +560,9 @@ static void partitions_up(struct bus *b, int t, json_t *parts, json_t *brokers)
 			continue;
 		up = json_is_integer(leader) && fs && !strcmp(fs, "active") &&
 		     broker_up(brokers, json_integer_value(leader));
+		pt->lag = lag_of(pj);
+		pt->lag_known = pt->lag >= 0 &&
+				json_is_true(json_object_get(pj, "desired"));
 		if (!up)
 			pt->up_since = 0;
 		else if (!pt->up_since)
@@ -531,7 +570,11 @@ static void partitions_up(struct bus *b, int t, json_t *parts, json_t *brokers)
 	}
 }
 
-/* Every second: the partitions whose leader answers, and since when. */
+/*
+ * Every second: the partitions whose leader answers, and since when;
+ * the lag of those assigned (librdkafka's consumer_lag: the high
+ * watermark less the offset read, or committed before any was read).
+ */
 static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
 	struct bus *b = opaque;
@@ -779,12 +822,14 @@ static int produce(struct bus *b, enum topic t, int32_t partition,
 			RD_KAFKA_V_KEY(key, strlen(key)),
 			RD_KAFKA_V_VALUE((void *)val, len),
 			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_OPAQUE((void *)((intptr_t)t + 1)),
 			RD_KAFKA_V_END);
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(b->prod, 10);
 	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ++tries < 500);
 	if (err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED) {
 		b->st.failed++;
+		b->st.failed_by[t]++;
 		refused(b, "not allowed by Kafka to write topic '%s'",
 			b->conf->topics[t]);
 		return -1;
@@ -1251,7 +1296,10 @@ static void release_last(struct bus *b)
 static void reject(struct bus *b, const rd_kafka_message_t *rkm,
 		   const char *why)
 {
+	int t = topic_of(b, rd_kafka_topic_name(rkm->rkt));
+
 	b->st.rejected++;
+	b->st.rejected_by[t >= 0 ? t : T_COUNT]++;
 	warn_limited(&b->rl_reject,
 		     "rejected message on '%s' [%d] at offset %lld: %s",
 		     rd_kafka_topic_name(rkm->rkt), (int)rkm->partition,
@@ -1297,6 +1345,18 @@ void bus_trust(struct bus *b, long long ms)
  * leader that has answered for trust_ms at least: while a broker fails
  * over, "the end" is only where the dead leader's fetches stopped.
  */
+long long bus_lag(const struct bus *b, enum topic t, int32_t p)
+{
+	if (p < 0 || p >= b->nparts_alloc[t] || !b->parts[t][p].lag_known)
+		return -1;
+	return b->parts[t][p].lag;
+}
+
+int32_t bus_lag_partitions(const struct bus *b, enum topic t)
+{
+	return b->nparts_alloc[t];
+}
+
 int bus_at_end(const struct bus *b, enum topic t, int32_t p)
 {
 	const struct part *pt;
@@ -1371,6 +1431,7 @@ static int take_tombstone(struct bus *b, const rd_kafka_message_t *rkm,
 	if (memchr(m->cp, '\0', len) || !msg_cp_id_ok(m->cp))
 		goto bad;
 	b->st.received++;
+	b->st.received_by[t]++;
 	*tp = (enum topic)t;
 	return BUS_GONE;
 bad:
@@ -1457,6 +1518,7 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 		return 0;
 	}
 	b->st.received++;
+	b->st.received_by[t]++;
 	*tp = (enum topic)t;
 	return 1;
 }

@@ -29,6 +29,11 @@ struct bus_stats {
 	long rejected;		/* malformed messages counted and skipped */
 	long sent;		/* messages delivered */
 	long failed;		/* messages Kafka did not take */
+	/* The same by topic; [T_COUNT]: a topic not evc's (none so far). */
+	long received_by[T_COUNT + 1];
+	long rejected_by[T_COUNT + 1];
+	long sent_by[T_COUNT + 1];
+	long failed_by[T_COUNT + 1];
 };
 
 struct bus;
@@ -262,6 +267,15 @@ int bus_at_end(const struct bus *b, enum topic t, int32_t p);
  * it from librdkafka's statistics every second).
  */
 void bus_trust(struct bus *b, long long ms);
+
+/*
+ * Group consumers: how many messages partition p of t lags behind its
+ * end, as librdkafka's statistics said last (every second: nothing is
+ * asked of Kafka); -1 when p is not assigned here or not known yet.
+ * Partitions below bus_lag_partitions() may have one.
+ */
+long long bus_lag(const struct bus *b, enum topic t, int32_t p);
+int32_t bus_lag_partitions(const struct bus *b, enum topic t);
 
 /* True once Kafka refused this client a topic or its group (said once). */
 int bus_denied(const struct bus *b);

@@ -274,6 +274,9 @@ static void close_session(struct central *c, struct central_cp *p,
 	m.u.ticket.price = p->s.price;
 	m.u.ticket.cents = msg_cents(t->wh, p->s.price);
 	post(c, T_AUTH_RESPONSE, &m);
+	c->billed++;
+	c->billed_wh += (long)t->wh;
+	c->billed_cents += (long)m.u.ticket.cents;
 	say(c, SAY_INFO, "%s ticket %s kWh %s EUR (%s), %s, session %.8s",
 	    p->id, fig_kwh(t->wh).s, fig_eur(m.u.ticket.cents).s,
 	    msg_end_name(t->reason), p->s.driver, p->s.id);

@@ -99,6 +99,9 @@ struct central {
 	long count[CP_STATE_COUNT];	/* CPs in each state */
 	long ignored;			/* messages Central would not act on */
 	long implausible;		/* figures refused as impossible */
+	long billed;			/* tickets sent ... */
+	long billed_wh;			/* ... the energy on them ... */
+	long billed_cents;		/* ... and what they cost */
 	bool changed;			/* a CP changed since the owner looked */
 	int64_t started;		/* wall ms it began to serve; 0: not yet */
 	int64_t serving;		/* the same, mono */

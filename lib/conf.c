@@ -167,9 +167,11 @@ void conf_free(struct conf *c)
 	free(c->central.catalogue);
 	free(c->central.default_location);
 	free(c->central.group);
+	free(c->central.metrics);
 	free(c->cp.location);
 	free(c->cp.state_dir);
 	free(c->ocpp.listen);
+	free(c->ocpp.metrics);
 	free(c->ocpp.path);
 	free(c->ocpp.state_dir);
 	free(c->ocpp.tls_cert);
@@ -315,6 +317,7 @@ struct ycentral {
 	unsigned *auth_timeout_ms;
 	char *group;
 	double *max_power_kw;
+	char *metrics;
 };
 
 struct ycp {
@@ -352,6 +355,7 @@ struct yocpp {
 	unsigned *max_frame;
 	char *state_dir;
 	struct ytls *tls;
+	char *metrics;
 };
 
 struct yweb {
@@ -429,6 +433,7 @@ static const cyaml_schema_field_t y_central_fields[] = {
 	Y_UINT("auth_timeout_ms", struct ycentral, auth_timeout_ms),
 	Y_STR("group", struct ycentral, group),
 	Y_FLOAT("max_power_kw", struct ycentral, max_power_kw),
+	Y_STR("metrics", struct ycentral, metrics),
 	CYAML_FIELD_END
 };
 
@@ -470,6 +475,7 @@ static const cyaml_schema_field_t y_ocpp_fields[] = {
 	Y_UINT("max_frame", struct yocpp, max_frame),
 	Y_STR("state_dir", struct yocpp, state_dir),
 	Y_MAP("tls", struct yocpp, tls, y_tls_fields),
+	Y_STR("metrics", struct yocpp, metrics),
 	CYAML_FIELD_IGNORE("passwords", Y_OPT),
 	CYAML_FIELD_END
 };
@@ -687,6 +693,9 @@ static int apply_topics(struct conf *c, const struct ydoc *d,
 	return y->names ? apply_names(c, d, y->names) : 0;
 }
 
+static int set_listen(const struct ydoc *d, const struct ynode *sec,
+		      const char *key, const char *v, char **out);
+
 static int apply_central(struct conf *c, const struct ydoc *d,
 			 const struct ycentral *y)
 {
@@ -706,7 +715,8 @@ static int apply_central(struct conf *c, const struct ydoc *d,
 	    set_uint(d, sec, "auth_timeout_ms", y->auth_timeout_ms, 10,
 		     DAY_MS, &o->auth_timeout_ms) ||
 	    set_str(d, sec, "group", y->group, true, &o->group) ||
-	    set_kw(d, sec, "max_power_kw", y->max_power_kw, &o->max_power_kw))
+	    set_kw(d, sec, "max_power_kw", y->max_power_kw, &o->max_power_kw) ||
+	    set_listen(d, sec, "metrics", y->metrics, &o->metrics))
 		return -1;
 	return 0;
 }
@@ -762,6 +772,33 @@ bool conf_listen_ok(const char *s)
 		if (!isgraph((unsigned char)*p) || *p == '/')
 			return false;
 	return s[0] != '[' || colon[-1] == ']';
+}
+
+void conf_listen_split(const char *s, char *host, size_t hostlen,
+		       unsigned *port)
+{
+	const char *colon = strrchr(s, ':');
+	size_t n = (size_t)(colon - s);
+
+	if (s[0] == '[' && n >= 2)	/* [::1] */
+		snprintf(host, hostlen, "%.*s", (int)(n - 2), s + 1);
+	else
+		snprintf(host, hostlen, "%.*s", (int)n, s);
+	*port = (unsigned)strtoul(colon + 1, NULL, 10);
+}
+
+/* An optional listener's ADDR:PORT; "" (or none): it does not listen. */
+static int set_listen(const struct ydoc *d, const struct ynode *sec,
+		      const char *key, const char *v, char **out)
+{
+	if (!v)
+		return 0;
+	if (*v && !conf_listen_ok(v))
+		return key_error(d, sec, key, "expected ADDR:PORT for '%s': '%s'",
+				 key, v);
+	free(*out);
+	*out = *v ? xstrdup(v) : NULL;
+	return 0;
 }
 
 /* The prefix of the chargers' URL: "/", or "/" words "/". */
@@ -863,7 +900,8 @@ static int apply_ocpp(struct conf *c, const struct ydoc *d,
 		     &o->max_frame) ||
 	    set_path(d, sec, "state_dir", y->state_dir, true, &o->state_dir) ||
 	    (y->tls && apply_tls(d, "ocpp.tls", y->tls, &o->tls_cert,
-				&o->tls_key)))
+				&o->tls_key)) ||
+	    set_listen(d, sec, "metrics", y->metrics, &o->metrics))
 		return -1;
 	return apply_passwords(c, d);
 }

@@ -48,6 +48,7 @@ struct conf_central {
 	 * figures beyond it are not believed. 0 in the file: cp.power_kw.
 	 */
 	double max_power_kw;
+	char *metrics;		/* ADDR:PORT of GET /metrics; NULL: none */
 };
 
 struct conf_cp {
@@ -86,6 +87,7 @@ struct conf_ocpp {
 	unsigned max_frame;	/* bytes of one message from a charger */
 	char *state_dir;	/* the journal of transactions; NULL: cp.state_dir */
 	char *tls_cert, *tls_key;	/* profile 2: both, or neither */
+	char *metrics;		/* ADDR:PORT of GET /metrics; NULL: none */
 	struct conf_password *passwords;	/* profile 1, by CP id */
 	unsigned npasswords;
 };
@@ -166,6 +168,9 @@ void catalogue_free(struct catalogue *cat);
 
 /* Whether s is ADDR:PORT for a listener (ocpp.listen, web.listen, -l). */
 bool conf_listen_ok(const char *s);
+/* Host (without an IPv6 address's brackets) and port of such an s. */
+void conf_listen_split(const char *s, char *host, size_t hostlen,
+		       unsigned *port);
 
 /* The per-user file where `evc broker` writes its address. */
 int conf_broker_file(char *buf, size_t len);

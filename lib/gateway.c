@@ -106,6 +106,7 @@ static void refuse(struct gateway *g, struct gw_charger *c, const char *id,
 	char text[CLEAN_MAX * 2];
 
 	g->st.refused++;
+	g->st.callerrors++;
 	clean(why, text, sizeof(text));
 	say(g, SAY_HOSTILE, "%s: refused a frame: %s: %s", c->cp.id,
 	    ocppj_error_name(code), text);
@@ -512,6 +513,10 @@ static void answer_boot(struct gateway *g, struct gw_charger *c,
 	unsigned interval = !strcmp(status, "Accepted") ?
 			    g->c->ocpp.heartbeat_s : g->c->ocpp.retry_s;
 
+	g->st.boots[!strcmp(status, "Accepted") ? GW_BOOT_ACCEPTED :
+		    !strcmp(status, "Rejected") ? GW_BOOT_REJECTED :
+		    GW_BOOT_PENDING]++;
+
 	ocpp16_time(t->wall, now);
 	reply(g, c, c->wait_call, json_pack("{s:s,s:s,s:i}", "status", status,
 					    "currentTime", now,
@@ -637,6 +642,16 @@ static void on_cp_event(struct gateway *g, struct gw_charger *c,
 		break;
 	}
 	follow(g, c, t);
+}
+
+void gw_count(const struct gateway *g, uint32_t *connected,
+	      uint32_t *transactions)
+{
+	*connected = *transactions = 0;
+	for (uint32_t i = 0; i < g->n; i++) {
+		*connected += g->ch[i].conn != NULL;
+		*transactions += g->ch[i].tx != 0;
+	}
 }
 
 void gw_feed(struct gateway *g, const struct msg *m, const struct now *t)

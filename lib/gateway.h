@@ -138,7 +138,12 @@ struct gw_stats {
 	long refused;		/* frames answered with a CALLERROR or dropped */
 	long floods;		/* connections closed for too many calls */
 	long ignored;		/* evc messages for chargers not held here */
+	long callerrors;	/* CALLERRORs sent */
+	long boots[3];		/* BootNotifications answered: enum gw_boot */
 };
+
+/* How a BootNotification was answered. */
+enum gw_boot { GW_BOOT_ACCEPTED, GW_BOOT_REJECTED, GW_BOOT_PENDING };
 
 struct gateway {
 	const struct conf *c;
@@ -173,6 +178,14 @@ void gw_pong(struct gateway *g, uint32_t ch, void *conn, const struct now *t);
 /* One whole text frame from a charger's connection. */
 void gw_frame(struct gateway *g, uint32_t ch, void *conn, const char *buf,
 	      size_t len, const struct now *t);
+
+/*
+ * Chargers with a connection open now, and transactions in progress
+ * (a charger offline mid-transaction still has one): counted, for a
+ * scrape now and then, not kept.
+ */
+void gw_count(const struct gateway *g, uint32_t *connected,
+	      uint32_t *transactions);
 
 /* A message from Kafka: register_ack, command, auth_response; others ignored. */
 void gw_feed(struct gateway *g, const struct msg *m, const struct now *t);

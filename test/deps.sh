@@ -73,12 +73,14 @@ check()
 	has make || want make
 	has tmux || want tmux
 	has ss || want iproute2
+	has curl || want curl
 	has ps || want procps
 	has python3 || want python3
 	has curl || want curl
 	has openssl || want openssl
 	# the OCPP charger of the tests lives in a venv (test/ocpp-venv.sh),
-	# which Debian's python3 makes only with ensurepip, in python3-venv
+	# as does t1900's metrics parser (test/venv.sh), which Debian's
+	# python3 makes only with ensurepip, in python3-venv
 	{ [ "$everything" = 0 ] && python3 -c "import ensurepip" 2>/dev/null; } ||
 		want python3-venv
 }

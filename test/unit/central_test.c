@@ -518,10 +518,14 @@ static void test_ticket(void)
 	check(state("CP001") == CP_ACTIVE, "after the ticket the CP is ACTIVE");
 	check(said("CP001 ticket 10.0 kWh 3.50 EUR (finished), D1"),
 	      "the ticket is said with its figures for people");
+	check(w.c.billed == 1 && w.c.billed_wh == 10000 && w.c.billed_cents == 350,
+	      "the ticket is counted, its energy and money with it");
 	clear();
 	fin("CP001", "D1", s, 5, 20000, END_FINISHED);
 	check(count(T_AUTH_RESPONSE, MSG_TICKET) == 0 && w.c.ignored == 1,
 	      "a second supply_end of the session bills nothing");
+	check(w.c.billed == 1 && w.c.billed_wh == 10000 && w.c.billed_cents == 350,
+	      "nor is it counted");
 	check(granted("D1", "CP001", s2) && strcmp(s, s2),
 	      "the driver may charge again, in a new session");
 }

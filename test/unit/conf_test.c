@@ -130,6 +130,7 @@ static void test_defaults(void)
 	      !strcmp(c.cp.state_dir, "/home/evc-test/.local/state/evc"), "defaults: cp");
 	check(c.driver.wait_ms == 4000 && c.driver.timeout_ms == 10000 &&
 	      c.driver.lookback_s == 3600, "defaults: driver");
+	check(!c.central.metrics && !c.ocpp.metrics, "defaults: no metrics listener");
 	conf_free(&c);
 
 	setenv("XDG_STATE_HOME", "/var/xdg", 1);
@@ -306,6 +307,12 @@ static const struct bad_case {
 	{ "wrong type: a list for a string",
 	  "central:\n  group: [a]\n",
 	  "2: expected a string for 'group'" },
+	{ "central.metrics not ADDR:PORT",
+	  "central:\n  metrics: 9100\n",
+	  "2: expected ADDR:PORT for 'metrics': '9100'" },
+	{ "ocpp.metrics with a port too big",
+	  "ocpp:\n  listen: 127.0.0.1:9000\n  metrics: 0.0.0.0:65536\n",
+	  "3: expected ADDR:PORT for 'metrics': '0.0.0.0:65536'" },
 	{ "wrong type: not a boolean",
 	  "central:\n  allow_unknown: maybe\n",
 	  "2: expected true or false for 'allow_unknown'" },
@@ -765,6 +772,22 @@ static void test_examples(void)
 	catalogue_free(&cat);
 }
 
+static void test_metrics(void)
+{
+	struct conf c;
+	int r;
+
+	r = load_yaml(&c, "central:\n  metrics: 127.0.0.1:9100\nocpp:\n  metrics: \"[::]:9101\"\n");
+	check(r == 0 && !strcmp(c.central.metrics, "127.0.0.1:9100") &&
+	      !strcmp(c.ocpp.metrics, "[::]:9101"), "central.metrics and ocpp.metrics: ADDR:PORT");
+	if (r == 0)
+		conf_free(&c);
+	r = load_yaml(&c, "central:\n  metrics: \"\"\n");
+	check(r == 0 && !c.central.metrics, "central.metrics empty: no listener");
+	if (r == 0)
+		conf_free(&c);
+}
+
 static void test_free_after_failure(void)
 {
 	struct conf c;
@@ -864,6 +887,7 @@ int main(void)
 	test_opts();
 	test_catalogue();
 	test_examples();
+	test_metrics();
 	test_free_after_failure();
 	test_catalogue_lines();
 	test_cyaml_log();

@@ -269,6 +269,8 @@ static void booted(void)
 
 static void test_boot(void)
 {
+	uint32_t conns, txs;
+
 	rig();
 	check(connect_cp(0, "CP001", 0) == 0, "a charger's connection gets its number");
 	frame(0, 0, 0, BOOT);
@@ -288,6 +290,9 @@ static void test_boot(void)
 	expect("a second boot on the same connection is Accepted at once",
 	       "send CP001 [3,\"b2\",{\"status\":\"Accepted\",\"currentTime\":\"2023-11-14T22:13:22.000Z\",\"interval\":60}]",
 	       NULL);
+	check(r.g.st.boots[GW_BOOT_ACCEPTED] == 2, "each boot Accepted is counted");
+	gw_count(&r.g, &conns, &txs);
+	check(conns == 1 && txs == 0, "one charger connected, no transaction");
 }
 
 static void test_boot_answers(void)
@@ -306,6 +311,9 @@ static void test_boot_answers(void)
 	       NULL);
 	tick(5000);
 	check(r.health == 0, "a refused charger has no health");
+	check(r.g.st.boots[GW_BOOT_REJECTED] == 1 && r.g.st.boots[GW_BOOT_ACCEPTED] == 0 &&
+	      r.g.st.callerrors == 1,
+	      "the boot Rejected and the CALLERROR are counted");
 	rig();
 	connect_cp(0, "CP001", 0);
 	frame(0, 0, 0, BOOT);
@@ -317,6 +325,8 @@ static void test_boot_answers(void)
 	expect("then is Pending, with the retry interval",
 	       "send CP001 [3,\"b1\",{\"status\":\"Pending\",\"currentTime\":\"2023-11-14T22:13:23.000Z\",\"interval\":30}]",
 	       NULL);
+	check(r.g.st.boots[GW_BOOT_PENDING] == 1 && r.g.st.callerrors == 0,
+	      "the boot Pending is counted");
 }
 
 static void test_calls(void)
@@ -405,6 +415,8 @@ static void charging(void)
 
 static void test_remote_start(void)
 {
+	uint32_t conns, txs;
+
 	booted();
 	command(1000, "CP001", CMD_START, "D1", 0);
 	expect("Central's start: RemoteStartTransaction for the driver",
@@ -427,6 +439,8 @@ static void test_remote_start(void)
 	expect("the same StartTransaction again (an answer lost): the same id",
 	       "send CP001 [3,\"st2\",{\"transactionId\":2,\"idTagInfo\":{\"status\":\"Accepted\"}}]",
 	       NULL);
+	gw_count(&r.g, &conns, &txs);
+	check(conns == 1 && txs == 1, "one transaction in progress is counted");
 	frame(2000, 0, 0, METER("m1", "2", "10500", "11000"));
 	expect("MeterValues: telemetry of the energy since meterStart",
 	       "post telemetry CP001 D1 seq=2 wh=500 kw=11",
@@ -440,6 +454,8 @@ static void test_remote_start(void)
 	       "keep tx=2 wh=1834 final=1",
 	       "post supply_end CP001 D1 seq=3 wh=1834 unplugged",
 	       "keep closed", "send CP001 [3,\"sp\",{}]", NULL);
+	gw_count(&r.g, &conns, &txs);
+	check(conns == 1 && txs == 0, "and none once it stopped");
 }
 
 static void test_remote_start_fails(void)
