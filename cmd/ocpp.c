@@ -543,18 +543,22 @@ static int listen_start(struct gwio *io)
 	struct server_opts so = {
 		.listen = io->listen, .protocols = protocols,
 		.tls_cert = o->tls_cert, .tls_key = o->tls_key,
-		.timeout_s = HANDSHAKE_S, .tick_us = SLICE_US, .bus = io->b,
+		.timeout_s = HANDSHAKE_S, .tick_us = SLICE_US,
 	};
+
+	return server_start(&io->srv, &so);
+}
+
+/* Kafka followed, the journal read: chargers are served from now on. */
+static void say_listening(const struct gwio *io)
+{
 	char where[160];
 
-	if (server_start(&io->srv, &so))
-		return -1;
 	server_where(&io->srv, where, sizeof(where));
 	info("listening on %s for OCPP 1.6J chargers (%s), %s", where,
-	     o->tls_cert ? "wss, TLS" : "ws", io->srv.loopback ?
+	     io->c->ocpp.tls_cert ? "wss, TLS" : "ws", io->srv.loopback ?
 	     "on loopback: chargers without a password are accepted" :
 	     "chargers without a password in ocpp.passwords are refused");
-	return 0;
 }
 
 /* What GET /metrics shows (evc(1), METRICS): the gateway's own counters. */
@@ -706,28 +710,28 @@ static int gateway_run(struct gwio *io, struct setup *su)
 	const struct conf *c = io->c;
 	const struct bus_stats *st;
 
+	/* Nothing served yet: no journal, no figures. */
 	if (metrics_open(io))
 		return EXIT_FAIL;
+	if (listen_start(io)) {
+		metrics_close(io);
+		return EXIT_FAIL;
+	}
 	if (!(io->b = setup_bus(su)) || follow(io)) {
+		server_stop(&io->srv);
 		metrics_close(io);
 		bus_close(io->b, 0);
 		return io->b ? EXIT_UNREACHABLE : EXIT_USAGE;
 	}
+	server_follow(&io->srv, io->b);
 	io->closes = xreallocarray(NULL, CLOSES_MAX, sizeof(*io->closes));
 	gw_init(&io->g, c, &h);
 	if (io->exporter)
 		metrics_begin(io);
-	if (listen_start(io)) {
-		/* nothing served: no journal, no figures */
-		metrics_close(io);
-		bus_close(io->b, 0);
-		gw_free(&io->g);
-		free(io->closes);
-		return EXIT_FAIL;
-	}
 	journal_open(&io->j, c->ocpp.state_dir ? c->ocpp.state_dir :
 		     c->cp.state_dir, io->srv.port);
 	journal_load(&io->j, restore, io, &io->g.next_tx);
+	say_listening(io);
 	run_loop(io);
 	server_stop(&io->srv);
 	metrics_close(io);

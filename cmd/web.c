@@ -525,28 +525,36 @@ static void drain(struct web *w)
 		w->exit = EXIT_UNREACHABLE;
 }
 
-static int serve(struct web *w)
+/* Listens, before Kafka is opened: an address taken is said at once. */
+static int listen_start(struct web *w)
 {
 	const struct conf_web *o = &w->c->web;
 	struct server_opts so = {
 		.listen = w->listen, .protocols = protocols,
 		.tls_cert = o->tls_cert, .tls_key = o->tls_key,
-		.timeout_s = HTTP_TIMEOUT_S, .tick_us = TICK_US, .bus = w->b,
+		.timeout_s = HTTP_TIMEOUT_S, .tick_us = TICK_US,
 	};
-	char where[160];
 
 	if (server_start(&w->srv, &so))
 		return -1;
 	w->api.open_writes = !w->api.token && w->srv.loopback;
-	server_where(&w->srv, where, sizeof(where));
-	info("listening on %s (%s) for the API, %ld CPs known; writes %s", where,
-	     o->tls_cert ? "https" : "http", w->api.total,
-	     w->api.token ? "need the token" : w->api.open_writes ?
-	     "open: no token, on loopback" : "refused: no token");
 	return 0;
 }
 
-/* The API over Kafka's state, then the server: EXIT_OK or the status. */
+/* Caught up with Kafka: requests are answered from now on. */
+static void serve(struct web *w)
+{
+	char where[160];
+
+	server_follow(&w->srv, w->b);
+	server_where(&w->srv, where, sizeof(where));
+	info("listening on %s (%s) for the API, %ld CPs known; writes %s", where,
+	     w->c->web.tls_cert ? "https" : "http", w->api.total,
+	     w->api.token ? "need the token" : w->api.open_writes ?
+	     "open: no token, on loopback" : "refused: no token");
+}
+
+/* The server, then the API over Kafka's state: EXIT_OK or the status. */
 static int web_start(struct web *w, struct setup *su)
 {
 	const struct webapi_hooks h = {
@@ -560,15 +568,18 @@ static int web_start(struct web *w, struct setup *su)
 		       w->c->web.token;
 	w->api.read_token = w->c->web.read_token;
 	w->api.default_kw = w->c->central.max_power_kw;
-	if (!(w->b = setup_bus(su))) {
+	if (listen_start(w)) {
 		webapi_free(&w->api);
-		return EXIT_USAGE;
+		return EXIT_FAIL;
 	}
-	if (bus_check(w->b, CHECK_MS))
+	if (!(w->b = setup_bus(su)))
+		ret = EXIT_USAGE;
+	else if (bus_check(w->b, CHECK_MS))
 		ret = EXIT_UNREACHABLE;
-	else if ((ret = catch_up(w)) == EXIT_OK && serve(w))
-		ret = EXIT_FAIL;
+	else if ((ret = catch_up(w)) == EXIT_OK)
+		serve(w);
 	if (ret != EXIT_OK) {
+		server_stop(&w->srv);
 		bus_close(w->b, 0);
 		webapi_free(&w->api);
 	}

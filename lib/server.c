@@ -86,6 +86,12 @@ static void tick_sul(lws_sorted_usec_list_t *sul)
 	lws_sul_schedule(s->ctx, 0, &s->sul, tick_sul, s->tick_us);
 }
 
+void server_follow(struct server *s, struct bus *b)
+{
+	s->bus = b;
+	bus_wakeup(b, wake, s);
+}
+
 void server_run(struct server *s)
 {
 	uv_run(&s->loop, UV_RUN_ONCE);
@@ -171,8 +177,6 @@ int server_start(struct server *s, const struct server_opts *o)
 			     o->listen);
 	}
 	lws_sul_schedule(s->ctx, 0, &s->sul, tick_sul, s->tick_us);
-	if ((s->bus = o->bus))
-		bus_wakeup(s->bus, wake, s);
 	/* Port 0 took a free one */
 	s->port = (unsigned)lws_get_vhost_listen_port(vh);
 	return 0;

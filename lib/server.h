@@ -18,7 +18,6 @@ struct server_opts {
 	const char *tls_cert, *tls_key;	/* both, or NULL: no TLS */
 	unsigned timeout_s;		/* a connection's handshake, its headers */
 	unsigned tick_us;		/* the loop turns at least this often */
-	struct bus *bus;		/* woken when Kafka has something */
 	void *user;			/* lws_context_user() */
 };
 
@@ -38,6 +37,13 @@ struct server {
  * -1 after saying why ("cannot listen on 'ADDR:PORT'").
  */
 int server_start(struct server *s, const struct server_opts *o);
+
+/*
+ * From now on the loop also wakes when b has something to read. A server
+ * listens before its owner opens Kafka: an address already taken is said
+ * at once, and no consumer is opened only to be closed again.
+ */
+void server_follow(struct server *s, struct bus *b);
 
 /* One turn of the loop: what is ready, or a tick. */
 void server_run(struct server *s);
