@@ -1,0 +1,395 @@
+/* seal.c: a CP's key, and the MAC (HMAC-SHA256) that binds a record to it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "log.h"
+#include "msg.h"
+#include "seal.h"
+
+#define BLOCK 64		/* SHA-256's block */
+static const char tag[] = "evc-seal-v1";	/* with its NUL */
+
+/*
+ * SHA-256 fetched once: an implicit fetch at every digest would cost more
+ * than hashing a message. A process hashing from several threads fetches
+ * it once each: the fetch is made thread-safe by OpenSSL.
+ */
+static EVP_MD *sha256(void)
+{
+	static EVP_MD *md;
+
+	if (!md && !(md = EVP_MD_fetch(NULL, "SHA256", NULL)))
+		die(EXIT_FAIL, "cannot use SHA-256 from libcrypto");
+	return md;
+}
+
+static EVP_MD_CTX *xdigest(void)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	if (!c || !EVP_DigestInit_ex(c, sha256(), NULL))
+		die(EXIT_FAIL, "cannot use SHA-256 from libcrypto");
+	return c;
+}
+
+/* HMAC's two padded keys, hashed once: each MAC then starts from them. */
+static void pads(const void *key, size_t keylen, EVP_MD_CTX **in,
+		 EVP_MD_CTX **out)
+{
+	unsigned char k[BLOCK] = { 0 }, ip[BLOCK], op[BLOCK];
+	unsigned int n;
+
+	if (keylen > BLOCK) {
+		EVP_MD_CTX *c = xdigest();
+
+		EVP_DigestUpdate(c, key, keylen);
+		EVP_DigestFinal_ex(c, k, &n);
+		EVP_MD_CTX_free(c);
+	} else {
+		memcpy(k, key, keylen);
+	}
+	for (int i = 0; i < BLOCK; i++) {
+		ip[i] = k[i] ^ 0x36;
+		op[i] = k[i] ^ 0x5c;
+	}
+	*in = xdigest();
+	*out = xdigest();
+	EVP_DigestUpdate(*in, ip, BLOCK);
+	EVP_DigestUpdate(*out, op, BLOCK);
+	OPENSSL_cleanse(k, sizeof(k));
+	OPENSSL_cleanse(ip, sizeof(ip));
+	OPENSSL_cleanse(op, sizeof(op));
+}
+
+/* The inner hash goes on from a copy of in; finish() closes it. */
+static EVP_MD_CTX *begin(EVP_MD_CTX *in)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	if (!c || !EVP_MD_CTX_copy_ex(c, in))
+		die(EXIT_FAIL, "cannot use SHA-256 from libcrypto");
+	return c;
+}
+
+static void finish(EVP_MD_CTX *c, EVP_MD_CTX *out,
+		   unsigned char mac[SEAL_MAC_LEN])
+{
+	unsigned char inner[SEAL_MAC_LEN];
+	unsigned int n;
+
+	EVP_DigestFinal_ex(c, inner, &n);
+	if (!EVP_MD_CTX_copy_ex(c, out))
+		die(EXIT_FAIL, "cannot use SHA-256 from libcrypto");
+	EVP_DigestUpdate(c, inner, sizeof(inner));
+	EVP_DigestFinal_ex(c, mac, &n);
+	EVP_MD_CTX_free(c);
+}
+
+void seal_hmac(const void *key, size_t keylen, const void *data, size_t len,
+	       unsigned char out[SEAL_MAC_LEN])
+{
+	EVP_MD_CTX *in, *op, *c;
+
+	pads(key, keylen, &in, &op);
+	c = begin(in);
+	EVP_DigestUpdate(c, data, len);
+	finish(c, op, out);
+	EVP_MD_CTX_free(in);
+	EVP_MD_CTX_free(op);
+}
+
+void seal_prepare(struct seal_key *k)
+{
+	EVP_MD_CTX *in, *out;
+
+	if (k->in)
+		return;
+	pads(k->key, SEAL_KEY_LEN, &in, &out);
+	k->in = in;
+	k->out = out;
+}
+
+void seal_key_free(struct seal_key *k)
+{
+	EVP_MD_CTX_free(k->in);
+	EVP_MD_CTX_free(k->out);
+	k->in = k->out = NULL;
+}
+
+static void update_len(EVP_MD_CTX *c, const void *p, size_t len)
+{
+	unsigned char be[4] = { (unsigned char)(len >> 24),
+		(unsigned char)(len >> 16), (unsigned char)(len >> 8),
+		(unsigned char)len };
+
+	EVP_DigestUpdate(c, be, sizeof(be));
+	EVP_DigestUpdate(c, p, len);
+}
+
+void seal_mac(struct seal_key *k, const struct seal_rec *r,
+	      unsigned char out[SEAL_MAC_LEN])
+{
+	EVP_MD_CTX *c;
+
+	seal_prepare(k);
+	c = begin(k->in);
+	EVP_DigestUpdate(c, tag, sizeof(tag));
+	update_len(c, r->topic, strlen(r->topic));
+	update_len(c, r->key ? r->key : "", r->key ? r->keylen : 0);
+	EVP_DigestUpdate(c, r->val ? r->val : "", r->val ? r->vallen : 0);
+	finish(c, k->out, out);
+}
+
+bool seal_check(struct seal_key *k, const struct seal_rec *r,
+		const void *mac, size_t maclen)
+{
+	unsigned char want[SEAL_MAC_LEN];
+
+	if (!mac || maclen != SEAL_MAC_LEN)
+		return false;
+	seal_mac(k, r, want);
+	return CRYPTO_memcmp(want, mac, SEAL_MAC_LEN) == 0;
+}
+
+bool seal_kid_of(const char *kid, const char *cp)
+{
+	size_t n = strlen(cp);
+
+	if (strncmp(kid, cp, n) || kid[n] != '.' || !kid[n + 1])
+		return false;
+	return strspn(kid + n + 1, "0123456789") == strlen(kid + n + 1);
+}
+
+int seal_key_new(struct seal_key *k, const char *cp, int64_t now_s)
+{
+	memset(k, 0, sizeof(*k));
+	if (!msg_cp_id_ok(cp))
+		return error("bad CP id: '%s'", cp);
+	snprintf(k->kid, sizeof(k->kid), "%s.%" PRId64, cp, now_s);
+	if (RAND_bytes(k->key, SEAL_KEY_LEN) != 1)
+		return error("cannot draw a random key");
+	return 0;
+}
+
+void seal_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char dig[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = dig[b[i] >> 4];
+		out[2 * i + 1] = dig[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int seal_unhex(const char *s, size_t slen, unsigned char *b, size_t n)
+{
+	if (slen != 2 * n)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		int hi = nibble(s[2 * i]), lo = nibble(s[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		b[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void seal_entry_free(struct seal_entry *e)
+{
+	seal_key_free(&e->cur);
+	seal_key_free(&e->prev);
+}
+
+/* What a line of a key file sets; bits of the names seen. */
+enum { F_KID = 1, F_KEY = 2, F_PKID = 4, F_PKEY = 8, F_PUNTIL = 16,
+       F_REVOKED = 32 };
+
+static int ms_of(const char *v, size_t n, int64_t *out)
+{
+	int64_t x = 0;
+
+	if (!n || n > 15 || strspn(v, "0123456789") < n)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		x = x * 10 + (v[i] - '0');
+	*out = x;
+	return 0;
+}
+
+static int kid_of(const char *v, size_t n, struct seal_key *k)
+{
+	if (!n || n > SEAL_KID_MAX)
+		return -1;
+	memcpy(k->kid, v, n);
+	k->kid[n] = '\0';
+	return msg_name_ok(k->kid) || strlen(k->kid) > MSG_NAME_MAX ? 0 : -1;
+}
+
+/* One NAME=VALUE line into e; the bit of its name, or -1. */
+static int set_field(struct seal_entry *e, const char *name, size_t nl,
+		     const char *v, size_t vl)
+{
+#define IS(s) (nl == sizeof(s) - 1 && !memcmp(name, s, nl))
+	if (IS("kid"))
+		return kid_of(v, vl, &e->cur) ? -1 : F_KID;
+	if (IS("key"))
+		return seal_unhex(v, vl, e->cur.key, SEAL_KEY_LEN) ? -1 : F_KEY;
+	if (IS("prev_kid"))
+		return kid_of(v, vl, &e->prev) ? -1 : F_PKID;
+	if (IS("prev_key"))
+		return seal_unhex(v, vl, e->prev.key, SEAL_KEY_LEN) ? -1 : F_PKEY;
+	if (IS("prev_until"))
+		return ms_of(v, vl, &e->prev_until) ? -1 : F_PUNTIL;
+	if (IS("revoked"))
+		return ms_of(v, vl, &e->revoked) ? -1 : F_REVOKED;
+#undef IS
+	return -2;
+}
+
+/* Which sets of lines make a whole entry. */
+static const char *incomplete(int seen)
+{
+	int prev = seen & (F_PKID | F_PKEY | F_PUNTIL);
+
+	if (seen & F_REVOKED)
+		return seen == F_REVOKED ? NULL : "revoked= stands alone";
+	if ((seen & (F_KID | F_KEY)) != (F_KID | F_KEY))
+		return "kid= and key= are required";
+	if (prev && prev != (F_PKID | F_PKEY | F_PUNTIL))
+		return "prev_kid=, prev_key= and prev_until= go together";
+	return NULL;
+}
+
+int seal_parse(const char *text, size_t len, struct seal_entry *e,
+	       char *err, size_t errlen)
+{
+	const char *p = text, *end = text + len, *nl, *eq, *why;
+	int seen = 0, line = 0, bit;
+
+	memset(e, 0, sizeof(*e));
+	if (len > SEAL_FILE_MAX || memchr(text, '\0', len))
+		return snprintf(err, errlen, "not a key file"), -1;
+	for (; p < end; p = nl + 1) {
+		line++;
+		if (!(nl = memchr(p, '\n', (size_t)(end - p))))
+			nl = end;
+		if (nl == p || *p == '#')
+			continue;
+		if (!(eq = memchr(p, '=', (size_t)(nl - p))))
+			return snprintf(err, errlen, "line %d: not NAME=VALUE", line), -1;
+		bit = set_field(e, p, (size_t)(eq - p), eq + 1, (size_t)(nl - eq - 1));
+		if (bit == -2)
+			return snprintf(err, errlen, "line %d: unknown name '%.*s'",
+					line, (int)(eq - p) > 32 ? 32 : (int)(eq - p), p), -1;
+		if (bit < 0 || (seen & bit))
+			return snprintf(err, errlen, "line %d: bad or repeated '%.*s'",
+					line, (int)(eq - p) > 32 ? 32 : (int)(eq - p), p), -1;
+		seen |= bit;
+	}
+	if ((why = incomplete(seen)))
+		return snprintf(err, errlen, "%s", why), -1;
+	return 0;
+}
+
+int seal_format(const struct seal_entry *e, char *buf, size_t len)
+{
+	char hex[2 * SEAL_KEY_LEN + 1], phex[2 * SEAL_KEY_LEN + 1];
+	int n;
+
+	if (e->revoked)
+		return (n = snprintf(buf, len, "revoked=%" PRId64 "\n",
+				     e->revoked)) < 0 || (size_t)n >= len ? -1 : n;
+	seal_hex(e->cur.key, SEAL_KEY_LEN, hex);
+	seal_hex(e->prev.key, SEAL_KEY_LEN, phex);
+	if (e->prev_until)
+		n = snprintf(buf, len, "kid=%s\nkey=%s\nprev_kid=%s\nprev_key=%s\nprev_until=%" PRId64 "\n",
+			     e->cur.kid, hex, e->prev.kid, phex, e->prev_until);
+	else
+		n = snprintf(buf, len, "kid=%s\nkey=%s\n", e->cur.kid, hex);
+	OPENSSL_cleanse(hex, sizeof(hex));
+	OPENSSL_cleanse(phex, sizeof(phex));
+	return n < 0 || (size_t)n >= len ? -1 : n;
+}
+
+/* The whole of a small file; -1 said. */
+static ssize_t slurp(int fd, const char *path, char *buf, size_t len)
+{
+	ssize_t n, got = 0;
+
+	while ((n = read(fd, buf + got, len - (size_t)got)) > 0)
+		if ((size_t)(got += n) == len)
+			return error("key file too large: '%s'", path);
+	if (n < 0)
+		return error("cannot read key file: '%s': %s", path, strerror(errno));
+	return got;
+}
+
+int seal_key_load(const char *path, struct seal_key *k)
+{
+	char buf[SEAL_FILE_MAX + 1], err[160];
+	struct seal_entry e;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return error("cannot open key file: '%s': %s", path, strerror(errno));
+	if (fstat(fd, &st) || (st.st_mode & 077)) {
+		close(fd);
+		return error("key file readable by group or others (chmod 600 it): '%s'", path);
+	}
+	n = slurp(fd, path, buf, sizeof(buf));
+	close(fd);
+	if (n < 0)
+		return -1;
+	if (seal_parse(buf, (size_t)n, &e, err, sizeof(err)) || e.revoked || e.prev_until) {
+		OPENSSL_cleanse(buf, sizeof(buf));
+		return error("bad key file: '%s': %s", path,
+			     e.revoked || e.prev_until ? "kid= and key= alone expected" : err);
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	*k = e.cur;
+	return 0;
+}
+
+int seal_key_save(const char *path, const struct seal_key *k)
+{
+	struct seal_entry e = { .cur = *k };
+	char buf[SEAL_FILE_MAX];
+	int fd, n = seal_format(&e, buf, sizeof(buf));
+
+	if (n < 0)
+		return error("cannot format key '%s'", k->kid);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || fchmod(fd, 0600) || write(fd, buf, (size_t)n) != n) {
+		OPENSSL_cleanse(buf, sizeof(buf));
+		if (fd >= 0)
+			close(fd);
+		return error("cannot write key file: '%s': %s", path, strerror(errno));
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return close(fd) ? error("cannot write key file: '%s': %s", path, strerror(errno)) : 0;
+}

@@ -1,0 +1,111 @@
+/* seal.h: a CP's key, and the MAC (HMAC-SHA256) that binds a record to it. */
+#ifndef EVC_SEAL_H
+#define EVC_SEAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Each CP holds a secret key of 256 bits, named by a key id ("kid"):
+ * its CP id, a dot and the second it was issued ("CP001.1765141200").
+ * Every record a CP writes carries two Kafka headers, evc-kid (the kid)
+ * and evc-mac (32 bytes), the MAC being
+ *
+ *   HMAC-SHA256(key, "evc-seal-v1" 0x00 | be32 len | topic
+ *                    | be32 len | record key | value)
+ *
+ * so that a record cannot be moved to another topic, nor to another key,
+ * nor changed. Central signs its commands and acks to a CP alike.
+ */
+#define SEAL_KEY_LEN 32
+#define SEAL_MAC_LEN 32
+#define SEAL_KID_MAX 64
+#define SEAL_HDR_KID "evc-kid"
+#define SEAL_HDR_MAC "evc-mac"
+#define SEAL_FILE_MAX 4096	/* a key file or a cp-keys record */
+
+struct seal_key {
+	char kid[SEAL_KID_MAX + 1];
+	unsigned char key[SEAL_KEY_LEN];
+	/* HMAC's inner and outer states after the padded key: set by seal_prepare(). */
+	void *in, *out;
+};
+
+/* The parts of a record that its MAC covers. */
+struct seal_rec {
+	const char *topic;
+	const void *key;
+	size_t keylen;
+	const void *val;
+	size_t vallen;
+};
+
+/* Plain HMAC-SHA256 of data (the RFC 4231 vectors check it). */
+void seal_hmac(const void *key, size_t keylen, const void *data, size_t len,
+	       unsigned char out[SEAL_MAC_LEN]);
+
+/* Precomputes k's HMAC states (done by the first seal_mac() otherwise). */
+void seal_prepare(struct seal_key *k);
+/* Frees those states; k can be prepared again. */
+void seal_key_free(struct seal_key *k);
+
+/* The MAC of record r under k. */
+void seal_mac(struct seal_key *k, const struct seal_rec *r,
+	      unsigned char out[SEAL_MAC_LEN]);
+
+/* Whether mac (maclen bytes) is r's under k, compared in constant time. */
+bool seal_check(struct seal_key *k, const struct seal_rec *r,
+		const void *mac, size_t maclen);
+
+/* Whether kid is a key id of CP cp: "cp.DIGITS". */
+bool seal_kid_of(const char *kid, const char *cp);
+
+/*
+ * A fresh random key for CP cp, issued at wall second now_s. -1 when
+ * the system has no randomness to give (said).
+ */
+int seal_key_new(struct seal_key *k, const char *cp, int64_t now_s);
+
+/*
+ * What is known of one CP's keys: a key file holds cur alone; a record
+ * of the cp-keys topic may hold the key it replaces (accepted until
+ * prev_until, wall ms) or say the CP is revoked (since that wall ms).
+ */
+struct seal_entry {
+	struct seal_key cur;
+	struct seal_key prev;
+	int64_t prev_until;		/* 0: no previous key */
+	int64_t revoked;		/* 0: not revoked */
+};
+
+/*
+ * Parses a key file or a cp-keys record (len bytes): lines NAME=VALUE,
+ * "#" comments; kid= and key= (64 hex digits), or revoked=MS alone;
+ * prev_kid=, prev_key=, prev_until= together. -1 with the reason and
+ * line in err; no key is ever copied into err.
+ */
+int seal_parse(const char *text, size_t len, struct seal_entry *e,
+	       char *err, size_t errlen);
+
+/* e as a cp-keys record or a key file (cur alone); its length or -1. */
+int seal_format(const struct seal_entry *e, char *buf, size_t len);
+
+/* Frees the HMAC states of both keys of e. */
+void seal_entry_free(struct seal_entry *e);
+
+/*
+ * Loads a key file: refused (said, -1) when group or others may read
+ * it, when it cannot be read or does not parse (file:line named).
+ */
+int seal_key_load(const char *path, struct seal_key *k);
+
+/* Writes a key file, mode 0600 (created, or truncated); -1 said. */
+int seal_key_save(const char *path, const struct seal_key *k);
+
+/* Hex of n bytes into out (2n + 1 chars). */
+void seal_hex(const unsigned char *b, size_t n, char *out);
+/* n bytes from 2n hex digits; -1 when s is not exactly that. */
+int seal_unhex(const char *s, size_t slen, unsigned char *b, size_t n);
+
+#endif
