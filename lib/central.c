@@ -347,6 +347,8 @@ static void session_news(struct central *c, struct central_cp *p,
  */
 static enum cp_state derive(const struct central_cp *p)
 {
+	if (p->revoked)
+		return CP_REVOKED;
 	if (!p->connected)
 		return CP_DISCONNECTED;
 	if (!p->engine_ok || p->meter_fault)
@@ -691,6 +693,7 @@ static enum msg_deny auth_check(struct central *c, const struct central_cp *p,
 	case CP_DISCONNECTED: return DENY_DISCONNECTED;
 	case CP_BROKEN: return DENY_BROKEN;
 	case CP_STOPPED: return DENY_OUT_OF_ORDER;
+	case CP_REVOKED: return DENY_OUT_OF_ORDER;
 	case CP_SUPPLYING: return DENY_BUSY;
 	default: break;
 	}
@@ -981,6 +984,26 @@ void central_control(struct central *c, enum msg_cmd cmd, const char *id,
 	} else {
 		control(c, p, cmd, false, now);
 	}
+}
+
+void central_revoke(struct central *c, const char *id, bool revoked,
+		    const struct now *now)
+{
+	struct central_cp *p = find(c, id);
+
+	if (!p || p->forgotten || p->revoked == revoked)
+		return;
+	p->revoked = revoked;
+	p->connected = false;	/* heard again only signed by a new key */
+	say(c, SAY_INFO, revoked ? "%s REVOKED: its messages are refused" :
+	    "%s has a key again: served once heard", p->id);
+	if (revoked && p->busy) {
+		notify(c, p, now, "%s was revoked: the supply ends", p->id);
+		send_command(c, p, CMD_END, NULL, now);
+		close_by_central(c, p, END_STOPPED, now);
+		return;
+	}
+	update(c, p, true, now);
 }
 
 static void on_control(struct central *c, const struct msg *m,

@@ -18,6 +18,7 @@ enum topic {
 	T_CP_STATE,		/* Central -> anyone (compacted: last state per CP) */
 	T_CENTRAL_LEASE,	/* one partition: the Central holding it serves */
 	T_CP_CATALOGUE,		/* operators -> Central (compacted: the CPs known) */
+	T_CP_KEYS,		/* operators -> Central (compacted: each CP's key) */
 	T_COUNT
 };
 
@@ -37,6 +38,9 @@ struct conf_prop {
 struct conf_central {
 	char *catalogue;	/* YAML file of known CPs; NULL: none */
 	bool allow_unknown;	/* accept CPs missing from the catalogue */
+	bool require_keys;	/* refuse what a CP sends unsigned; default:
+				   on, off on evc broker's address */
+	bool require_keys_set;	/* the file said which */
 	double default_price;	/* EUR/kWh for unknown CPs */
 	char *default_location;
 	unsigned health_timeout_ms;	/* monitor silent this long: DISCONNECTED */
@@ -57,6 +61,7 @@ struct conf_cp {
 	unsigned health_ms;	/* monitor check and heartbeat period */
 	char *location;		/* reported at registration */
 	char *state_dir;	/* where the engine keeps an interrupted session */
+	char *key_file;		/* the CP's key (lib/seal.h); NULL: none */
 };
 
 struct conf_driver {

@@ -217,15 +217,9 @@ int seal_unhex(const char *s, size_t slen, unsigned char *b, size_t n)
 	return 0;
 }
 
-void seal_entry_free(struct seal_entry *e)
-{
-	seal_key_free(&e->cur);
-	seal_key_free(&e->prev);
-}
 
 /* What a line of a key file sets; bits of the names seen. */
-enum { F_KID = 1, F_KEY = 2, F_PKID = 4, F_PKEY = 8, F_PUNTIL = 16,
-       F_REVOKED = 32 };
+enum { F_KID = 1, F_KEY = 2, F_KEEP = 4, F_REVOKED = 8 };
 
 static int ms_of(const char *v, size_t n, int64_t *out)
 {
@@ -236,19 +230,22 @@ static int ms_of(const char *v, size_t n, int64_t *out)
 	for (size_t i = 0; i < n; i++)
 		x = x * 10 + (v[i] - '0');
 	*out = x;
-	return 0;
+	return x > 0 ? 0 : -1;
 }
 
 static int kid_of(const char *v, size_t n, struct seal_key *k)
 {
-	if (!n || n > SEAL_KID_MAX)
+	if (!n || n > SEAL_KID_MAX || memchr(v, '\0', n))
 		return -1;
 	memcpy(k->kid, v, n);
 	k->kid[n] = '\0';
-	return msg_name_ok(k->kid) || strlen(k->kid) > MSG_NAME_MAX ? 0 : -1;
+	for (size_t i = 0; i < n; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-", v[i]))
+			return -1;
+	return 0;
 }
 
-/* One NAME=VALUE line into e; the bit of its name, or -1. */
+/* One NAME=VALUE line into e; the bit of its name, -1 bad, -2 unknown. */
 static int set_field(struct seal_entry *e, const char *name, size_t nl,
 		     const char *v, size_t vl)
 {
@@ -257,12 +254,8 @@ static int set_field(struct seal_entry *e, const char *name, size_t nl,
 		return kid_of(v, vl, &e->cur) ? -1 : F_KID;
 	if (IS("key"))
 		return seal_unhex(v, vl, e->cur.key, SEAL_KEY_LEN) ? -1 : F_KEY;
-	if (IS("prev_kid"))
-		return kid_of(v, vl, &e->prev) ? -1 : F_PKID;
-	if (IS("prev_key"))
-		return seal_unhex(v, vl, e->prev.key, SEAL_KEY_LEN) ? -1 : F_PKEY;
-	if (IS("prev_until"))
-		return ms_of(v, vl, &e->prev_until) ? -1 : F_PUNTIL;
+	if (IS("keep_until"))
+		return ms_of(v, vl, &e->keep_until) ? -1 : F_KEEP;
 	if (IS("revoked"))
 		return ms_of(v, vl, &e->revoked) ? -1 : F_REVOKED;
 #undef IS
@@ -272,14 +265,10 @@ static int set_field(struct seal_entry *e, const char *name, size_t nl,
 /* Which sets of lines make a whole entry. */
 static const char *incomplete(int seen)
 {
-	int prev = seen & (F_PKID | F_PKEY | F_PUNTIL);
-
 	if (seen & F_REVOKED)
 		return seen == F_REVOKED ? NULL : "revoked= stands alone";
 	if ((seen & (F_KID | F_KEY)) != (F_KID | F_KEY))
 		return "kid= and key= are required";
-	if (prev && prev != (F_PKID | F_PKEY | F_PUNTIL))
-		return "prev_kid=, prev_key= and prev_until= go together";
 	return NULL;
 }
 
@@ -287,7 +276,7 @@ int seal_parse(const char *text, size_t len, struct seal_entry *e,
 	       char *err, size_t errlen)
 {
 	const char *p = text, *end = text + len, *nl, *eq, *why;
-	int seen = 0, line = 0, bit;
+	int seen = 0, line = 0, bit, nlen;
 
 	memset(e, 0, sizeof(*e));
 	if (len > SEAL_FILE_MAX || memchr(text, '\0', len))
@@ -301,12 +290,13 @@ int seal_parse(const char *text, size_t len, struct seal_entry *e,
 		if (!(eq = memchr(p, '=', (size_t)(nl - p))))
 			return snprintf(err, errlen, "line %d: not NAME=VALUE", line), -1;
 		bit = set_field(e, p, (size_t)(eq - p), eq + 1, (size_t)(nl - eq - 1));
+		nlen = eq - p > 32 ? 32 : (int)(eq - p);
 		if (bit == -2)
 			return snprintf(err, errlen, "line %d: unknown name '%.*s'",
-					line, (int)(eq - p) > 32 ? 32 : (int)(eq - p), p), -1;
+					line, nlen, p), -1;
 		if (bit < 0 || (seen & bit))
 			return snprintf(err, errlen, "line %d: bad or repeated '%.*s'",
-					line, (int)(eq - p) > 32 ? 32 : (int)(eq - p), p), -1;
+					line, nlen, p), -1;
 		seen |= bit;
 	}
 	if ((why = incomplete(seen)))
@@ -316,21 +306,17 @@ int seal_parse(const char *text, size_t len, struct seal_entry *e,
 
 int seal_format(const struct seal_entry *e, char *buf, size_t len)
 {
-	char hex[2 * SEAL_KEY_LEN + 1], phex[2 * SEAL_KEY_LEN + 1];
+	char hex[2 * SEAL_KEY_LEN + 1], keep[40] = "";
 	int n;
 
 	if (e->revoked)
 		return (n = snprintf(buf, len, "revoked=%" PRId64 "\n",
 				     e->revoked)) < 0 || (size_t)n >= len ? -1 : n;
 	seal_hex(e->cur.key, SEAL_KEY_LEN, hex);
-	seal_hex(e->prev.key, SEAL_KEY_LEN, phex);
-	if (e->prev_until)
-		n = snprintf(buf, len, "kid=%s\nkey=%s\nprev_kid=%s\nprev_key=%s\nprev_until=%" PRId64 "\n",
-			     e->cur.kid, hex, e->prev.kid, phex, e->prev_until);
-	else
-		n = snprintf(buf, len, "kid=%s\nkey=%s\n", e->cur.kid, hex);
+	if (e->keep_until)
+		snprintf(keep, sizeof(keep), "keep_until=%" PRId64 "\n", e->keep_until);
+	n = snprintf(buf, len, "kid=%s\nkey=%s\n%s", e->cur.kid, hex, keep);
 	OPENSSL_cleanse(hex, sizeof(hex));
-	OPENSSL_cleanse(phex, sizeof(phex));
 	return n < 0 || (size_t)n >= len ? -1 : n;
 }
 
@@ -365,10 +351,10 @@ int seal_key_load(const char *path, struct seal_key *k)
 	close(fd);
 	if (n < 0)
 		return -1;
-	if (seal_parse(buf, (size_t)n, &e, err, sizeof(err)) || e.revoked || e.prev_until) {
+	if (seal_parse(buf, (size_t)n, &e, err, sizeof(err)) || e.revoked || e.keep_until) {
 		OPENSSL_cleanse(buf, sizeof(buf));
 		return error("bad key file: '%s': %s", path,
-			     e.revoked || e.prev_until ? "kid= and key= alone expected" : err);
+			     e.revoked || e.keep_until ? "kid= and key= alone expected" : err);
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
 	*k = e.cur;

@@ -68,31 +68,27 @@ bool seal_kid_of(const char *kid, const char *cp);
 int seal_key_new(struct seal_key *k, const char *cp, int64_t now_s);
 
 /*
- * What is known of one CP's keys: a key file holds cur alone; a record
- * of the cp-keys topic may hold the key it replaces (accepted until
- * prev_until, wall ms) or say the CP is revoked (since that wall ms).
+ * A key file holds kid= and key=. A record of the cp-keys topic (its
+ * record key the CP id) holds either a key, with keep_until= (wall ms)
+ * when it replaces one that stays good until then, or revoked= (wall
+ * ms) alone: the CP's messages are refused from then on.
  */
 struct seal_entry {
 	struct seal_key cur;
-	struct seal_key prev;
-	int64_t prev_until;		/* 0: no previous key */
+	int64_t keep_until;		/* 0: the key it replaces is dropped */
 	int64_t revoked;		/* 0: not revoked */
 };
 
 /*
  * Parses a key file or a cp-keys record (len bytes): lines NAME=VALUE,
- * "#" comments; kid= and key= (64 hex digits), or revoked=MS alone;
- * prev_kid=, prev_key=, prev_until= together. -1 with the reason and
- * line in err; no key is ever copied into err.
+ * "#" comments. -1 with the reason and line in err; no key is ever
+ * copied into err.
  */
 int seal_parse(const char *text, size_t len, struct seal_entry *e,
 	       char *err, size_t errlen);
 
-/* e as a cp-keys record or a key file (cur alone); its length or -1. */
+/* e in the form seal_parse() reads; its length or -1. */
 int seal_format(const struct seal_entry *e, char *buf, size_t len);
-
-/* Frees the HMAC states of both keys of e. */
-void seal_entry_free(struct seal_entry *e);
 
 /*
  * Loads a key file: refused (said, -1) when group or others may read

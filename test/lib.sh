@@ -216,7 +216,8 @@ test_done()
 # --- Kafka and configuration ---------------------------------------------
 
 _topic_keys="cp_register cp_register_ack auth_request auth_response
-cp_commands telemetry health control cp_state central_lease cp_catalogue"
+cp_commands telemetry health control cp_state central_lease cp_catalogue
+cp_keys"
 
 # topic KEY: this test's name of a topic (cp_register or cp-register).
 topic()
@@ -254,6 +255,8 @@ _config_defaults()
 	_say "central:"
 	_say "  group: evc-central-$_topic_suffix"
 	_say "  health_timeout_ms: 1500"
+	# Keys are the business of the tests that ask for them (t4400).
+	_say "  require_keys: false"
 	_say "cp:"
 	_say "  tick_ms: 200"
 	_say "  health_ms: 200"

@@ -104,11 +104,14 @@ static void key_files(void)
 	check(parses(text, &e, err) && strstr(err, "repeated"), "a repeated name is refused: %s", err);
 	check(!parses("revoked=1765141200000\n", &e, err) && e.revoked == 1765141200000LL,
 	      "a revocation parses");
-	snprintf(text, sizeof(text), "kid=CP001.2\nkey=%s\nprev_kid=CP001.1\nprev_key=%s\nprev_until=99\n", hex64, hex64);
-	check(!parses(text, &e, err) && e.prev_until == 99 && !strcmp(e.prev.kid, "CP001.1"),
-	      "a rotation keeps the previous key and its deadline");
-	snprintf(text, sizeof(text), "kid=CP001.2\nkey=%s\nprev_kid=CP001.1\n", hex64);
-	check(parses(text, &e, err) && strstr(err, "together"), "a half rotation is refused: %s", err);
+	snprintf(text, sizeof(text), "kid=CP001.2\nkey=%s\nkeep_until=99\n", hex64);
+	check(!parses(text, &e, err) && e.keep_until == 99 && !strcmp(e.cur.kid, "CP001.2"),
+	      "a rotation says until when the key it replaces is good");
+	check(seal_format(&e, buf, sizeof(buf)) > 0 && strstr(buf, "keep_until=99\n"),
+	      "and formats so");
+	snprintf(text, sizeof(text), "revoked=5\nkid=CP001.2\nkey=%s\n", hex64);
+	check(parses(text, &e, err) && strstr(err, "alone"), "a revocation stands alone: %s", err);
+	check(parses("kid=CP 1\nkey=00\n", &e, err) && strstr(err, "line 1"), "a kid with a space is refused: %s", err);
 	check(seal_kid_of("CP.0.17", "CP.0") && !seal_kid_of("CP001.1", "CP00") &&
 	      !seal_kid_of("CP001.x", "CP001") && !seal_kid_of("CP001.", "CP001"),
 	      "a kid names its CP, a dot and digits");
