@@ -332,6 +332,9 @@ static void key_record(struct role *r, const char *cp, const struct now *now)
 			     r->conf->topics[T_CP_KEYS], cp, err);
 		return;
 	}
+	/* The CP is told to end its session with the key it still has. */
+	if (e.revoked)
+		central_revoke(&r->core, cp, true, now);
 	switch (keyring_set(&r->keys, cp, &e)) {
 	case KEYRING_ISSUED:
 		info("keys: %s has key '%s'", cp, e.cur.kid);
@@ -346,7 +349,6 @@ static void key_record(struct role *r, const char *cp, const struct now *now)
 		break;
 	case KEYRING_REVOKE:
 		info("keys: %s revoked", cp);
-		central_revoke(&r->core, cp, true, now);
 		break;
 	case KEYRING_FULL:
 		warn_limited(&r->rl, "too many CPs with keys: '%s' not added", cp);

@@ -652,6 +652,7 @@ static int produce_sealed(struct bus *b, enum topic t, int32_t partition,
 	rd_kafka_resp_err_t err;
 	rd_kafka_headers_t *hdrs;
 	unsigned char mac[SEAL_MAC_LEN];
+	char hex[2 * SEAL_MAC_LEN + 1];
 	int tries = 0;
 
 	do {
@@ -661,9 +662,10 @@ static int produce_sealed(struct bus *b, enum topic t, int32_t partition,
 					      strlen(key), val, len };
 
 			seal_mac(k, &r, mac);
+			seal_hex(mac, sizeof(mac), hex);
 			hdrs = rd_kafka_headers_new(2);
 			rd_kafka_header_add(hdrs, SEAL_HDR_KID, -1, k->kid, -1);
-			rd_kafka_header_add(hdrs, SEAL_HDR_MAC, -1, mac, sizeof(mac));
+			rd_kafka_header_add(hdrs, SEAL_HDR_MAC, -1, hex, -1);
 		}
 		err = rd_kafka_producev(b->prod,
 			RD_KAFKA_V_TOPIC(b->conf->topics[t]),
@@ -1351,6 +1353,7 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 
 int bus_last_record(const struct bus *b, struct bus_record *r)
 {
+	static const unsigned char none;
 	const rd_kafka_message_t *rkm = b->last;
 	rd_kafka_headers_t *h;
 	const void *v;
@@ -1371,9 +1374,12 @@ int bus_last_record(const struct bus *b, struct bus_record *r)
 		memcpy(r->kid, v, n);
 		r->kid[n] = '\0';
 	}
+	/* A MAC that is no hex is there, and verifies with no key. */
 	if (!rd_kafka_header_get_last(h, SEAL_HDR_MAC, &v, &n) && v) {
-		r->mac = v;
-		r->maclen = n;
+		bool ok = !seal_unhex(v, n, r->macbuf, SEAL_MAC_LEN);
+
+		r->mac = ok ? r->macbuf : &none;
+		r->maclen = ok ? SEAL_MAC_LEN : 0;
 	}
 	return 0;
 }

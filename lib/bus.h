@@ -145,8 +145,9 @@ int bus_put(struct bus *b, enum topic t, const char *key, const void *val,
 struct bus_record {
 	struct seal_rec rec;
 	char kid[SEAL_KID_MAX + 1];
-	const void *mac;
-	size_t maclen;
+	const void *mac;		/* NULL: no evc-mac header */
+	size_t maclen;			/* 0: one that is no MAC */
+	unsigned char macbuf[SEAL_MAC_LEN];
 };
 int bus_last_record(const struct bus *b, struct bus_record *r);
 

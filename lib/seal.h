@@ -10,7 +10,7 @@
  * Each CP holds a secret key of 256 bits, named by a key id ("kid"):
  * its CP id, a dot and the second it was issued ("CP001.1765141200").
  * Every record a CP writes carries two Kafka headers, evc-kid (the kid)
- * and evc-mac (32 bytes), the MAC being
+ * and evc-mac (the MAC, 64 lowercase hex digits), the MAC being
  *
  *   HMAC-SHA256(key, "evc-seal-v1" 0x00 | be32 len | topic
  *                    | be32 len | record key | value)

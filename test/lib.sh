@@ -302,7 +302,7 @@ _yaml_merge()
 	}' "$1" "$2"
 }
 
-# Do all eleven topics with suffix $1 exist, each partition with a leader?
+# Do all twelve topics with suffix $1 exist, each partition with a leader?
 _topics_ready()
 {
 	kc -L -m 2 2>/dev/null | awk -v suf="-$1" '
@@ -314,7 +314,7 @@ _topics_ready()
 		next
 	}
 	mine && /^    partition / { if ($4 !~ /^[0-9]+,$/) bad++ }
-	END { exit !(n == 11 && !bad) }'
+	END { exit !(n == 12 && !bad) }'
 }
 
 # test_config [NAME] [<<EOF extra YAML EOF]: writes $TEST_DIR/NAME.yaml
