@@ -588,6 +588,23 @@ static void send_ack(struct central *c, const char *cp,
 	post(c, T_CP_REGISTER_ACK, &m);
 }
 
+/*
+ * Whether m, a register or a health, is older than the last one taken
+ * for its CP, or that one again: a replay, which must change nothing.
+ * Otherwise it becomes the last one.
+ */
+static bool replayed(struct central *c, const struct msg *m, int64_t *ts,
+		     char *id)
+{
+	if (m->ts < *ts || (m->ts == *ts && !strcmp(m->id, id))) {
+		ignore(c, m, "older than the last one taken (a replay)");
+		return true;
+	}
+	*ts = m->ts;
+	memcpy(id, m->id, MSG_UUID_LEN + 1);
+	return false;
+}
+
 static void on_register(struct central *c, const struct msg *m,
 			const struct now *now)
 {
@@ -597,6 +614,8 @@ static void on_register(struct central *c, const struct msg *m,
 		ignore(c, m, "reserved CP id");
 		return;
 	}
+	if (p && replayed(c, m, &p->reg_ts, p->reg_id))
+		return;
 	if (p && p->removed) {
 		send_ack(c, m->cp, NULL, now);
 		say(c, SAY_INFO, "%s refused: removed from the catalogue", m->cp);
@@ -641,6 +660,8 @@ static void on_health(struct central *c, const struct msg *m,
 		    p->id);
 		return;
 	}
+	if (replayed(c, m, &p->health_ts, p->health_id))
+		return;
 	if (!p->registered) {
 		/* Central restarted while the CP ran: it will not register. */
 		say(c, SAY_INFO, "%s registered by its heartbeat (%s, %s EUR/kWh)",

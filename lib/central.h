@@ -58,6 +58,12 @@ struct central_cp {
 	bool removed;			/* off the catalogue: refused from now on */
 	bool forgotten;			/* removed and idle: a row kept for its id */
 	bool revoked;			/* its keys revoked: REVOKED, refused */
+	/*
+	 * The newest register and health taken: an older one, or the same
+	 * again, is a replay (messages carry no sequence across restarts).
+	 */
+	int64_t reg_ts, health_ts;
+	char reg_id[MSG_UUID_LEN + 1], health_id[MSG_UUID_LEN + 1];
 	enum cp_state state;
 	int64_t since;			/* wall ms of the last change */
 	int64_t heartbeat;		/* mono ms of the last one */

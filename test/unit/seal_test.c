@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/keyring.h"
 #include "lib/log.h"
 #include "lib/seal.h"
 #include "test/unit/check.h"
@@ -133,6 +134,77 @@ static void key_file_modes(void)
 	unlink(path);
 }
 
+static struct seal_entry entry(const char *kid, int fill, int64_t keep)
+{
+	struct seal_entry e = { .keep_until = keep };
+
+	snprintf(e.cur.kid, sizeof(e.cur.kid), "%s", kid);
+	memset(e.cur.key, fill, SEAL_KEY_LEN);
+	return e;
+}
+
+/* k's verdict on r signed with key (kid, fill), or unsigned (kid NULL). */
+static enum keyring_verdict verdict(struct keyring *k, const char *cp,
+				    const char *kid, int fill,
+				    const struct seal_rec *r, int64_t now)
+{
+	struct seal_key key = { .kid = "" };
+	unsigned char mac[SEAL_MAC_LEN];
+	enum keyring_verdict v;
+
+	if (!kid)
+		return keyring_verify(k, cp, "", NULL, 0, r, now);
+	snprintf(key.kid, sizeof(key.kid), "%s", kid);
+	memset(key.key, fill, SEAL_KEY_LEN);
+	seal_mac(&key, r, mac);
+	v = keyring_verify(k, cp, kid, mac, sizeof(mac), r, now);
+	seal_key_free(&key);
+	return v;
+}
+
+static void keyring_verdicts(void)
+{
+	struct seal_rec r = { "telemetry", "CP001", 5, "{}", 2 };
+	struct seal_entry e1 = entry("CP001.1", 1, 0), e2 = entry("CP001.2", 2, 1000);
+	struct seal_entry other = entry("CP002.1", 9, 0), rev = { .revoked = 5 };
+	struct keyring k;
+
+	keyring_init(&k, false);
+	check(verdict(&k, "CP001", NULL, 0, &r, 0) == KEYRING_UNSIGNED_OK,
+	      "keys not required: a CP without a key is served unsigned");
+	k.require = true;
+	check(verdict(&k, "CP001", NULL, 0, &r, 0) == KEYRING_UNSIGNED,
+	      "keys required: refused unsigned");
+	check(keyring_set(&k, "CP001", &e1) == KEYRING_ISSUED &&
+	      keyring_set(&k, "CP002", &other) == KEYRING_ISSUED, "keys issued");
+	check(verdict(&k, "CP001", "CP001.1", 1, &r, 0) == KEYRING_OK,
+	      "a record signed with the CP's key verifies");
+	check(verdict(&k, "CP001", "CP001.1", 3, &r, 0) == KEYRING_BAD_MAC,
+	      "a MAC made with another key under its kid: bad MAC");
+	check(verdict(&k, "CP001", "CP002.1", 9, &r, 0) == KEYRING_UNKNOWN_KID,
+	      "another CP's valid key: not a key of that CP");
+	check(verdict(&k, "CP001", NULL, 0, &r, 0) == KEYRING_UNSIGNED,
+	      "a CP with a key: unsigned is refused");
+	check(keyring_set(&k, "CP001", &e2) == KEYRING_ROTATED &&
+	      verdict(&k, "CP001", "CP001.1", 1, &r, 999) == KEYRING_OK &&
+	      keyring_key(&k, "CP001") == &keyring_find(&k, "CP001")->prev &&
+	      verdict(&k, "CP001", "CP001.2", 2, &r, 999) == KEYRING_OK &&
+	      keyring_key(&k, "CP001") == &keyring_find(&k, "CP001")->cur,
+	      "rotated: both keys verify in the overlap; Central signs with the one the CP used last");
+	check(verdict(&k, "CP001", "CP001.1", 1, &r, 1000) == KEYRING_UNKNOWN_KID,
+	      "after the overlap the old key is refused");
+	check(keyring_set(&k, "CP001", &rev) == KEYRING_REVOKE &&
+	      verdict(&k, "CP001", "CP001.2", 2, &r, 0) == KEYRING_REVOKED &&
+	      !keyring_key(&k, "CP001"), "revoked: even the newest key is refused");
+	check(keyring_set(&k, "CP001", &e1) == KEYRING_ISSUED &&
+	      verdict(&k, "CP001", "CP001.1", 1, &r, 0) == KEYRING_OK,
+	      "a key issued after a revocation serves again");
+	check(k.refused[KEYRING_UNSIGNED] == 2 && k.refused[KEYRING_BAD_MAC] == 1 &&
+	      k.refused[KEYRING_UNKNOWN_KID] == 2 && k.refused[KEYRING_REVOKED] == 1,
+	      "each refusal counted by reason");
+	keyring_free(&k);
+}
+
 int main(void)
 {
 	log_init("seal_test");
@@ -140,5 +212,6 @@ int main(void)
 	record_mac();
 	key_files();
 	key_file_modes();
+	keyring_verdicts();
 	return check_done();
 }
