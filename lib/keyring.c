@@ -87,6 +87,7 @@ enum keyring_change keyring_set(struct keyring *k, const char *cp,
 	if (had && se->keep_until) {
 		e->prev = e->cur;	/* its prepared states move with it */
 		e->prev_until = se->keep_until;
+		e->on_prev = true;	/* until the CP is heard with the new one */
 	} else {
 		seal_key_free(&e->cur);
 	}

@@ -186,7 +186,9 @@ static void keyring_verdicts(void)
 	check(verdict(&k, "CP001", NULL, 0, &r, 0) == KEYRING_UNSIGNED,
 	      "a CP with a key: unsigned is refused");
 	check(keyring_set(&k, "CP001", &e2) == KEYRING_ROTATED &&
-	      verdict(&k, "CP001", "CP001.1", 1, &r, 999) == KEYRING_OK &&
+	      keyring_key(&k, "CP001") == &keyring_find(&k, "CP001")->prev,
+	      "rotated: Central signs with the old key until the CP uses the new one");
+	check(verdict(&k, "CP001", "CP001.1", 1, &r, 999) == KEYRING_OK &&
 	      keyring_key(&k, "CP001") == &keyring_find(&k, "CP001")->prev &&
 	      verdict(&k, "CP001", "CP001.2", 2, &r, 999) == KEYRING_OK &&
 	      keyring_key(&k, "CP001") == &keyring_find(&k, "CP001")->cur,
