@@ -170,6 +170,7 @@ void conf_free(struct conf *c)
 	free(c->ocpp.listen);
 	free(c->ocpp.path);
 	free(c->ocpp.state_dir);
+	free(c->ocpp.key_dir);
 	free(c->ocpp.tls_cert);
 	free(c->ocpp.tls_key);
 	for (unsigned i = 0; i < c->ocpp.npasswords; i++) {
@@ -346,6 +347,7 @@ struct yocpp {
 	unsigned *ping_s;
 	unsigned *max_frame;
 	char *state_dir;
+	char *key_dir;
 	struct ytls *tls;
 };
 
@@ -460,6 +462,7 @@ static const cyaml_schema_field_t y_ocpp_fields[] = {
 	Y_UINT("ping_s", struct yocpp, ping_s),
 	Y_UINT("max_frame", struct yocpp, max_frame),
 	Y_STR("state_dir", struct yocpp, state_dir),
+	Y_STR("key_dir", struct yocpp, key_dir),
 	Y_MAP("tls", struct yocpp, tls, y_tls_fields),
 	CYAML_FIELD_IGNORE("passwords", Y_OPT),
 	CYAML_FIELD_END
@@ -849,6 +852,7 @@ static int apply_ocpp(struct conf *c, const struct ydoc *d,
 	    set_uint(d, sec, "max_frame", y->max_frame, 1024, 16 << 20,
 		     &o->max_frame) ||
 	    set_path(d, sec, "state_dir", y->state_dir, true, &o->state_dir) ||
+	    set_path(d, sec, "key_dir", y->key_dir, false, &o->key_dir) ||
 	    (y->tls && apply_tls(c, d, y->tls)))
 		return -1;
 	return apply_passwords(c, d);

@@ -89,6 +89,7 @@ struct conf_ocpp {
 	unsigned ping_s;	/* an idle connection is pinged; silent twice as long, closed */
 	unsigned max_frame;	/* bytes of one message from a charger */
 	char *state_dir;	/* the journal of transactions; NULL: cp.state_dir */
+	char *key_dir;		/* the chargers' keys, DIR/CPID.key; NULL: none */
 	char *tls_cert, *tls_key;	/* profile 2: both, or neither */
 	struct conf_password *passwords;	/* profile 1, by CP id */
 	unsigned npasswords;

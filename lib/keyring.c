@@ -7,6 +7,7 @@
 #include <openssl/crypto.h>
 
 #include "keyring.h"
+#include "log.h"
 #include "xalloc.h"
 
 #define KEYRING_MAX 200000	/* as many CPs as Central serves */
@@ -163,4 +164,14 @@ const char *keyring_verdict_text(enum keyring_verdict v)
 	};
 
 	return (unsigned)v < KEYRING_VERDICTS ? texts[v] : "?";
+}
+
+int keyring_take(void *ctx, const char *cp, const struct seal_key *k)
+{
+	struct seal_entry e = { .cur = *k };
+	enum keyring_change ch = keyring_set(ctx, cp, &e);
+
+	e.cur.in = e.cur.out = NULL;
+	OPENSSL_cleanse(&e, sizeof(e));
+	return ch == KEYRING_FULL ? error("too many keys: '%s' not taken", cp) : 0;
 }

@@ -78,6 +78,12 @@ struct seal_key *keyring_key(struct keyring *k, const char *cp);
 /* The entry of cp, or NULL. */
 const struct keyring_cp *keyring_find(const struct keyring *k, const char *cp);
 
+/*
+ * seal_dir_load()'s fn for a keyring (ctx): CP cp signs with k (a
+ * gateway's or a fleet's table of the keys of the CPs it plays).
+ */
+int keyring_take(void *ctx, const char *cp, const struct seal_key *k);
+
 /* Why a verdict refused, for people ("bad MAC", ...). */
 const char *keyring_verdict_text(enum keyring_verdict v);
 

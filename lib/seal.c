@@ -1,4 +1,5 @@
 /* seal.c: a CP's key, and the MAC (HMAC-SHA256) that binds a record to it. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -378,4 +379,46 @@ int seal_key_save(const char *path, const struct seal_key *k)
 	}
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return close(fd) ? error("cannot write key file: '%s': %s", path, strerror(errno)) : 0;
+}
+
+/* "NAME.key": the CP id NAME, into cp; false for any other name. */
+static bool key_file_name(const char *name, char cp[MSG_NAME_MAX + 1])
+{
+	size_t n = strlen(name);
+
+	if (n <= 4 || n - 4 > MSG_NAME_MAX || strcmp(name + n - 4, ".key"))
+		return false;
+	memcpy(cp, name, n - 4);
+	cp[n - 4] = '\0';
+	return msg_cp_id_ok(cp);
+}
+
+int seal_dir_load(const char *dir, int (*fn)(void *ctx, const char *cp,
+					     const struct seal_key *k),
+		  void *ctx)
+{
+	char cp[MSG_NAME_MAX + 1], path[4096];
+	struct seal_key k;
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+	int n = 0, bad = 0;
+
+	if (!dp)
+		return error("cannot open key directory: '%s': %s", dir, strerror(errno));
+	while ((d = readdir(dp)) && !bad) {
+		if (!key_file_name(d->d_name, cp))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		if (seal_key_load(path, &k))
+			bad = 1;
+		else if (!seal_kid_of(k.kid, cp))
+			bad = error("key '%s' of '%s' is not one of CP '%s'", k.kid, path, cp);
+		else if (fn(ctx, cp, &k))
+			bad = 1;
+		else
+			n++;
+		OPENSSL_cleanse(&k, sizeof(k));
+	}
+	closedir(dp);
+	return bad ? -1 : n;
 }

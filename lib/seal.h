@@ -99,6 +99,15 @@ int seal_key_load(const char *path, struct seal_key *k);
 /* Writes a key file, mode 0600 (created, or truncated); -1 said. */
 int seal_key_save(const char *path, const struct seal_key *k);
 
+/*
+ * Loads every key file DIR/CP.key (other names are skipped), checked as
+ * seal_key_load() does and each a key of its CP, and hands each to fn
+ * (a non-zero answer stops). The count, or -1 said.
+ */
+int seal_dir_load(const char *dir, int (*fn)(void *ctx, const char *cp,
+					     const struct seal_key *k),
+		  void *ctx);
+
 /* Hex of n bytes into out (2n + 1 chars). */
 void seal_hex(const unsigned char *b, size_t n, char *out);
 /* n bytes from 2n hex digits; -1 when s is not exactly that. */
