@@ -48,7 +48,7 @@
 #define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 static const char usage[] =
-	"usage: evc cp [-nv] [-b BROKERS] [-c FILE] [-l LOCATION] [-X NAME=VALUE]... CP_ID\n"
+	"usage: evc cp [-nv] [-b BROKERS] [-c FILE] [-k FILE] [-l LOCATION] [-X NAME=VALUE]... CP_ID\n"
 	"       evc cp CP_ID unplug|fault|recover|status\n"
 	"\n"
 	"  CP_ID                     the charging point's id, such as CP001\n"
