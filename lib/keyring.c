@@ -171,7 +171,6 @@ int keyring_take(void *ctx, const char *cp, const struct seal_key *k)
 	struct seal_entry e = { .cur = *k };
 	enum keyring_change ch = keyring_set(ctx, cp, &e);
 
-	e.cur.in = e.cur.out = NULL;
 	OPENSSL_cleanse(&e, sizeof(e));
 	return ch == KEYRING_FULL ? error("too many keys: '%s' not taken", cp) : 0;
 }

@@ -81,7 +81,7 @@ $1 == "oneshot" {
 	oneruns = f["runs"]
 }
 
-$1 == "ingest" || $1 == "bare" {
+$1 == "ingest" || $1 == "bare" || $1 == "ingest_signed" {
 	add($1 SUBSEP "rate", f["rate"])
 	add($1 SUBSEP "per_cpu", f["rate_per_cpu"])
 	add($1 SUBSEP "per_main", f["rate_per_main"])
@@ -176,12 +176,14 @@ function ingest_table(    r, k, c, b) {
 	print ""
 	print "| reader | wall clock | per CPU-second, all threads | per CPU-second, main thread | seconds |"
 	print "|---|---:|---:|---:|---:|"
-	for (r = 1; r <= 2; r++) {
-		k = r == 1 ? "ingest" : "bare"
+	for (r = 1; r <= 3; r++) {
+		k = r == 1 ? "ingest" : r == 2 ? "ingest_signed" : "bare"
 		if (!n[k SUBSEP "rate"])
 			continue
 		printf "| %s | %s | %s | %s | %s |\n",
-			k == "ingest" ? "Central (full processing)" : "bare librdkafka consumer",
+			k == "ingest" ? "Central (full processing)" :
+			k == "ingest_signed" ? "Central, every message signed and verified" :
+			"bare librdkafka consumer",
 			cell(k SUBSEP "rate"), cell(k SUBSEP "per_cpu"), cell(k SUBSEP "per_main"),
 			cell(k SUBSEP "secs")
 	}
@@ -190,6 +192,10 @@ function ingest_table(    r, k, c, b) {
 	if (c != "" && b != "")
 		printf "\nCentral / bare consumer (medians, wall clock): %.1f%% (target: at least 50%%); Central per main-thread CPU-second: %s (target: 200000).\n",
 			100 * c / b, fmt(med("ingest" SUBSEP "per_main"))
+	b = med("ingest_signed" SUBSEP "rate")
+	if (c != "" && b != "")
+		printf "\nSigned / unsigned (medians): wall clock %.1f%%, per main-thread CPU-second %.1f%% (target: at least 90%%).\n",
+			100 * b / c, 100 * med("ingest_signed" SUBSEP "per_main") / med("ingest" SUBSEP "per_main")
 	if (n["ingest" SUBSEP "rss"])
 		printf "\nCentral's peak resident memory at the end of a run (MiB): %s.\n",
 			cell("ingest" SUBSEP "rss")
