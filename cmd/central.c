@@ -785,7 +785,7 @@ static void stop(struct role *r)
 		bus_flush(r->bus, FLUSH_MS);
 		st = bus_stats(r->bus);
 		if (r->core.started)	/* one that never served has nothing to say */
-			info("stats: received %ld, rejected %ld, ignored %ld, sent %ld, failed %ld, implausible %ld, refused %ld (unsigned %ld, bad MAC %ld, unknown kid %ld, revoked %ld)",
+			info("stats: received %ld, rejected %ld, ignored %ld, sent %ld, failed %ld, implausible %ld, refused %ld: unsigned %ld, bad_mac %ld, unknown_kid %ld, revoked %ld",
 			     st->received, st->rejected,
 			     r->core.ignored + r->probe.forged, st->sent,
 			     st->failed, r->core.implausible, keys_refused(r),

@@ -171,7 +171,7 @@ function oneshot_table(    ti, t, k) {
 	print ""
 }
 
-function ingest_table(    r, k, c, b) {
+function ingest_table(    r, k, c, b, label) {
 	print "### 2. Telemetry ingest (" ingest_n " messages per run; messages per second)"
 	print ""
 	print "| reader | wall clock | per CPU-second, all threads | per CPU-second, main thread | seconds |"
@@ -180,10 +180,12 @@ function ingest_table(    r, k, c, b) {
 		k = r == 1 ? "ingest" : r == 2 ? "ingest_signed" : "bare"
 		if (!n[k SUBSEP "rate"])
 			continue
-		printf "| %s | %s | %s | %s | %s |\n",
-			k == "ingest" ? "Central (full processing)" :
-			k == "ingest_signed" ? "Central, every message signed and verified" :
-			"bare librdkafka consumer",
+		label = "bare librdkafka consumer"
+		if (k == "ingest")
+			label = "Central (full processing)"
+		if (k == "ingest_signed")
+			label = "Central, every message signed and verified"
+		printf "| %s | %s | %s | %s | %s |\n", label,
 			cell(k SUBSEP "rate"), cell(k SUBSEP "per_cpu"), cell(k SUBSEP "per_main"),
 			cell(k SUBSEP "secs")
 	}
@@ -211,6 +213,12 @@ function codec_table(    i, op) {
 		op = i == 1 ? "decode" : i == 2 ? "encode" : "init"
 		if (n["codec" SUBSEP op])
 			printf "| msg_%s | %s |\n", op, cell("codec" SUBSEP op)
+	}
+	# The keys' share: a CP's MAC, Central's verdict (lib/seal.c, lib/keyring.c).
+	for (i = 1; i <= 2; i++) {
+		op = i == 1 ? "seal_sign" : "seal_verify"
+		if (n["codec" SUBSEP op])
+			printf "| %s | %s |\n", op, cell("codec" SUBSEP op)
 	}
 	print ""
 }
