@@ -398,7 +398,7 @@ static int cps_key_issue(struct bus *b, const struct cps *c)
 	struct seal_entry e = { 0 };
 	int ret;
 
-	if (seal_key_new(&e.cur, c->id, now_ms() / 1000))
+	if (seal_key_new(&e.cur, c->id, now_ms()))
 		return EXIT_FAIL;
 	ret = key_hand_out(b, c, &e);
 	OPENSSL_cleanse(&e, sizeof(e));
@@ -412,7 +412,7 @@ static int cps_key_rotate(struct bus *b, const struct cps *c)
 	long long overlap = c->overlap ? c->overlap_s : OVERLAP_S;
 	int ret;
 
-	if (seal_key_new(&e.cur, c->id, now_ms() / 1000))
+	if (seal_key_new(&e.cur, c->id, now_ms()))
 		return EXIT_FAIL;
 	e.keep_until = now_ms() + overlap * 1000;
 	ret = key_hand_out(b, c, &e);

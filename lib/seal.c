@@ -135,12 +135,12 @@ bool seal_kid_of(const char *kid, const char *cp)
 	return strspn(kid + n + 1, "0123456789") == strlen(kid + n + 1);
 }
 
-int seal_key_new(struct seal_key *k, const char *cp, int64_t now_s)
+int seal_key_new(struct seal_key *k, const char *cp, int64_t now_ms)
 {
 	memset(k, 0, sizeof(*k));
 	if (!msg_cp_id_ok(cp))
 		return error("bad CP id: '%s'", cp);
-	snprintf(k->kid, sizeof(k->kid), "%s.%" PRId64, cp, now_s);
+	snprintf(k->kid, sizeof(k->kid), "%s.%" PRId64, cp, now_ms);
 	if (RAND_bytes(k->key, SEAL_KEY_LEN) != 1)
 		return error("cannot draw a random key");
 	return 0;

@@ -8,7 +8,8 @@
 
 /*
  * Each CP holds a secret key of 256 bits, named by a key id ("kid"):
- * its CP id, a dot and the second it was issued ("CP001.1765141200").
+ * its CP id, a dot and the millisecond it was issued ("CP001.1765141200123"),
+ * so that a rotation at once after an issue still names another key.
  * Every record a CP writes carries two Kafka headers, evc-kid (the kid)
  * and evc-mac (the MAC, 64 lowercase hex digits), the MAC being
  *
@@ -69,10 +70,10 @@ bool seal_check(struct seal_key *k, const struct seal_rec *r,
 bool seal_kid_of(const char *kid, const char *cp);
 
 /*
- * A fresh random key for CP cp, issued at wall second now_s. -1 when
+ * A fresh random key for CP cp, issued at wall ms now_ms. -1 when
  * the system has no randomness to give (said).
  */
-int seal_key_new(struct seal_key *k, const char *cp, int64_t now_s);
+int seal_key_new(struct seal_key *k, const char *cp, int64_t now_ms);
 
 /*
  * A key file holds kid= and key=. A record of the cp-keys topic (its

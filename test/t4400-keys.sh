@@ -302,13 +302,28 @@ test_expect_success 'a forged stop for CP003 is ignored by its engine, and count
 	"$EVC" central resume CP003 && wait_state CP003 ACTIVE
 '
 
+test_expect_success 'evc fleet -k signs for each of its CPs, and a charge there is served' '
+	mkdir -p fleetkeys &&
+	for cp in FLK00001 FLK00002; do
+		"$EVC" cps add $cp -l Fleet -p 0.2 &&
+		"$EVC" cps key $cp -o fleetkeys/$cp.key || return 1
+	done &&
+	wait_for 10 "grep -qF \"keys: FLK00002 has key\" central.err" &&
+	bg fleet "$EVC" fleet -k fleetkeys -p FLK 2 &&
+	wait_state FLK00001 ACTIVE 15 && wait_state FLK00002 ACTIVE 15 &&
+	"$EVC" auth -w -s 1 -t 20 DRIVERF FLK00001 >authf 2>&1 &&
+	grep -q "^ticket at FLK00001: .*(finished)" authf &&
+	! grep -qF "for '\''FLK" central.err &&
+	bg_kill fleet
+'
+
 test_expect_success 'Central counts each refusal by reason, and no key reaches its log' '
 	bg_kill central &&
 	grep -E "stats: .* refused [0-9]+: unsigned [0-9]+, bad_mac [0-9]+, unknown_kid [0-9]+, revoked [0-9]+\$" central.err >stats &&
 	grep -qE "unsigned 3, bad_mac 1, " stats &&
 	n=$(sed -n "s/.*unknown_kid \([0-9]*\).*/\1/p" stats) && test "$n" -ge 4 &&
 	n=$(sed -n "s/.*revoked \([0-9]*\)\$/\1/p" stats) && test "$n" -ge 1 &&
-	for f in cp1.key cp2.key cp3.key cp3new.key; do
+	for f in cp1.key cp2.key cp3.key cp3new.key fleetkeys/*.key; do
 		! grep -qF "$(sed -n "s/^key=//p" $f)" central.err cp3.err cp3new.err || return 1
 	done &&
 	bg_kill cp3new

@@ -125,8 +125,8 @@ static void key_file_modes(void)
 	int fd = mkstemp(path);
 
 	close(fd);
-	check(!seal_key_new(&k, "CP001", 1765141200) && !strcmp(k.kid, "CP001.1765141200"),
-	      "a new key is named by its CP and second");
+	check(!seal_key_new(&k, "CP001", 1765141200123) && !strcmp(k.kid, "CP001.1765141200123"),
+	      "a new key is named by its CP and millisecond");
 	check(!seal_key_save(path, &k) && !seal_key_load(path, &back) &&
 	      !memcmp(k.key, back.key, SEAL_KEY_LEN), "a saved key loads back");
 	chmod(path, 0640);
