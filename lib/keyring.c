@@ -85,7 +85,8 @@ enum keyring_change keyring_set(struct keyring *k, const char *cp,
 	seal_key_free(&e->prev);
 	e->prev_until = 0;
 	e->on_prev = false;
-	if (had && se->keep_until) {
+	/* Two keys under one kid cannot both be told apart: no overlap. */
+	if (had && se->keep_until && strcmp(e->cur.kid, se->cur.kid)) {
 		e->prev = e->cur;	/* its prepared states move with it */
 		e->prev_until = se->keep_until;
 		e->on_prev = true;	/* until the CP is heard with the new one */

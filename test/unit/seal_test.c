@@ -201,6 +201,11 @@ static void keyring_verdicts(void)
 	check(keyring_set(&k, "CP001", &e1) == KEYRING_ISSUED &&
 	      verdict(&k, "CP001", "CP001.1", 1, &r, 0) == KEYRING_OK,
 	      "a key issued after a revocation serves again");
+	e2 = entry("CP001.1", 5, 1000);
+	check(keyring_set(&k, "CP001", &e2) == KEYRING_REPLACED &&
+	      verdict(&k, "CP001", "CP001.1", 5, &r, 0) == KEYRING_OK &&
+	      !keyring_find(&k, "CP001")->prev_until,
+	      "a new key under the kid of the old one replaces it, without overlap");
 	check(k.refused[KEYRING_UNSIGNED] == 2 && k.refused[KEYRING_BAD_MAC] == 1 &&
 	      k.refused[KEYRING_UNKNOWN_KID] == 2 && k.refused[KEYRING_REVOKED] == 1,
 	      "each refusal counted by reason");
