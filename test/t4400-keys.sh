@@ -175,6 +175,17 @@ test_expect_success 'a key of another CP, or a malformed one, is refused: exit 2
 	"$EVC" cp -n -k loose.key CP001
 '
 
+test_expect_success 'ocpp.key_dir: a charger key others may read stops the gateway: exit 2' '
+	mkdir -p gwkeys && cp loose.key gwkeys/CP001.key && chmod 644 gwkeys/CP001.key &&
+	printf "ocpp:\n  key_dir: gwkeys\n" >gw.yaml &&
+	test_expect_code 2 "$EVC" ocpp -n -c gw.yaml 2>err &&
+	grep -qF "key file readable by group or others (chmod 600 it): '\''gwkeys/CP001.key'\''" err &&
+	chmod 600 gwkeys/CP001.key && "$EVC" ocpp -n -c gw.yaml &&
+	cp gwkeys/CP001.key gwkeys/CP002.key &&
+	test_expect_code 2 "$EVC" ocpp -n -c gw.yaml 2>err &&
+	grep -qF "is not one of CP '\''CP002'\''" err
+'
+
 test_expect_success 'evc cps key, rotate and revoke check their words' '
 	test_expect_code 2 "$EVC" cps key 2>err &&
 	test_expect_code 2 "$EVC" cps revoke CP001 -o x.key 2>err &&
