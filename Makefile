@@ -12,7 +12,7 @@ UNITDIR ?= /lib/systemd/system
 DESTDIR ?=
 
 CC ?= cc
-PKGS = rdkafka jansson libcyaml yaml-0.1 libwebsockets libuv libcrypt libedit
+PKGS = rdkafka jansson libcyaml yaml-0.1 libwebsockets libuv libcrypt libedit libcrypto
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS ?= -O2 -g

@@ -7,11 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "cmd/cmds.h"
 #include "lib/audit.h"
 #include "lib/bus.h"
 #include "lib/central.h"
 #include "lib/conf.h"
+#include "lib/keyring.h"
 #include "lib/cpstate.h"
 #include "lib/exporter.h"
 #include "lib/lease.h"
@@ -37,6 +40,8 @@
 #define DRAIN_MS 1000		/* longest read of what is left at a clean stop */
 #define DRAIN_QUIET_MS 100	/* nothing read for this long: all is read */
 #define SCRAPE_MS 10		/* the metrics listener is serviced this often */
+#define KEYS_BATCH 1000		/* key records taken at most per tick */
+#define REFUSED_EVERY_MS 10000	/* one line about refused messages per this */
 
 static const char usage[] =
 	"usage: evc central [-nv] [-b BROKERS] [-c FILE] [-m ADDR:PORT] [-X NAME=VALUE]...\n"
@@ -61,6 +66,10 @@ struct role {
 	struct central core;
 	struct bus *bus;
 	struct bus *cat;		/* follows cp-catalogue; NULL: cannot */
+	struct bus *kbus;		/* follows cp-keys; NULL: cannot */
+	struct keyring keys;		/* each CP's keys, from cp-keys */
+	long refused_said;		/* refused messages said so far */
+	long long refused_at;		/* mono ms of the last line about them */
 	struct catalogue yaml;		/* central.catalogue: the topic's seed */
 	uint32_t *shown;		/* the panel's rows: the CPs not forgotten */
 	uint32_t nshown, shown_roster;
@@ -70,6 +79,7 @@ struct role {
 	bool log_too;			/* events on stderr as well as the panel */
 	bool quit;
 	bool lost;			/* the lease went to another Central */
+	struct audit_limit refusals;	/* bad-mac records on the trail */
 	bool failed;			/* Kafka failed: Central stops */
 	bool suspended;			/* the lease in doubt: not serving */
 	long long suspended_at;		/* mono ms */
@@ -145,12 +155,72 @@ static bool on_heard(void *ctx, uint32_t i, const char *id,
 	return probe_heard(&((struct role *)ctx)->probe, i, id, now);
 }
 
+static long keys_refused(const struct role *r)
+{
+	long n = 0;
+
+	for (int v = 0; v < KEYRING_VERDICTS; v++)
+		n += r->keys.refused[v];
+	return n;
+}
+
+/*
+ * A CP's message whose MAC is not one of that CP's keys: counted, said
+ * the first time, then at most one line every REFUSED_EVERY_MS with the
+ * count. The CP's state and sessions are not touched.
+ */
+static void key_refused(struct role *r, enum topic t, const struct msg *m,
+			enum keyring_verdict v, const char *kid,
+			const struct now *now)
+{
+	long n = keys_refused(r);
+	struct audit_actor who;
+	struct audit_rec rec;
+
+	/*
+	 * To the trail too, within its rate limit: anyone can send them.
+	 * Kafka does not say who wrote a record: it came "from" its topic.
+	 */
+	audit_actor_set(&who, AUDIT_CP, m->cp, r->conf->topics[t], r->conf);
+	audit_init(&rec, &who, AUDIT_BAD_MAC, m->cp, now->wall);
+	audit_result(&rec, AUDIT_REFUSED, "%s", keyring_verdict_text(v));
+	audit_detail(&rec, "%s, key id '%s'", msg_type_name(m->type), kid);
+	audit_post_limited(r->bus, &r->refusals, &rec);
+	if (r->refused_said && now->mono - r->refused_at < REFUSED_EVERY_MS)
+		return;
+	warn("refused %s for '%s' (kid '%s'): %s; %ld refused so far",
+	     msg_type_name(m->type), m->cp, kid, keyring_verdict_text(v), n);
+	r->refused_said = n;
+	r->refused_at = now->mono;
+}
+
+/* Whether a message a CP writes may reach the core: its MAC checked. */
+static bool authentic(struct role *r, enum topic t, const struct msg *m,
+		      const struct now *now)
+{
+	struct bus_sealed rec;
+	enum keyring_verdict v;
+
+	if (t != T_CP_REGISTER && t != T_TELEMETRY && t != T_HEALTH)
+		return true;
+	if (bus_last_record(r->bus, &rec))
+		return false;
+	v = keyring_verify(&r->keys, m->cp, rec.kid, rec.mac, rec.maclen,
+			   &rec.rec, now->wall);
+	if (v == KEYRING_OK || v == KEYRING_UNSIGNED_OK)
+		return true;
+	key_refused(r, t, m, v, rec.kid, now);
+	return false;
+}
+
 /* A message read: Central's own probes first, then its rules. */
-static void handle(struct role *r, const struct msg *m, const struct now *now)
+static void handle(struct role *r, enum topic t, const struct msg *m,
+		   const struct now *now)
 {
 	switch (probe_feed(&r->probe, m, bus_last_partition(r->bus))) {
 	case PROBE_NONE:
-		central_feed(&r->core, m, now);
+		if (authentic(r, t, m, now))
+			central_feed(&r->core, m, now);
 		break;
 	case PROBE_READY:
 		/* Tests and scripts wait for this line. */
@@ -217,12 +287,13 @@ static void draw(struct role *r)
 		panel_touch(r->panel);
 	r->core.changed = false;
 	snprintf(title, sizeof(title),
-		 " evc central%s%s  %u CPs: %ld active %ld supplying %ld stopped %ld broken %ld disconnected  msgs %ld rejected %ld ignored %ld",
+		 " evc central%s%s  %u CPs: %ld active %ld supplying %ld stopped %ld broken %ld disconnected %ld revoked  msgs %ld rejected %ld ignored %ld",
 		 r->probe.ready ? "" : " (joining)",
 		 r->suspended ? " (lease in doubt: not serving)" : "", r->nshown,
 		 c->count[CP_ACTIVE], c->count[CP_SUPPLYING],
 		 c->count[CP_STOPPED], c->count[CP_BROKEN],
-		 c->count[CP_DISCONNECTED], st->received, st->rejected,
+		 c->count[CP_DISCONNECTED], c->count[CP_REVOKED], st->received,
+		 st->rejected + keys_refused(r),
 		 c->ignored + r->probe.forged);
 	panel_draw(r->panel, title, r->nshown, panel_row_of, r);
 }
@@ -436,6 +507,132 @@ static void keep_lease(struct role *r, const struct now *now)
 	}
 }
 
+/* Central signs what it writes to a CP with that CP's newest key. */
+static struct seal_key *sign_for(void *ctx, enum topic t, const struct msg *m)
+{
+	struct role *r = ctx;
+
+	if (t != T_CP_COMMANDS && t != T_CP_REGISTER_ACK)
+		return NULL;
+	return keyring_key(&r->keys, m->cp);
+}
+
+/*
+ * One record of cp-keys, to the table and, for a revocation or a key
+ * after one, to the core. Kids are said; keys never are.
+ */
+static void key_record(struct role *r, const char *cp, const struct now *now)
+{
+	struct bus_sealed rec;
+	struct seal_entry e;
+	char err[160];
+
+	if (bus_last_record(r->kbus, &rec))
+		return;
+	if (seal_parse(rec.rec.val, rec.rec.vallen, &e, err, sizeof(err))) {
+		warn_limited(&r->rl, "ignored a record of '%s' for '%s': %s",
+			     r->conf->topics[T_CP_KEYS], cp, err);
+		return;
+	}
+	/* The CP is told to end its session with the key it still has. */
+	if (e.revoked)
+		central_revoke(&r->core, cp, true, now);
+	switch (keyring_set(&r->keys, cp, &e)) {
+	case KEYRING_ISSUED:
+		info("keys: %s has key '%s'", cp, e.cur.kid);
+		central_revoke(&r->core, cp, false, now);
+		break;
+	case KEYRING_ROTATED:
+		info("keys: %s has key '%s'; the one before is good until %lld",
+		     cp, e.cur.kid, (long long)e.keep_until);
+		break;
+	case KEYRING_REPLACED:
+		info("keys: %s has key '%s'; the one before is dropped", cp, e.cur.kid);
+		break;
+	case KEYRING_REVOKE:
+		info("keys: %s revoked", cp);
+		break;
+	case KEYRING_FULL:
+		warn_limited(&r->rl, "too many CPs with keys: '%s' not added", cp);
+		break;
+	case KEYRING_SAME:
+		break;
+	}
+	OPENSSL_cleanse(&e, sizeof(e));
+}
+
+/* What changed on cp-keys since the last tick. */
+static void follow_keys(struct role *r, const struct now *now)
+{
+	struct msg m;
+	enum topic t;
+	int got = 1;
+
+	for (int i = 0; r->kbus && got > 0 && i < KEYS_BATCH; i++) {
+		if ((got = bus_recv(r->kbus, &m, &t, 0)) == BUS_GONE)
+			keyring_remove(&r->keys, m.cp);
+		else if (got == BUS_RAW)
+			key_record(r, m.cp, now);
+	}
+	if (got < 0) {
+		warn("cannot follow '%s' any more: keys issued from now on will not reach Central",
+		     r->conf->topics[T_CP_KEYS]);
+		bus_close(r->kbus, 0);
+		r->kbus = NULL;
+	}
+}
+
+/* cp-keys read to its end at the start, then followed; false: denied. */
+static bool keys_begin(struct role *r)
+{
+	long long end = mono_ms() + RESTORE_MS;
+	struct now now = now_is();
+
+	r->kbus = bus_open(r->conf, BUS_CONSUMER, NULL);
+	if (!r->kbus || bus_follow_all(r->kbus, T_CP_KEYS)) {
+		warn("cannot read '%s': no CP has a key", r->conf->topics[T_CP_KEYS]);
+		bus_close(r->kbus, 0);
+		r->kbus = NULL;
+		return !bus_stop;
+	}
+	while (!bus_caught_up(r->kbus) && mono_ms() < end && !bus_stop &&
+	       !bus_denied(r->kbus))
+		follow_keys(r, &now);
+	if (r->kbus && bus_denied(r->kbus))
+		return false;
+	if (r->kbus && !bus_caught_up(r->kbus))
+		warn("cannot read '%s' to its end: its last keys come as it is read",
+		     r->conf->topics[T_CP_KEYS]);
+	return true;
+}
+
+/* Said once at the start: which CPs are served unsigned, and why. */
+static void say_keys(struct role *r)
+{
+	char list[256] = "";
+	size_t used = 0;
+	uint32_t without = 0;
+
+	for (uint32_t i = 0; i < r->core.ncps; i++) {
+		const struct central_cp *p = &r->core.cps[i];
+
+		if (p->forgotten || keyring_key(&r->keys, p->id) ||
+		    (keyring_find(&r->keys, p->id) && keyring_find(&r->keys, p->id)->revoked))
+			continue;
+		if (!without++ || used < sizeof(list) - 40)
+			used += (size_t)snprintf(list + used, sizeof(list) - used,
+						 "%s%s", used ? " " : "", p->id);
+	}
+	if (!without)
+		info("keys: every CP has a key: unsigned messages are refused");
+	else if (r->conf->central.require_keys)
+		info("keys: %u CPs have no key and are refused until issued one (evc cps key): %s%s",
+		     without, list, used >= sizeof(list) - 40 ? " ..." : "");
+	else
+		info("keys: central.require_keys is off: %u CPs without a key are served unsigned: %s%s",
+		     without, list, used >= sizeof(list) - 40 ? " ..." : "");
+}
+
 static void housekeeping(struct role *r, const struct now *now)
 {
 	struct panel_cmd cmd;
@@ -446,6 +643,7 @@ static void housekeeping(struct role *r, const struct now *now)
 		keep_lease(r, now);
 		if (!r->suspended && !r->lost) {
 			follow_catalogue(r, now);
+			follow_keys(r, now);
 			probe_tick(&r->probe, now);
 			central_tick(&r->core, now);
 		}
@@ -500,7 +698,7 @@ static void drain(struct role *r)
 			break;
 		if (got > 0) {
 			now = now_is();
-			handle(r, &m, &now);
+			handle(r, t, &m, &now);
 			quiet = now.mono;
 		}
 	}
@@ -525,7 +723,7 @@ static void serve_turn(struct role *r)
 			      &now);
 	r->last_loop = now.mono;
 	if (got > 0)
-		handle(r, &m, &now);
+		handle(r, t, &m, &now);
 	else
 		log_flush();	/* nothing to read: nothing to wait for */
 	housekeeping(r, &now);
@@ -812,9 +1010,11 @@ static bool start(struct role *r, int *status)
 		return false;
 	}
 	*status = EXIT_FAIL;
-	if (!catalogue_begin(r) || !restore(r) ||
+	if (!catalogue_begin(r) || !restore(r) || !keys_begin(r) ||
 	    bus_subscribe(r->bus, reads, NREADS))
 		return false;
+	say_keys(r);
+	bus_seal(r->bus, sign_for, r);
 	bus_trust(r->bus, r->conf->central.health_timeout_ms);
 	if (r->lease.waited)
 		audit_takeover(r);
@@ -832,15 +1032,21 @@ static void stop(struct role *r)
 		bus_flush(r->bus, FLUSH_MS);
 		st = bus_stats(r->bus);
 		if (r->core.started)	/* one that never served has nothing to say */
-			info("stats: received %ld, rejected %ld, ignored %ld, sent %ld, failed %ld, implausible %ld",
+			info("stats: received %ld, rejected %ld, ignored %ld, sent %ld, failed %ld, implausible %ld, refused %ld: unsigned %ld, bad_mac %ld, unknown_kid %ld, revoked %ld",
 			     st->received, st->rejected,
 			     r->core.ignored + r->probe.forged, st->sent,
-			     st->failed, r->core.implausible);
+			     st->failed, r->core.implausible, keys_refused(r),
+			     r->keys.refused[KEYRING_UNSIGNED],
+			     r->keys.refused[KEYRING_BAD_MAC],
+			     r->keys.refused[KEYRING_UNKNOWN_KID],
+			     r->keys.refused[KEYRING_REVOKED]);
 		bus_close(r->bus, FLUSH_MS);
 		r->bus = NULL;
 	}
 	bus_close(r->cat, 0);
 	r->cat = NULL;
+	bus_close(r->kbus, 0);
+	r->kbus = NULL;
 	lease_release(&r->lease, false);
 }
 
@@ -876,6 +1082,7 @@ static int run_central(struct conf *conf, bool check_only,
 	r->metrics_at = metrics_at ? metrics_at : conf->central.metrics;
 	metrics_init(&r->metrics);
 	central_init(&r->core, &conf->central, &hooks);
+	keyring_init(&r->keys, conf->central.require_keys);
 	if (check_defaults(&conf->central) || load_catalogue(r)) {
 		ret = EXIT_USAGE;
 		goto out;
@@ -903,6 +1110,7 @@ out:
 	stop(r);
 	probe_free(&r->probe);
 	central_free(&r->core);
+	keyring_free(&r->keys);
 	catalogue_free(&r->yaml);
 	free(r->shown);
 	free(r);

@@ -25,6 +25,7 @@
 #include "lib/engine.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/seal.h"
 #include "lib/setup.h"
 #include "lib/xalloc.h"
 
@@ -47,7 +48,7 @@
 #define SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 static const char usage[] =
-	"usage: evc cp [-nv] [-b BROKERS] [-c FILE] [-l LOCATION] [-X NAME=VALUE]... CP_ID\n"
+	"usage: evc cp [-nv] [-b BROKERS] [-c FILE] [-k FILE] [-l LOCATION] [-X NAME=VALUE]... CP_ID\n"
 	"       evc cp CP_ID unplug|fault|recover|status\n"
 	"\n"
 	"  CP_ID                     the charging point's id, such as CP001\n"
@@ -59,6 +60,7 @@ static const char usage[] =
 	"  -b, --brokers BROKERS     Kafka bootstrap servers, host:port,...\n"
 	"  -c, --config FILE         configuration file (default /etc/evc/evc.yaml)\n"
 	"  -h, --help                show this help\n"
+	"  -k, --key-file FILE       the CP's key (over cp.key_file; mode 600)\n"
 	"  -l, --location LOCATION   where the CP is, sent at registration\n"
 	"  -n, --check               check the configuration and exit\n"
 	"  -v, --verbose             print debugging output\n"
@@ -71,6 +73,9 @@ static const char *const actions[] = { "unplug", "fault", "recover", "status" };
 
 struct cp_opts {
 	const char *location;	/* -l, over cp.location */
+	const char *key_file;	/* -k, over cp.key_file */
+	struct seal_key key;
+	bool keyed;
 	bool check;		/* -n */
 	bool engine;		/* --engine: this process is the engine */
 	const char *id;
@@ -878,8 +883,16 @@ static char **engine_argv(int argc, char **argv)
 	return v;
 }
 
+static struct seal_key *sign_health(void *ctx, enum topic t,
+				    const struct msg *m)
+{
+	(void)t;
+	(void)m;
+	return ctx;
+}
+
 static int monitor_run(const struct conf *c, const char *id, int argc,
-		       char **argv)
+		       char **argv, struct seal_key *key)
 {
 	struct monitor m = { .c = c, .id = id, .sock = -1, .errfd = -1,
 			     .lfd = -1, .ok = -1, .exit = -1,
@@ -896,6 +909,8 @@ static int monitor_run(const struct conf *c, const char *id, int argc,
 		unlink(m.path);
 		return EXIT_USAGE;
 	}
+	if (key)
+		bus_seal(m.b, sign_health, key);
 	m.eargv = engine_argv(argc, argv);
 	tty_setup(&m);
 	info("monitoring CP '%s' (health every %u ms, Kafka at '%s')", id,
@@ -916,8 +931,24 @@ static int monitor_run(const struct conf *c, const char *id, int argc,
 	return m.exit < 0 ? EXIT_OK : m.exit;
 }
 
+/* -k or cp.key_file: the CP's key, which must be its own. */
+static int load_key(struct cp_opts *o, const struct conf *c)
+{
+	const char *file = o->key_file ? o->key_file : c->cp.key_file;
+
+	if (!file || !*file)
+		return 0;
+	if (seal_key_load(file, &o->key))
+		return -1;
+	if (!seal_kid_of(o->key.kid, o->id))
+		return error("key '%s' of '%s' is not one of CP '%s'", o->key.kid,
+			     file, o->id);
+	o->keyed = true;
+	return 0;
+}
+
 static int engine_main(const struct conf *c, const char *id,
-		       const char *location)
+		       const char *location, struct seal_key *key)
 {
 	struct stat st;
 
@@ -925,7 +956,7 @@ static int engine_main(const struct conf *c, const char *id,
 		return usage_error("--engine is for the monitor to use");
 	log_init("cp engine");
 	bus_signals();
-	return engine_run(c, id, location, ENGINE_FD);
+	return engine_run(c, id, location, ENGINE_FD, key);
 }
 
 /* What conf.c cannot know: the id, and figures within the protocol's. */
@@ -961,13 +992,13 @@ static int cp_run(void *ctx, struct setup *su)
 	if (o->action)		/* no configuration was read */
 		return client_run(o->id, o->action);
 	location = o->location ? o->location : c->cp.location;
-	if (check(c, o->id, location))
+	if (check(c, o->id, location) || load_key(o, c))
 		return EXIT_USAGE;
 	if (o->engine)
-		return engine_main(c, o->id, location);
+		return engine_main(c, o->id, location, o->keyed ? &o->key : NULL);
 	if (o->check)
 		return EXIT_OK;
-	return monitor_run(c, o->id, o->argc, o->argv);
+	return monitor_run(c, o->id, o->argc, o->argv, o->keyed ? &o->key : NULL);
 }
 
 static int cp_opt(void *ctx, int opt, const char *arg)
@@ -976,6 +1007,8 @@ static int cp_opt(void *ctx, int opt, const char *arg)
 
 	if (opt == 'l')
 		o->location = arg;
+	else if (opt == 'k')
+		o->key_file = arg;
 	else if (opt == 'n')
 		o->check = true;
 	else
@@ -1008,12 +1041,13 @@ int cmd_cp(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "check", no_argument, NULL, 'n' },
 		{ "engine", no_argument, NULL, 'E' },
+		{ "key-file", required_argument, NULL, 'k' },
 		{ "location", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cp_opts o = { .argc = argc, .argv = argv };
 	struct setup_opts so = {
-		.usage = usage, .shortopts = "l:n", .longopts = opts,
+		.usage = usage, .shortopts = "k:l:n", .longopts = opts,
 		.opt = cp_opt, .operands = cp_operands, .run = cp_run, .ctx = &o,
 	};
 

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 
 #include "cmd/cmds.h"
 #include "lib/audit.h"
@@ -16,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/msg_table.h"
 #include "lib/registry.h"
+#include "lib/seal.h"
 #include "lib/setup.h"
 #include "lib/textwidth.h"
 #include "lib/trail.h"
@@ -24,16 +26,24 @@
 #define READ_MS 15000		/* to read the catalogue to its end */
 #define FLUSH_MS 10000		/* for Kafka to take a change */
 #define LOCATION_MAX 40		/* wider locations are cut in the table */
+#define OVERLAP_S 86400		/* rotate: the old key's default overlap */
+#define OVERLAP_MAX_S 604800	/* cp-keys' min.compaction.lag.ms */
 
 static const char usage[] =
 	"usage: evc cps [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... add CP -l LOCATION -p PRICE [-k KW]\n"
 	"       evc cps [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... rm CP\n"
 	"       evc cps [-jv] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... list\n"
+	"       evc cps [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... key CP [-o FILE]\n"
+	"       evc cps [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... rotate CP [-o FILE] [-w SECONDS]\n"
+	"       evc cps [-v] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... revoke CP\n"
 	"\n"
 	"  add CP    put CP in the catalogue, or replace its entry (a new price\n"
 	"            applies to the sessions granted after it)\n"
 	"  rm CP     take CP out of the catalogue (Central refuses it from then on)\n"
 	"  list      every CP of the catalogue\n"
+	"  key CP    issue CP a new random key, which Central takes at once\n"
+	"  rotate CP the same, the old key still good for a while (-w)\n"
+	"  revoke CP refuse CP's messages from now on; a session in progress ends\n"
 	"\n"
 	"  -b, --brokers BROKERS    Kafka bootstrap servers, host:port,...\n"
 	"  -c, --config FILE        configuration file (default /etc/evc/evc.yaml)\n"
@@ -41,8 +51,11 @@ static const char usage[] =
 	"  -j, --json               list: print JSON instead of a table\n"
 	"  -k, --power KW           add: the CP's rated power (default central.max_power_kw)\n"
 	"  -l, --location LOCATION  add: where the CP stands\n"
+	"  -o, --output FILE        key, rotate: write the key file there (mode 600),\n"
+	"                           not to the standard output\n"
 	"  -p, --price PRICE        add: its price in EUR/kWh, 0 to 1000\n"
 	"  -v, --verbose            print debugging output\n"
+	"  -w, --overlap SECONDS    rotate: how long the old key stays good (default 86400)\n"
 	"  -X NAME=VALUE            set a librdkafka property\n";
 
 struct cps {
@@ -51,6 +64,9 @@ struct cps {
 	const char *location, *price, *power;	/* as given */
 	double eur, kw;			/* read from price, power */
 	bool json;
+	const char *output;		/* key, rotate: -o */
+	const char *overlap;		/* rotate: -w */
+	long long overlap_s;
 };
 
 static int cps_opt(void *ctx, int opt, const char *arg)
@@ -61,6 +77,8 @@ static int cps_opt(void *ctx, int opt, const char *arg)
 	case 'j': c->json = true; break;
 	case 'k': c->power = arg; break;
 	case 'l': c->location = arg; break;
+	case 'o': c->output = arg; break;
+	case 'w': c->overlap = arg; break;
 	default: c->price = arg; break;
 	}
 	return 0;
@@ -87,6 +105,22 @@ static int check_entry(struct cps *c)
 	return 0;
 }
 
+static bool key_action(const char *a)
+{
+	return !strcmp(a, "key") || !strcmp(a, "rotate") || !strcmp(a, "revoke");
+}
+
+static int check_overlap(struct cps *c)
+{
+	char *end;
+
+	c->overlap_s = strtoll(c->overlap, &end, 10);
+	if (!*c->overlap || *end || c->overlap_s < 1 || c->overlap_s > OVERLAP_MAX_S)
+		return usage_error("overlap not from 1 to %d seconds: '%s'",
+				   OVERLAP_MAX_S, c->overlap);
+	return 0;
+}
+
 /* The options that do not go with the action, or 0. */
 static const char *stray_option(const struct cps *c)
 {
@@ -100,6 +134,10 @@ static const char *stray_option(const struct cps *c)
 		return "--power";
 	if (strcmp(c->action, "list") && c->json)
 		return "--json";
+	if (strcmp(c->action, "key") && strcmp(c->action, "rotate") && c->output)
+		return "--output";
+	if (strcmp(c->action, "rotate") && c->overlap)
+		return "--overlap";
 	return NULL;
 }
 
@@ -111,9 +149,10 @@ static int check_words(void *ctx, int n, char **w)
 	const char *stray;
 
 	if (!n)
-		return usage_error("expected an action: add, rm or list");
+		return usage_error("expected an action: add, rm, list, key, rotate or revoke");
 	c->action = w[0];
-	if (strcmp(w[0], "add") && strcmp(w[0], "rm") && strcmp(w[0], "list"))
+	if (strcmp(w[0], "add") && strcmp(w[0], "rm") && strcmp(w[0], "list") &&
+	    !key_action(w[0]))
 		return usage_error("unknown action: '%s'",
 				   msg_quote(q, w[0], strlen(w[0])));
 	if (!strcmp(w[0], "list") && n != 1)
@@ -129,6 +168,8 @@ static int check_words(void *ctx, int n, char **w)
 	if (!msg_cp_id_ok(c->id))	/* anything may have been typed */
 		return usage_error("%s: '%s'", registry_err_text(REGISTRY_BAD_ID),
 				   msg_quote(q, c->id, strlen(c->id)));
+	if (c->overlap && check_overlap(c))
+		return EXIT_USAGE;
 	return strcmp(w[0], "add") ? 0 : check_entry(c);
 }
 
@@ -354,6 +395,110 @@ out:
 	return ret;
 }
 
+/* A key record for CP id on cp-keys, delivered: EXIT_OK or why not. */
+static int key_publish(struct bus *b, const char *id, const struct seal_entry *e)
+{
+	char buf[SEAL_FILE_MAX];
+	int n = seal_format(e, buf, sizeof(buf)), ret;
+
+	ret = deliver(b, n < 0 ? -1 : bus_put(b, T_CP_KEYS, id, buf, (size_t)n));
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return ret;
+}
+
+/*
+ * The key goes to its file first (so that it is not lost when Kafka
+ * takes it), then to cp-keys; a file whose key never reached Central
+ * is removed. Without -o, it is printed once Kafka has it.
+ */
+static int key_hand_out(struct bus *b, const struct cps *c,
+			const struct seal_entry *e)
+{
+	char buf[SEAL_FILE_MAX];
+	struct seal_entry plain = { .cur = e->cur };
+	int ret, n;
+
+	if (c->output && seal_key_save(c->output, &e->cur))
+		return EXIT_FAIL;
+	if ((ret = key_publish(b, c->id, e)) != EXIT_OK) {
+		if (c->output)
+			unlink(c->output);
+		return ret;
+	}
+	if (!c->output && (n = seal_format(&plain, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, stdout);
+	OPENSSL_cleanse(buf, sizeof(buf));
+	OPENSSL_cleanse(&plain, sizeof(plain));
+	info("%s: key '%s' issued%s", c->id, e->cur.kid,
+	     c->output ? ", written to the file" : "");
+	return ret;
+}
+
+/* evc cps key: a new key, the one before (if any) dropped at once. */
+static int cps_key_issue(struct bus *b, const struct cps *c,
+			 struct audit_rec *rec)
+{
+	struct seal_entry e = { 0 };
+	int ret;
+
+	if (seal_key_new(&e.cur, c->id, now_ms()))
+		return EXIT_FAIL;
+	audit_detail(rec, "key id '%s'", e.cur.kid);
+	ret = key_hand_out(b, c, &e);
+	OPENSSL_cleanse(&e, sizeof(e));
+	return ret;
+}
+
+/* evc cps rotate: a new key; Central accepts the old one until the overlap ends. */
+static int cps_key_rotate(struct bus *b, const struct cps *c,
+			  struct audit_rec *rec)
+{
+	struct seal_entry e = { 0 };
+	long long overlap = c->overlap ? c->overlap_s : OVERLAP_S;
+	int ret;
+
+	if (seal_key_new(&e.cur, c->id, now_ms()))
+		return EXIT_FAIL;
+	e.keep_until = now_ms() + overlap * 1000;
+	audit_detail(rec, "key id '%s', the old one good for %lld s",
+		     e.cur.kid, overlap);
+	ret = key_hand_out(b, c, &e);
+	OPENSSL_cleanse(&e, sizeof(e));
+	return ret;
+}
+
+/* evc cps revoke: Central refuses the CP from now on, until a new key. */
+static int cps_key_revoke(struct bus *b, const struct cps *c)
+{
+	struct seal_entry e = { .revoked = now_ms() };
+	int ret = key_publish(b, c->id, &e);
+
+	if (ret == EXIT_OK)
+		info("%s: keys revoked", c->id);
+	return ret;
+}
+
+/* A key issued, rotated or revoked, and written to the trail (never the key). */
+static int key_run(struct bus *b, const struct cps *c, const struct conf *conf)
+{
+	bool issue = !strcmp(c->action, "key"),
+	     rotate = !strcmp(c->action, "rotate");
+	struct audit_actor who;
+	struct audit_rec rec;
+	int ret;
+
+	audit_actor_local(&who, AUDIT_CLI, conf);
+	audit_init(&rec, &who, issue ? AUDIT_KEY_ISSUE : rotate ?
+		   AUDIT_KEY_ROTATE : AUDIT_KEY_REVOKE, c->id, now_ms());
+	if (issue)
+		ret = cps_key_issue(b, c, &rec);
+	else if (rotate)
+		ret = cps_key_rotate(b, c, &rec);
+	else
+		ret = cps_key_revoke(b, c);
+	return audit_finish(b, &rec, ret, FLUSH_MS);
+}
+
 /* Kafka first: a topic that is there, seeded if it never was. */
 static int cps_run(void *ctx, struct setup *su)
 {
@@ -367,6 +512,8 @@ static int cps_run(void *ctx, struct setup *su)
 		return EXIT_USAGE;
 	if (bus_check(b, CHECK_MS))
 		ret = EXIT_UNREACHABLE;
+	else if (key_action(c->action))
+		ret = key_run(b, c, &su->conf);
 	else if (list)
 		ret = do_list(b, c, &su->conf);
 	else
@@ -382,11 +529,13 @@ int cmd_cps(int argc, char **argv)
 		{ "power", required_argument, NULL, 'k' },
 		{ "location", required_argument, NULL, 'l' },
 		{ "price", required_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "overlap", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct cps c = { 0 };
 	struct setup_opts o = {
-		.usage = usage, .shortopts = "jk:l:p:", .longopts = opts,
+		.usage = usage, .shortopts = "jk:l:o:p:w:", .longopts = opts,
 		.opt = cps_opt, .operands = check_words, .run = cps_run,
 		.ctx = &c,
 	};

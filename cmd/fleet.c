@@ -12,6 +12,7 @@
 #include "lib/conf.h"
 #include "lib/cp.h"
 #include "lib/index.h"
+#include "lib/keyring.h"
 #include "lib/log.h"
 #include "lib/msg.h"
 #include "lib/sched.h"
@@ -24,13 +25,14 @@
 #define FLUSH_MS 10000		/* to deliver what is queued at the end */
 
 static const char usage[] =
-	"usage: evc fleet [-v] [-a SECONDS] [-b BROKERS] [-c FILE] [-X NAME=VALUE]... [-p PREFIX] [-s START] N\n"
+	"usage: evc fleet [-v] [-a SECONDS] [-b BROKERS] [-c FILE] [-k DIR] [-X NAME=VALUE]... [-p PREFIX] [-s START] N\n"
 	"\n"
 	"  -a, --auth SECONDS     once registered, each CP asks Central for a\n"
 	"                         session of SECONDS for driver D<CP id>\n"
 	"  -b, --brokers BROKERS  Kafka bootstrap servers, host:port,...\n"
 	"  -c, --config FILE      configuration file (default /etc/evc/evc.yaml)\n"
 	"  -h, --help             show this help\n"
+	"  -k, --keys DIR         sign for each CP with its key DIR/ID.key (mode 600)\n"
 	"  -p, --prefix PREFIX    CP ids are PREFIX and a number (default FLEET)\n"
 	"  -s, --start START      number of the first CP (default 1)\n"
 	"  -v, --verbose          print debugging output\n"
@@ -61,6 +63,8 @@ struct fleet {
 	long sessions, refusals, send_failed, other;
 	struct ratelimit rl;
 	int exit;
+	struct keyring keys;	/* -k: the CPs' keys; empty: unsigned */
+	long forged;		/* commands and acks not signed by Central */
 };
 
 /* The cores' post hook: one producer for every CP. */
@@ -188,14 +192,27 @@ static void answered(struct fleet *f, struct fcp *p, enum cp_event ev)
 		     (double)(mono_ms() - f->t0) / 1000, f->refusals);
 }
 
+static struct seal_key *sign_for(void *ctx, enum topic t, const struct msg *m)
+{
+	(void)t;
+	return keyring_key(&((struct fleet *)ctx)->keys, m->cp);
+}
+
 static void on_message(struct fleet *f, const struct msg *m)
 {
 	long i = index_find(&f->ids, f->cps, m->cp);
+	struct seal_key *k = keyring_key(&f->keys, m->cp);
 	struct now t;
 	enum cp_event ev;
 
 	if (i < 0) {
 		f->other++;	/* the partitions carry other CPs too */
+		return;
+	}
+	if (k && !bus_last_sealed_by(f->b, k)) {
+		f->forged++;
+		warn_limited(&f->rl, "%s: ignored %s not signed with its key (%ld so far)",
+			     m->cp, msg_type_name(m->type), f->forged);
 		return;
 	}
 	t = (struct now){ .wall = now_ms(), .mono = mono_ms() };
@@ -332,6 +349,7 @@ static long number(const char *s, long lo, long hi)
 }
 
 struct fleet_opts {
+	const char *keys;		/* -k */
 	const char *prefix;
 	long start, n, auth_s;
 };
@@ -345,6 +363,8 @@ static int fleet_opt(void *ctx, int opt, const char *arg)
 			return usage_error("bad --auth seconds: '%s'", arg);
 	} else if (opt == 'p') {
 		o->prefix = arg;
+	} else if (opt == 'k') {
+		o->keys = arg;
 	} else if ((o->start = number(arg, 0, 99999999)) < 0) {
 		return usage_error("bad --start: '%s'", arg);
 	}
@@ -369,6 +389,7 @@ static int fleet_main(void *ctx, struct setup *su)
 {
 	const struct fleet_opts *o = ctx;
 	struct fleet f = { .exit = -1 };
+	int ret;
 
 	if (check(&su->conf, o->prefix, (unsigned)o->start, (unsigned)o->n,
 		  (unsigned)o->auth_s))
@@ -378,22 +399,33 @@ static int fleet_main(void *ctx, struct setup *su)
 	f.n = (uint32_t)o->n;
 	f.auth_s = (unsigned)o->auth_s;
 	cp_owner_init(&f.o, &su->conf, su->conf.cp.location);
-	if (!(f.b = setup_bus(su)))
+	keyring_init(&f.keys, false);
+	if (o->keys && seal_dir_load(o->keys, keyring_take, &f.keys) < 0) {
+		keyring_free(&f.keys);
 		return EXIT_USAGE;
-	return fleet_run(&f, o->prefix, (unsigned)o->start);
+	}
+	if (!(f.b = setup_bus(su))) {
+		keyring_free(&f.keys);
+		return EXIT_USAGE;
+	}
+	bus_seal(f.b, sign_for, &f);
+	ret = fleet_run(&f, o->prefix, (unsigned)o->start);
+	keyring_free(&f.keys);
+	return ret;
 }
 
 int cmd_fleet(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "auth", required_argument, NULL, 'a' },
+		{ "keys", required_argument, NULL, 'k' },
 		{ "prefix", required_argument, NULL, 'p' },
 		{ "start", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct fleet_opts o = { .prefix = "FLEET", .start = 1 };
 	struct setup_opts so = {
-		.usage = usage, .shortopts = "a:p:s:", .longopts = opts,
+		.usage = usage, .shortopts = "a:k:p:s:", .longopts = opts,
 		.opt = fleet_opt, .operands = fleet_operands, .run = fleet_main,
 		.ctx = &o,
 	};

@@ -13,6 +13,7 @@
 
 #include "cmd/cmds.h"
 #include "lib/bus.h"
+#include "lib/keyring.h"
 #include "lib/conf.h"
 #include "lib/exporter.h"
 #include "lib/figure.h"
@@ -99,6 +100,8 @@ struct gwio {
 	struct crypt_data crypt;
 	struct ratelimit rl_hostile, rl_lws, rl_http;
 	int exit;		/* -1 while running */
+	struct keyring keys;	/* ocpp.key_dir: the chargers' keys */
+	long forged;		/* commands and acks not signed by Central */
 };
 
 /* lws's callbacks find the gateway here: one per process. */
@@ -651,6 +654,30 @@ static void restore(void *arg, const struct gw_record *r)
 		     fig_kwh(r->end.u.ticket.wh).s);
 }
 
+static struct seal_key *sign_for(void *ctx, enum topic t, const struct msg *m)
+{
+	(void)t;
+	return keyring_key(&((struct gwio *)ctx)->keys, m->cp);
+}
+
+/*
+ * A command or ack for a charger with a key counts only when Central
+ * signed it with that key: a forged one is counted, said, ignored.
+ */
+static bool forged(struct gwio *io, enum topic t, const struct msg *m)
+{
+	struct seal_key *k;
+
+	if (t != T_CP_COMMANDS && t != T_CP_REGISTER_ACK)
+		return false;
+	if (!(k = keyring_key(&io->keys, m->cp)) || bus_last_sealed_by(io->b, k))
+		return false;
+	io->forged++;
+	warn_limited(&io->rl_hostile, "%s: ignored %s not signed with its key (%ld so far)",
+		     m->cp, msg_type_name(m->type), io->forged);
+	return true;
+}
+
 /* What Kafka has for the chargers, a bounded amount at a time. */
 static void drain(struct gwio *io)
 {
@@ -660,7 +687,8 @@ static void drain(struct gwio *io)
 	int r = 1;
 
 	for (int i = 0; i < DRAIN_MAX && r > 0; i++)
-		if ((r = bus_recv(io->b, &m, &topic, 0)) > 0)
+		if ((r = bus_recv(io->b, &m, &topic, 0)) > 0 &&
+		    !forged(io, topic, &m))
 			gw_feed(&io->g, &m, &t);
 	if (r < 0)
 		io->exit = EXIT_UNREACHABLE;
@@ -717,7 +745,9 @@ static int gateway_run(struct gwio *io, struct setup *su)
 		metrics_close(io);
 		return EXIT_FAIL;
 	}
-	if (!(io->b = setup_bus(su)) || follow(io)) {
+	if ((io->b = setup_bus(su)))
+		bus_seal(io->b, sign_for, io);
+	if (!io->b || follow(io)) {
 		server_stop(&io->srv);
 		metrics_close(io);
 		bus_close(io->b, 0);
@@ -789,12 +819,19 @@ static int ocpp_run(void *ctx, struct setup *su)
 	io.metrics_at = o->metrics ? o->metrics : su->conf.ocpp.metrics;
 	if (check(&su->conf, io.listen, io.metrics_at))
 		return EXIT_USAGE;
-	if (o->check)
-		return EXIT_OK;
-	bus_signals();
-	io_of = &io;
-	ret = gateway_run(&io, su);
-	io_of = NULL;
+	keyring_init(&io.keys, false);
+	if (su->conf.ocpp.key_dir && *su->conf.ocpp.key_dir &&
+	    seal_dir_load(su->conf.ocpp.key_dir, keyring_take, &io.keys) < 0) {
+		ret = EXIT_USAGE;
+	} else if (o->check) {
+		ret = EXIT_OK;
+	} else {
+		bus_signals();
+		io_of = &io;
+		ret = gateway_run(&io, su);
+		io_of = NULL;
+	}
+	keyring_free(&io.keys);
 	return ret;
 }
 

@@ -67,12 +67,15 @@ static rd_kafka_NewTopic_t *new_topic(const struct conf *c, enum topic t)
 	if (!nt)
 		die(EXIT_USAGE, "cannot create topic '%s': %s", c->topics[t],
 		    err);
-	/* The state and the catalogue keep only the last word on each CP. */
-	if (t == T_CP_STATE || t == T_CP_CATALOGUE)
+	/* The state, the catalogue and the keys keep the last word on each CP. */
+	if (t == T_CP_STATE || t == T_CP_CATALOGUE || t == T_CP_KEYS)
 		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
 	/* The audit trail is kept until an operator says otherwise. */
 	if (t == T_AUDIT)
 		rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
+	/* A rotation's overlap outlives no record before it (evc-cps(1)). */
+	if (t == T_CP_KEYS)
+		rd_kafka_NewTopic_set_config(nt, "min.compaction.lag.ms", "604800000");
 	return nt;
 }
 

@@ -11,6 +11,7 @@
 #include "diag.h"
 #include "log.h"
 #include "msg_table.h"
+#include "seal.h"
 #include "xalloc.h"
 
 #define BUS_OP_TIMEOUT_MS 10000	/* metadata and offset look-ups */
@@ -72,6 +73,8 @@ struct bus {
 	long long wake_msgs, wake_bytes;	/* a run that long may have stopped fetching */
 	void (*wake_fn)(void *arg);	/* bus_wakeup() */
 	void *wake_arg;
+	bus_sealer *sealer;		/* bus_seal(): the key of a message sent */
+	void *sealer_ctx;
 };
 
 volatile int bus_stop;
@@ -89,12 +92,13 @@ static const unsigned topic_types[T_COUNT] = {
 	[T_CONTROL] = 1u << MSG_CONTROL,
 	[T_CP_STATE] = 1u << MSG_CP_STATE,
 	[T_CP_CATALOGUE] = 1u << MSG_CP_ENTRY,
+	[T_CP_KEYS] = 0,	/* key records (lib/seal.h), not messages */
 };
 
 /* Compacted topics, where a record without a value removes its key. */
 static bool compacted(enum topic t)
 {
-	return t == T_CP_STATE || t == T_CP_CATALOGUE;
+	return t == T_CP_STATE || t == T_CP_CATALOGUE || t == T_CP_KEYS;
 }
 
 static void on_signal(int sig)
@@ -809,13 +813,28 @@ int bus_send(struct bus *b, enum topic t, const struct msg *m)
  * One record to topic t: a full queue drains as delivery reports are
  * served; a refusal by Kafka's ACLs is said once. val NULL: a tombstone.
  */
-static int produce(struct bus *b, enum topic t, int32_t partition,
-		   const char *key, const void *val, size_t len)
+static int produce_sealed(struct bus *b, enum topic t, int32_t partition,
+			  const char *key, const void *val, size_t len,
+			  struct seal_key *k)
 {
 	rd_kafka_resp_err_t err;
+	rd_kafka_headers_t *hdrs;
+	unsigned char mac[SEAL_MAC_LEN];
+	char hex[2 * SEAL_MAC_LEN + 1];
 	int tries = 0;
 
 	do {
+		hdrs = NULL;
+		if (k) {
+			struct seal_rec r = { b->conf->topics[t], key,
+					      strlen(key), val, len };
+
+			seal_mac(k, &r, mac);
+			seal_hex(mac, sizeof(mac), hex);
+			hdrs = rd_kafka_headers_new(2);
+			rd_kafka_header_add(hdrs, SEAL_HDR_KID, -1, k->kid, -1);
+			rd_kafka_header_add(hdrs, SEAL_HDR_MAC, -1, hex, -1);
+		}
 		err = rd_kafka_producev(b->prod,
 			RD_KAFKA_V_TOPIC(b->conf->topics[t]),
 			RD_KAFKA_V_PARTITION(partition),
@@ -823,7 +842,10 @@ static int produce(struct bus *b, enum topic t, int32_t partition,
 			RD_KAFKA_V_VALUE((void *)val, len),
 			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 			RD_KAFKA_V_OPAQUE((void *)((intptr_t)t + 1)),
+			RD_KAFKA_V_HEADERS(hdrs),
 			RD_KAFKA_V_END);
+		if (err && hdrs)	/* taken by librdkafka only on success */
+			rd_kafka_headers_destroy(hdrs);
 		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			rd_kafka_poll(b->prod, 10);
 	} while (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && ++tries < 500);
@@ -841,6 +863,27 @@ static int produce(struct bus *b, enum topic t, int32_t partition,
 	return 0;
 }
 
+static int produce(struct bus *b, enum topic t, int32_t partition,
+		   const char *key, const void *val, size_t len)
+{
+	return produce_sealed(b, t, partition, key, val, len, NULL);
+}
+
+void bus_seal(struct bus *b, bus_sealer *fn, void *ctx)
+{
+	b->sealer = fn;
+	b->sealer_ctx = ctx;
+}
+
+int bus_put(struct bus *b, enum topic t, const char *key, const void *val,
+	    size_t len)
+{
+	if (!b->prod || t != T_CP_KEYS || !msg_cp_id_ok(key))
+		return error("cannot write '%s' to topic '%s'", key,
+			     t < T_COUNT ? b->conf->topics[t] : "?");
+	return produce(b, t, RD_KAFKA_PARTITION_UA, key, val, len);
+}
+
 int bus_send_to(struct bus *b, enum topic t, int32_t partition,
 		const struct msg *m)
 {
@@ -854,7 +897,8 @@ int bus_send_to(struct bus *b, enum topic t, int32_t partition,
 	if ((len = msg_encode(m, buf, sizeof(buf))) < 0)
 		return error("cannot encode '%s' message",
 			     msg_type_name(m->type));
-	return produce(b, t, partition, key_of(m), buf, (size_t)len);
+	return produce_sealed(b, t, partition, key_of(m), buf, (size_t)len,
+			      b->sealer ? b->sealer(b->sealer_ctx, t, m) : NULL);
 }
 
 int bus_send_raw(struct bus *b, enum topic t, const char *key,
@@ -1441,6 +1485,30 @@ bad:
 	return 0;
 }
 
+/* A record that is no message (cp-keys): its key in m->cp, BUS_RAW. */
+static int take_raw(struct bus *b, const rd_kafka_message_t *rkm,
+		    struct msg *m, enum topic *tp, int t)
+{
+	char q[MSG_QUOTE_BUF];
+	size_t len = rkm->key ? rkm->key_len : 0;
+
+	memset(m, 0, sizeof(*m));
+	if (len && len <= MSG_NAME_MAX) {
+		memcpy(m->cp, rkm->key, len);
+		if (!memchr(m->cp, '\0', len) && msg_cp_id_ok(m->cp)) {
+			b->st.received++;
+			b->st.received_by[t]++;
+			*tp = (enum topic)t;
+			return BUS_RAW;
+		}
+	}
+	warn_limited(&b->rl_reject, "rejected a record of '%s' keyed '%s': not a CP id",
+		     b->conf->topics[t],
+		     msg_quote(q, rkm->key ? (const char *)rkm->key : "", len));
+	b->st.rejected++;
+	return 0;
+}
+
 /* BUS_SOLE: where to read on if the partition is lost and comes back. */
 static void taken_at(struct bus *b, int t, const rd_kafka_message_t *rkm)
 {
@@ -1502,6 +1570,8 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 		return 0;
 	if (!rkm->payload && compacted(t))
 		return take_tombstone(b, rkm, m, tp, t);
+	if (t == T_CP_KEYS)
+		return take_raw(b, rkm, m, tp, t);
 	if (msg_decode(rkm->payload ? rkm->payload : "", rkm->len, m, why,
 		       sizeof(why))) {
 		reject(b, rkm, why);
@@ -1645,6 +1715,48 @@ void bus_reject_raw(struct bus *b, const struct bus_record *r,
 void bus_accept_raw(struct bus *b)
 {
 	b->st.received++;
+}
+
+int bus_last_record(const struct bus *b, struct bus_sealed *r)
+{
+	static const unsigned char none;
+	const rd_kafka_message_t *rkm = b->last;
+	rd_kafka_headers_t *h;
+	const void *v;
+	size_t n;
+
+	memset(r, 0, sizeof(*r));
+	if (!rkm)
+		return -1;
+	r->rec.topic = rd_kafka_topic_name(rkm->rkt);
+	r->rec.key = rkm->key;
+	r->rec.keylen = rkm->key ? rkm->key_len : 0;
+	r->rec.val = rkm->payload;
+	r->rec.vallen = rkm->payload ? rkm->len : 0;
+	if (rd_kafka_message_headers(rkm, &h))
+		return 0;
+	if (!rd_kafka_header_get_last(h, SEAL_HDR_KID, &v, &n) && v &&
+	    n && n <= SEAL_KID_MAX && !memchr(v, '\0', n)) {
+		memcpy(r->kid, v, n);
+		r->kid[n] = '\0';
+	}
+	/* A MAC that is no hex is there, and verifies with no key. */
+	if (!rd_kafka_header_get_last(h, SEAL_HDR_MAC, &v, &n) && v) {
+		bool ok = !seal_unhex(v, n, r->macbuf, SEAL_MAC_LEN);
+
+		r->mac = ok ? r->macbuf : &none;
+		r->maclen = ok ? SEAL_MAC_LEN : 0;
+	}
+	return 0;
+}
+
+bool bus_last_sealed_by(const struct bus *b, struct seal_key *k)
+{
+	struct bus_sealed r;
+
+	if (bus_last_record(b, &r) || strcmp(r.kid, k->kid))
+		return false;
+	return seal_check(k, &r.rec, r.mac, r.maclen);
 }
 
 int bus_commit(struct bus *b)

@@ -9,6 +9,7 @@
 
 #include "conf.h"
 #include "msg.h"
+#include "seal.h"
 
 enum {
 	BUS_PRODUCER = 1 << 0,	/* can send */
@@ -142,6 +143,8 @@ int bus_subscribe(struct bus *b, const enum topic *ts, int n);
  * skipped records among it, and returns 0 only once the queue is empty.
  */
 #define BUS_GONE 2
+/* A record of cp-keys, which holds no message: m->cp is its key alone. */
+#define BUS_RAW 3
 int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms);
 
 /*
@@ -176,6 +179,36 @@ int bus_recv_raw(struct bus *b, struct bus_record *r, int timeout_ms);
 void bus_accept_raw(struct bus *b);
 void bus_reject_raw(struct bus *b, const struct bus_record *r,
 		    const char *why);
+
+/*
+ * The key whose MAC every message sent from now on carries, if any:
+ * fn answers for each message (a CP's own key, a gateway's charger's,
+ * Central's key of the CP it writes to), NULL leaves it unsigned.
+ */
+typedef struct seal_key *bus_sealer(void *ctx, enum topic t,
+				    const struct msg *m);
+void bus_seal(struct bus *b, bus_sealer *fn, void *ctx);
+
+/* One raw record (a key record, lib/seal.h) keyed by CP key on topic t (cp-keys). */
+int bus_put(struct bus *b, enum topic t, const char *key, const void *val,
+	    size_t len);
+
+/*
+ * The record bus_recv() returned last, as its MAC covers it, with the
+ * evc-kid and evc-mac headers it carried ("" and NULL when it had none).
+ * Valid until the next bus_recv(). -1 when there is none.
+ */
+struct bus_sealed {
+	struct seal_rec rec;
+	char kid[SEAL_KID_MAX + 1];
+	const void *mac;		/* NULL: no evc-mac header */
+	size_t maclen;			/* 0: one that is no MAC */
+	unsigned char macbuf[SEAL_MAC_LEN];
+};
+int bus_last_record(const struct bus *b, struct bus_sealed *r);
+
+/* Whether that record carries k's kid and a MAC that k verifies. */
+bool bus_last_sealed_by(const struct bus *b, struct seal_key *k);
 
 /* True once bus_follow_all()'s partitions have all been read to their end. */
 int bus_caught_up(struct bus *b);

@@ -350,6 +350,8 @@ static void session_news(struct central *c, struct central_cp *p,
  */
 static enum cp_state derive(const struct central_cp *p)
 {
+	if (p->revoked)
+		return CP_REVOKED;
 	if (!p->connected)
 		return CP_DISCONNECTED;
 	if (!p->engine_ok || p->meter_fault)
@@ -589,6 +591,23 @@ static void send_ack(struct central *c, const char *cp,
 	post(c, T_CP_REGISTER_ACK, &m);
 }
 
+/*
+ * Whether m, a register or a health, is older than the last one taken
+ * for its CP, or that one again: a replay, which must change nothing.
+ * Otherwise it becomes the last one.
+ */
+static bool replayed(struct central *c, const struct msg *m, int64_t *ts,
+		     char *id)
+{
+	if (m->ts < *ts || (m->ts == *ts && !strcmp(m->id, id))) {
+		ignore(c, m, "older than the last one taken (a replay)");
+		return true;
+	}
+	*ts = m->ts;
+	memcpy(id, m->id, MSG_UUID_LEN + 1);
+	return false;
+}
+
 static void on_register(struct central *c, const struct msg *m,
 			const struct now *now)
 {
@@ -598,6 +617,8 @@ static void on_register(struct central *c, const struct msg *m,
 		ignore(c, m, "reserved CP id");
 		return;
 	}
+	if (p && replayed(c, m, &p->reg_ts, p->reg_id))
+		return;
 	if (p && p->removed) {
 		send_ack(c, m->cp, NULL, now);
 		say(c, SAY_INFO, "%s refused: removed from the catalogue", m->cp);
@@ -642,6 +663,8 @@ static void on_health(struct central *c, const struct msg *m,
 		    p->id);
 		return;
 	}
+	if (replayed(c, m, &p->health_ts, p->health_id))
+		return;
 	if (!p->registered) {
 		/* Central restarted while the CP ran: it will not register. */
 		say(c, SAY_INFO, "%s registered by its heartbeat (%s, %s EUR/kWh)",
@@ -694,6 +717,7 @@ static enum msg_deny auth_check(struct central *c, const struct central_cp *p,
 	case CP_DISCONNECTED: return DENY_DISCONNECTED;
 	case CP_BROKEN: return DENY_BROKEN;
 	case CP_STOPPED: return DENY_OUT_OF_ORDER;
+	case CP_REVOKED: return DENY_OUT_OF_ORDER;
 	case CP_SUPPLYING: return DENY_BUSY;
 	default: break;
 	}
@@ -984,6 +1008,26 @@ void central_control(struct central *c, enum msg_cmd cmd, const char *id,
 	} else {
 		control(c, p, cmd, false, now);
 	}
+}
+
+void central_revoke(struct central *c, const char *id, bool revoked,
+		    const struct now *now)
+{
+	struct central_cp *p = find(c, id);
+
+	if (!p || p->forgotten || p->revoked == revoked)
+		return;
+	p->revoked = revoked;
+	p->connected = false;	/* heard again only signed by a new key */
+	say(c, SAY_INFO, revoked ? "%s REVOKED: its messages are refused" :
+	    "%s has a key again: served once heard", p->id);
+	if (revoked && p->busy) {
+		notify(c, p, now, "%s was revoked: the supply ends", p->id);
+		send_command(c, p, CMD_END, NULL, now);
+		close_by_central(c, p, END_STOPPED, now);
+		return;
+	}
+	update(c, p, true, now);
 }
 
 static void on_control(struct central *c, const struct msg *m,

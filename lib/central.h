@@ -57,6 +57,13 @@ struct central_cp {
 	bool unsaid;			/* restored: cp-state keeps the last word */
 	bool removed;			/* off the catalogue: refused from now on */
 	bool forgotten;			/* removed and idle: a row kept for its id */
+	bool revoked;			/* its keys revoked: REVOKED, refused */
+	/*
+	 * The newest register and health taken: an older one, or the same
+	 * again, is a replay (messages carry no sequence across restarts).
+	 */
+	int64_t reg_ts, health_ts;
+	char reg_id[MSG_UUID_LEN + 1], health_id[MSG_UUID_LEN + 1];
 	enum cp_state state;
 	int64_t since;			/* wall ms of the last change */
 	int64_t heartbeat;		/* mono ms of the last one */
@@ -196,6 +203,16 @@ void central_tick(struct central *c, const struct now *now);
 /* The operator stops or resumes CP id, or every CP when id is NULL. */
 void central_control(struct central *c, enum msg_cmd cmd, const char *id,
 		     const struct now *now);
+
+/*
+ * CP id's keys were revoked (revoked true; its messages no longer reach
+ * the core: the owner refuses them) or it was issued a key again. A
+ * session in progress ends at once: its ticket bills the energy of the
+ * last telemetry Central took, and the CP is told to end it. A revoked
+ * CP shows REVOKED and is granted nothing.
+ */
+void central_revoke(struct central *c, const char *id, bool revoked,
+		    const struct now *now);
 
 /* The CP of id, or NULL (also when it was removed and is forgotten). */
 const struct central_cp *central_find(const struct central *c,

@@ -38,6 +38,7 @@ const char *const topic_default_names[T_COUNT] = {
 	[T_CENTRAL_LEASE] = "central-lease",
 	[T_CP_CATALOGUE] = "cp-catalogue",
 	[T_AUDIT] = "audit",
+	[T_CP_KEYS] = "cp-keys",
 };
 
 /* The schema below spells these again: a unit test keeps them in step. */
@@ -54,6 +55,7 @@ const char *const topic_keys[T_COUNT] = {
 	[T_CENTRAL_LEASE] = "central_lease",
 	[T_CP_CATALOGUE] = "cp_catalogue",
 	[T_AUDIT] = "audit",
+	[T_CP_KEYS] = "cp_keys",
 };
 
 /*
@@ -110,6 +112,7 @@ void conf_defaults(struct conf *c)
 	c->partitions = 3;
 	c->replication = 1;	/* what the default single broker can hold */
 	c->central.allow_unknown = false;
+	c->central.require_keys = true;
 	c->central.default_price = 0.30;
 	c->central.default_location = xstrdup("unknown");
 	c->central.health_timeout_ms = 3000;
@@ -170,10 +173,12 @@ void conf_free(struct conf *c)
 	free(c->central.metrics);
 	free(c->cp.location);
 	free(c->cp.state_dir);
+	free(c->cp.key_file);
 	free(c->ocpp.listen);
 	free(c->ocpp.metrics);
 	free(c->ocpp.path);
 	free(c->ocpp.state_dir);
+	free(c->ocpp.key_dir);
 	free(c->ocpp.tls_cert);
 	free(c->ocpp.tls_key);
 	for (unsigned i = 0; i < c->ocpp.npasswords; i++) {
@@ -311,6 +316,7 @@ struct ytopics {
 struct ycentral {
 	char *catalogue;
 	int *allow_unknown;
+	int *require_keys;
 	double *default_price;
 	char *default_location;
 	unsigned *health_timeout_ms;
@@ -328,6 +334,7 @@ struct ycp {
 	unsigned *health_ms;
 	char *location;
 	char *state_dir;
+	char *key_file;
 };
 
 struct ydriver {
@@ -354,6 +361,7 @@ struct yocpp {
 	unsigned *ping_s;
 	unsigned *max_frame;
 	char *state_dir;
+	char *key_dir;
 	struct ytls *tls;
 	char *metrics;
 };
@@ -412,6 +420,7 @@ static const cyaml_schema_field_t y_names_fields[] = {
 	Y_STR("central_lease", struct ynames, n[T_CENTRAL_LEASE]),
 	Y_STR("cp_catalogue", struct ynames, n[T_CP_CATALOGUE]),
 	Y_STR("audit", struct ynames, n[T_AUDIT]),
+	Y_STR("cp_keys", struct ynames, n[T_CP_KEYS]),
 	CYAML_FIELD_END
 };
 
@@ -427,6 +436,9 @@ static const cyaml_schema_field_t y_central_fields[] = {
 	CYAML_FIELD_ENUM_PTR("allow_unknown", Y_OPT | CYAML_FLAG_STRICT |
 			     CYAML_FLAG_CASE_INSENSITIVE, struct ycentral,
 			     allow_unknown, y_bools, CYAML_ARRAY_LEN(y_bools)),
+	CYAML_FIELD_ENUM_PTR("require_keys", Y_OPT | CYAML_FLAG_STRICT |
+			     CYAML_FLAG_CASE_INSENSITIVE, struct ycentral,
+			     require_keys, y_bools, CYAML_ARRAY_LEN(y_bools)),
 	Y_FLOAT("default_price", struct ycentral, default_price),
 	Y_STR("default_location", struct ycentral, default_location),
 	Y_UINT("health_timeout_ms", struct ycentral, health_timeout_ms),
@@ -445,6 +457,7 @@ static const cyaml_schema_field_t y_cp_fields[] = {
 	Y_UINT("health_ms", struct ycp, health_ms),
 	Y_STR("location", struct ycp, location),
 	Y_STR("state_dir", struct ycp, state_dir),
+	Y_STR("key_file", struct ycp, key_file),
 	CYAML_FIELD_END
 };
 
@@ -474,6 +487,7 @@ static const cyaml_schema_field_t y_ocpp_fields[] = {
 	Y_UINT("ping_s", struct yocpp, ping_s),
 	Y_UINT("max_frame", struct yocpp, max_frame),
 	Y_STR("state_dir", struct yocpp, state_dir),
+	Y_STR("key_dir", struct yocpp, key_dir),
 	Y_MAP("tls", struct yocpp, tls, y_tls_fields),
 	Y_STR("metrics", struct yocpp, metrics),
 	CYAML_FIELD_IGNORE("passwords", Y_OPT),
@@ -704,6 +718,10 @@ static int apply_central(struct conf *c, const struct ydoc *d,
 
 	if (y->allow_unknown)
 		o->allow_unknown = *y->allow_unknown != 0;
+	if (y->require_keys) {
+		o->require_keys = *y->require_keys != 0;
+		o->require_keys_set = true;
+	}
 	if (set_path(d, sec, "catalogue", y->catalogue, false,
 		     &o->catalogue) ||
 	    set_double(d, sec, "default_price", y->default_price, false,
@@ -736,7 +754,8 @@ static int apply_cp(struct conf *c, const struct ydoc *d, const struct ycp *y)
 	    set_uint(d, sec, "health_ms", y->health_ms, 10, DAY_MS,
 		     &o->health_ms) ||
 	    set_str(d, sec, "location", y->location, false, &o->location) ||
-	    set_path(d, sec, "state_dir", y->state_dir, true, &o->state_dir))
+	    set_path(d, sec, "state_dir", y->state_dir, true, &o->state_dir) ||
+	    set_path(d, sec, "key_file", y->key_file, false, &o->key_file))
 		return -1;
 	return 0;
 }
@@ -899,6 +918,7 @@ static int apply_ocpp(struct conf *c, const struct ydoc *d,
 	    set_uint(d, sec, "max_frame", y->max_frame, 1024, 16 << 20,
 		     &o->max_frame) ||
 	    set_path(d, sec, "state_dir", y->state_dir, true, &o->state_dir) ||
+	    set_path(d, sec, "key_dir", y->key_dir, false, &o->key_dir) ||
 	    (y->tls && apply_tls(d, "ocpp.tls", y->tls, &o->tls_cert,
 				&o->tls_key)) ||
 	    set_listen(d, sec, "metrics", y->metrics, &o->metrics))
@@ -1155,6 +1175,9 @@ static int conf_brokers(struct conf *c, const struct conf_args *a)
 	free(c->brokers);
 	c->brokers = list;
 	c->brokers_from = "evc broker";
+	/* A demo on evc broker has no keys unless its file asks for them. */
+	if (!c->central.require_keys_set)
+		c->central.require_keys = false;
 	return 0;
 }
 

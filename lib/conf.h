@@ -19,6 +19,7 @@ enum topic {
 	T_CENTRAL_LEASE,	/* one partition: the Central holding it serves */
 	T_CP_CATALOGUE,		/* operators -> Central (compacted: the CPs known) */
 	T_AUDIT,		/* Central, operator tools -> auditors (long retention) */
+	T_CP_KEYS,		/* operators -> Central (compacted: each CP's key) */
 	T_COUNT
 };
 
@@ -38,6 +39,9 @@ struct conf_prop {
 struct conf_central {
 	char *catalogue;	/* YAML file of known CPs; NULL: none */
 	bool allow_unknown;	/* accept CPs missing from the catalogue */
+	bool require_keys;	/* refuse what a CP sends unsigned; default:
+				   on, off on evc broker's address */
+	bool require_keys_set;	/* the file said which */
 	double default_price;	/* EUR/kWh for unknown CPs */
 	char *default_location;
 	unsigned health_timeout_ms;	/* monitor silent this long: DISCONNECTED */
@@ -59,6 +63,7 @@ struct conf_cp {
 	unsigned health_ms;	/* monitor check and heartbeat period */
 	char *location;		/* reported at registration */
 	char *state_dir;	/* where the engine keeps an interrupted session */
+	char *key_file;		/* the CP's key (lib/seal.h); NULL: none */
 };
 
 struct conf_driver {
@@ -86,6 +91,7 @@ struct conf_ocpp {
 	unsigned ping_s;	/* an idle connection is pinged; silent twice as long, closed */
 	unsigned max_frame;	/* bytes of one message from a charger */
 	char *state_dir;	/* the journal of transactions; NULL: cp.state_dir */
+	char *key_dir;		/* the chargers' keys, DIR/CPID.key; NULL: none */
 	char *tls_cert, *tls_key;	/* profile 2: both, or neither */
 	char *metrics;		/* ADDR:PORT of GET /metrics; NULL: none */
 	struct conf_password *passwords;	/* profile 1, by CP id */

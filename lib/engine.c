@@ -38,8 +38,10 @@ struct engine {
 	long queued;		/* messages handed to the bus */
 	long failed;		/* delivery failures when the last end was kept */
 	bool unsent;		/* a message posted since was not even queued */
-	struct ratelimit rl_hostile, rl_state, rl_mon;
+	struct ratelimit rl_hostile, rl_state, rl_mon, rl_forged;
 	int exit;		/* -1 while running */
+	struct seal_key *key;	/* signs what it sends; NULL: unsigned */
+	long forged;		/* messages for this CP not signed by Central */
 };
 
 static void state_init(struct engine *e)
@@ -323,10 +325,36 @@ static int connect_kafka(struct engine *e)
 	}
 }
 
+/*
+ * With a key, a command or ack for this CP counts only when Central
+ * signed it with that key: a forged stop or start is counted, said at
+ * a limited rate, and ignored.
+ */
+static bool forged(struct engine *e, const struct msg *m)
+{
+	if (!e->key || strcmp(m->cp, e->id) || bus_last_sealed_by(e->b, e->key))
+		return false;
+	e->forged++;
+	warn_limited(&e->rl_forged, "ignored %s %s: not signed with this CP's key (%ld so far)",
+		     msg_type_name(m->type),
+		     m->type == MSG_COMMAND ? msg_cmd_name(m->u.cmd.cmd) : "",
+		     e->forged);
+	return true;
+}
+
+static struct seal_key *sign_all(void *ctx, enum topic t, const struct msg *m)
+{
+	(void)t;
+	(void)m;
+	return ctx;
+}
+
 static void on_message(struct engine *e, const struct msg *m)
 {
 	struct now t = clock_now();
 
+	if (forged(e, m))
+		return;
 	if (cp_feed(&e->cp, m, &t) != CP_EV_REFUSED)
 		return;
 	error("registration refused by Central: %s: '%s'",
@@ -370,9 +398,9 @@ static void engine_init(struct engine *e, const char *location)
 }
 
 int engine_run(const struct conf *c, const char *id, const char *location,
-	       int fd)
+	       int fd, struct seal_key *key)
 {
-	struct engine e = { .c = c, .id = id, .fd = fd, .exit = -1 };
+	struct engine e = { .c = c, .id = id, .fd = fd, .exit = -1, .key = key };
 	const struct bus_stats *st;
 	struct now t;
 
@@ -381,6 +409,8 @@ int engine_run(const struct conf *c, const char *id, const char *location,
 		cp_free(&e.cp);
 		return EXIT_USAGE;
 	}
+	if (key)
+		bus_seal(e.b, sign_all, key);
 	if (!connect_kafka(&e)) {
 		state_recover(&e);
 		run_loop(&e);
@@ -388,8 +418,9 @@ int engine_run(const struct conf *c, const char *id, const char *location,
 	t = clock_now();
 	cp_act(&e.cp, CP_SHUTDOWN, &t);
 	st = bus_stats(e.b);
-	info("stats: received %ld, rejected %ld, ignored %ld, sent %ld, failed %ld",
-	     st->received, st->rejected, e.cp.other, st->sent, st->failed);
+	info("stats: received %ld, rejected %ld, ignored %ld, sent %ld, failed %ld, forged %ld",
+	     st->received, st->rejected, e.cp.other, st->sent, st->failed,
+	     e.forged);
 	if (bus_close(e.b, FLUSH_MS) && e.exit < 0)
 		e.exit = EXIT_UNREACHABLE;
 	cp_free(&e.cp);

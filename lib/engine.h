@@ -18,6 +18,8 @@
  * one line of key=value words for people and scripts; TEXT answers the
  * action. The engine ends when the socket reaches EOF or on SIGTERM.
  */
+#include "seal.h"
+
 #define ENGINE_FD 3		/* where the monitor puts its end of the pair */
 #define ENGINE_PACKET_MAX 512	/* longest packet either side sends */
 
@@ -25,9 +27,10 @@
  * Runs the engine of CP id at location, talking to its monitor on fd.
  * Returns the exit status: 0 after SIGTERM or the monitor's loss,
  * EXIT_FAIL when Central refused the registration, EXIT_UNREACHABLE on a
- * fatal Kafka error.
+ * fatal Kafka error. key (NULL: none) signs every message it sends, and
+ * the commands and acks for this CP must carry its MAC.
  */
 int engine_run(const struct conf *c, const char *id, const char *location,
-	       int fd);
+	       int fd, struct seal_key *key);
 
 #endif

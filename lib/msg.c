@@ -169,7 +169,7 @@ static const char *const cmd_names[CMD_COUNT] = {
 };
 
 static const char *const state_names[CP_STATE_COUNT] = {
-	"DISCONNECTED", "ACTIVE", "SUPPLYING", "STOPPED", "BROKEN",
+	"DISCONNECTED", "ACTIVE", "SUPPLYING", "STOPPED", "BROKEN", "REVOKED",
 };
 
 /* The name tables of the enum kinds, K_DENY..K_STATE. */

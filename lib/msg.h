@@ -77,6 +77,7 @@ enum cp_state {
 	CP_SUPPLYING,		/* "SUPPLYING", green with live figures */
 	CP_STOPPED,		/* "STOPPED", orange "Out of Order" */
 	CP_BROKEN,		/* "BROKEN", red */
+	CP_REVOKED,		/* "REVOKED": its keys revoked, its messages refused */
 	CP_STATE_COUNT
 };
 

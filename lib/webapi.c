@@ -19,7 +19,7 @@
 static const char *const colours[CP_STATE_COUNT] = {
 	[CP_DISCONNECTED] = "grey", [CP_ACTIVE] = "green",
 	[CP_SUPPLYING] = "green", [CP_STOPPED] = "orange",
-	[CP_BROKEN] = "red",
+	[CP_BROKEN] = "red", [CP_REVOKED] = "grey",
 };
 
 void webapi_init(struct webapi *w, const struct webapi_hooks *h)

@@ -52,6 +52,7 @@ check()
 		pkg-config --exists libuv || want libuv1-dev
 		pkg-config --exists libcrypt || want libcrypt-dev
 		pkg-config --exists libedit || want libedit-dev
+		pkg-config --exists libcrypto || want libssl-dev
 	else
 		want pkg-config
 		want librdkafka-dev
@@ -62,6 +63,7 @@ check()
 		want libuv1-dev
 		want libcrypt-dev
 		want libedit-dev
+		want libssl-dev
 	fi
 	has kcat || want kcat
 	has openssl || want openssl	# t4200's CA and certificates

@@ -87,7 +87,8 @@ NAMES = {
     "end": ["finished", "unplugged", "stopped", "broken", "disconnected",
             "cancelled"],
     "cmd": ["start", "stop", "resume", "end"],
-    "state": ["DISCONNECTED", "ACTIVE", "SUPPLYING", "STOPPED", "BROKEN"],
+    "state": ["DISCONNECTED", "ACTIVE", "SUPPLYING", "STOPPED", "BROKEN",
+              "REVOKED"],
 }
 
 

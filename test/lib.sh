@@ -216,7 +216,8 @@ test_done()
 # --- Kafka and configuration ---------------------------------------------
 
 _topic_keys="cp_register cp_register_ack auth_request auth_response
-cp_commands telemetry health control cp_state central_lease cp_catalogue audit"
+cp_commands telemetry health control cp_state central_lease cp_catalogue audit
+cp_keys"
 
 # topic KEY: this test's name of a topic (cp_register or cp-register).
 topic()
@@ -254,6 +255,8 @@ _config_defaults()
 	_say "central:"
 	_say "  group: evc-central-$_topic_suffix"
 	_say "  health_timeout_ms: 1500"
+	# Keys are the business of the tests that ask for them (t4400).
+	_say "  require_keys: false"
 	_say "cp:"
 	_say "  tick_ms: 200"
 	_say "  health_ms: 200"
@@ -299,7 +302,7 @@ _yaml_merge()
 	}' "$1" "$2"
 }
 
-# Do all twelve topics with suffix $1 exist, each partition with a leader?
+# Do all thirteen topics with suffix $1 exist, each partition with a leader?
 _topics_ready()
 {
 	kc -L -m 2 2>/dev/null | awk -v suf="-$1" '
@@ -311,7 +314,7 @@ _topics_ready()
 		next
 	}
 	mine && /^    partition / { if ($4 !~ /^[0-9]+,$/) bad++ }
-	END { exit !(n == 12 && !bad) }'
+	END { exit !(n == 13 && !bad) }'
 }
 
 # test_config [NAME] [<<EOF extra YAML EOF]: writes $TEST_DIR/NAME.yaml

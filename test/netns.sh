@@ -478,6 +478,7 @@ evc_config()
 	central:
 	  catalogue: cps.yaml
 	  health_timeout_ms: 1500
+	  require_keys: false
 	cp:
 	  tick_ms: 200
 	  health_ms: 200

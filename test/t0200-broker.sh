@@ -9,7 +9,7 @@ printf "topics:\n  partitions: 3\n" >plain.yaml
 export EVC_CONFIG=$TEST_DIR/plain.yaml
 
 topics="cp-register cp-register-ack auth-request auth-response cp-commands
-telemetry health control cp-state central-lease cp-catalogue audit"
+telemetry health control cp-state central-lease cp-catalogue audit cp-keys"
 
 # start_broker NAME [ARGS...]: evc broker with a runtime directory of its
 # own ($TEST_DIR/NAME.run, exported as XDG_RUNTIME_DIR); its address
@@ -97,12 +97,12 @@ test_expect_success 'evc broker prints its address and writes it to the runtime 
 	echo "$addr" >expect &&
 	cmp expect "$(broker_file b1)" &&
 	test "$(stat -c %a b1.run/evc)" = 700 &&
-	grep -qF "serving 10 topics of 3 partitions, Central'\''s lease and the audit trail at '\''$addr'\''" b1.err
+	grep -qF "serving 11 topics of 3 partitions, Central'\''s lease and the audit trail at '\''$addr'\''" b1.err
 '
 
-test_expect_success 'kcat lists the twelve topics there, 3 partitions each, the lease and audit 1' '
+test_expect_success 'kcat lists the thirteen topics there, 3 partitions each, the lease and audit 1' '
 	kcat -b "$addr" -L -m 5 >meta &&
-	test "$(grep -c "^  topic " meta)" = 12 &&
+	test "$(grep -c "^  topic " meta)" = 13 &&
 	for t in $topics; do
 		n=3 && test $t != central-lease && test $t != audit || n=1
 		grep -qE "  topic \"$t\" with $n partitions?:" meta ||
@@ -122,7 +122,7 @@ test_expect_success 'evc topics list finds it through the runtime file' '
 
 test_expect_success 'evc topics create finds every topic there: exit 0' '
 	"$EVC" topics create >out 2>err &&
-	test "$(grep -c "^exists " out)" = 12
+	test "$(grep -c "^exists " out)" = 13
 '
 
 test_expect_success 'with EVC_BROKERS set, the runtime file is not used' '
@@ -191,7 +191,7 @@ test_expect_success '-p 5 gives every topic 5 partitions' '
 		test "$(partitions $t)" = $n || { echo "$t: $(partitions $t)"; return 1; }
 	done &&
 	"$EVC" topics list >out &&
-	test "$(grep -c " partitions 5 replicas 1\$" out)" = 10 &&
+	test "$(grep -c " partitions 5 replicas 1\$" out)" = 11 &&
 	bg_kill b5
 '
 

@@ -189,7 +189,7 @@ test_expect_success 'completion: actions and CP ids of the catalogue' '
 	test "$(complete_words evc central stop CP00)" = \
 		"CP001 CP002 CP003 CP004 CP005 CP006 CP007 CP008 " &&
 	test "$(complete_words evc cp -v CP001 "")" = "fault recover status unplug " &&
-	test "$(complete_words evc cps "")" = "add list rm " &&
+	test "$(complete_words evc cps "")" = "add key list revoke rm rotate " &&
 	test "$(complete_words evc cps rm CP00)" = \
 		"CP001 CP002 CP003 CP004 CP005 CP006 CP007 CP008 " &&
 	test "$(complete_words evc-cps add CP009 --p)" = "--power --price "

@@ -110,7 +110,7 @@ test_expect_success 'missing and stray options, bad actions: exit 2, before Kafk
 	bad rm -- "expected one CP after '\''rm'\''" &&
 	bad add CP001 CP002 -l x -p 1 -- "expected one CP after '\''add'\''" &&
 	bad frob -- "unknown action: '\''frob'\''" &&
-	bad -- "expected an action: add, rm or list"
+	bad -- "expected an action: add, rm, list, key, rotate or revoke"
 '
 
 test_expect_success 'good input without Kafka: exit 3 naming the address' '

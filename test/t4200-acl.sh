@@ -257,7 +257,7 @@ test_expect_success 'acl.sh creates the users and their ACLs' '
 test_expect_success 'admin logs in with -X as well as with evc.yaml' '
 	"$EVC" topics create -c plain.yaml $(sasl admin "$admin_pw") >create.out &&
 	"$EVC" topics list -c plain.yaml $(sasl admin "$admin_pw") >list.out &&
-	test "$(grep -c "partitions 3" list.out)" = 10
+	test "$(grep -c "partitions 3" list.out)" = 11
 '
 
 # TLS: what evc trusts, and the name it checks.
@@ -354,6 +354,18 @@ test_expect_success 'a CP may write telemetry but not cp-commands' '
 	! echo "{}" | kcat -b "$EVC_TEST_BROKERS" $(as cp) -P -k CP001 \
 		-t "$(topic cp_commands)" 2>kcat.err &&
 	grep "Topic authorization failed" kcat.err
+'
+
+test_expect_success 'the operator issues a key and Central takes it; a CP user can neither issue nor read keys' '
+	"$EVC" cps $(as operator) key CP005 -o cp5.key &&
+	wait_for 10 "grep -q \"keys: CP005 has key\" central.err" &&
+	test_expect_code 1 "$EVC" cps $(as cp) key CP006 -o cp6.key 2>keys.err &&
+	grep "not allowed by Kafka to write topic '\''$(topic cp_keys)'\''" keys.err &&
+	test ! -e cp6.key &&
+	! timeout 20 kcat -b "$EVC_TEST_BROKERS" $(as cp) -C -e \
+		-o beginning -t "$(topic cp_keys)" >kcat.out 2>kcat.err &&
+	grep "Topic authorization failed" kcat.err &&
+	test ! -s kcat.out
 '
 
 test_expect_success 'a driver cannot read cp-commands' '

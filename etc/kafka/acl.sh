@@ -125,8 +125,9 @@ user ocpp EVC_OCPP_PASSWORD
 mapfile -t w < <(t cp-register-ack cp-commands auth-response cp-state control \
 	health cp-catalogue audit)
 acl central -- --operation Write "${w[@]}"
+# It alone reads the CPs' keys.
 mapfile -t r < <(t cp-register auth-request telemetry health control cp-state \
-	central-lease cp-catalogue)
+	central-lease cp-catalogue cp-keys)
 acl central -- --operation Read "${r[@]}"
 # The lease group decides which of several Centrals serves (the others
 # stand by); the main group reads the topics.
@@ -157,16 +158,17 @@ mapfile -t r < <(t cp-commands cp-register-ack auth-response)
 acl ocpp -- --operation Read "${r[@]}"
 
 # The operator stops and resumes CPs (control), changes the catalogue
-# (evc cps), each action leaving a record in the audit trail, reads
-# every CP's state (evc status) and the trail (evc audit), and watches
-# the topics and Central's backlog (evc topics list, describe, lag);
-# creating topics and users stays with admin.
-mapfile -t w < <(t control cp-catalogue audit)
+# (evc cps), each action leaving a record in the audit trail, issues,
+# rotates and revokes keys (evc cps: it writes cp-keys and never reads
+# it), reads every CP's state (evc status) and the trail (evc audit), and
+# watches the topics and Central's backlog (evc topics list, describe,
+# lag); creating topics and users stays with admin.
+mapfile -t w < <(t control cp-catalogue audit cp-keys)
 acl operator -- --operation Write "${w[@]}"
 mapfile -t r < <(t cp-state cp-catalogue audit)
 acl operator -- --operation Read "${r[@]}"
 mapfile -t d < <(t cp-register cp-register-ack auth-request auth-response \
 	cp-commands telemetry health control cp-state central-lease cp-catalogue \
-	audit)
+	audit cp-keys)
 acl operator -- --operation Describe "${d[@]}"
 acl operator -- --operation Describe --group "$group" --group "$group-lease"

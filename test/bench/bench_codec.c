@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/keyring.h"
 #include "lib/log.h"
 #include "lib/msg.h"
 #include "test/bench/bench.h"
@@ -27,6 +28,12 @@ static void telemetry(struct msg *m, int i)
 	m->u.prog.wh = 7404 + i;
 	m->u.prog.cents = msg_cents(7404 + i, 0.30);
 }
+
+/*
+ * The cost of keys per message: a CP's MAC over the record, and
+ * Central's verdict on it against a table of 2,000 CPs' keys.
+ */
+static void seal_costs(char buf[][MSG_BUF], const int *len, long *sink);
 
 static void line(const char *what, int64_t ns, long n)
 {
@@ -65,6 +72,44 @@ int main(void)
 	for (long i = 0; i < ROUNDS; i++)
 		msg_init(&out, MSG_PROGRESS);
 	line("init", bench_ns() - t0, ROUNDS);
+	seal_costs(buf, len, &sink);
 	printf("codec bytes=%d failed=%ld\n", len[0], -sink);
 	return sink ? EXIT_FAIL : EXIT_OK;
+}
+
+static void seal_costs(char buf[][MSG_BUF], const int *len, long *sink)
+{
+	static unsigned char mac[NMSG][SEAL_MAC_LEN];
+	struct seal_entry e = { 0 };
+	struct keyring k;
+	char cp[NMSG][16], id[16], kid[SEAL_KID_MAX + 1];
+	int64_t t0;
+
+	keyring_init(&k, true);
+	for (int i = 0; i < 2000; i++) {
+		snprintf(id, sizeof(id), "CPT%05d", i + 1);
+		snprintf(e.cur.kid, sizeof(e.cur.kid), "%s.1", id);
+		memset(e.cur.key, i, SEAL_KEY_LEN);
+		keyring_set(&k, id, &e);
+	}
+	for (int i = 0; i < NMSG; i++)
+		snprintf(cp[i], sizeof(cp[i]), "CPT%05d", i % 2000 + 1);
+	t0 = bench_ns();
+	for (long i = 0; i < ROUNDS; i++) {
+		int j = (int)(i % NMSG);
+		struct seal_rec r = { "telemetry", cp[j], 8, buf[j], (size_t)len[j] };
+
+		seal_mac(keyring_key(&k, cp[j]), &r, mac[j]);
+	}
+	line("seal_sign", bench_ns() - t0, ROUNDS);
+	t0 = bench_ns();
+	for (long i = 0; i < ROUNDS; i++) {
+		int j = (int)(i % NMSG);
+		struct seal_rec r = { "telemetry", cp[j], 8, buf[j], (size_t)len[j] };
+
+		snprintf(kid, sizeof(kid), "%s.1", cp[j]);
+		*sink -= keyring_verify(&k, cp[j], kid, mac[j], SEAL_MAC_LEN, &r, 0) != KEYRING_OK;
+	}
+	line("seal_verify", bench_ns() - t0, ROUNDS);
+	keyring_free(&k);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/bus.h"
+#include "lib/keyring.h"
 #include "lib/log.h"
 #include "lib/msg.h"
 #include "lib/xalloc.h"
@@ -22,9 +23,12 @@
 #define WH_PER_TICK 6		/* 22 kW for 1 s is 6.1 Wh */
 
 static const char usage[] =
-	"usage: bench_ingest -c FILE -o FILE setup K\n"
-	"       bench_ingest -c FILE -o FILE run -n N -p PID -q SEQ\n"
+	"usage: bench_ingest [-k] -c FILE -o FILE setup K\n"
+	"       bench_ingest [-k] -c FILE -o FILE run -n N -p PID -q SEQ\n"
 	"\n"
+	"  -k       sign every message with its CP's key, as evc cp -k does\n"
+	"           (setup issues the keys on cp-keys: KEY(CPTI) is derived\n"
+	"           from the CP id, so that run finds the same)\n"
 	"  setup K  register CPT00001..K and open a session at each (driver\n"
 	"           dtI at CPTI); the sessions go to the file of -o\n"
 	"  run      stop Central (PID) with SIGSTOP, queue N telemetry messages\n"
@@ -45,7 +49,48 @@ struct ingest {
 	struct bus *b;
 	struct sess *s;
 	int n;
+	bool keyed;		/* -k */
+	struct keyring keys;
 };
+
+/* The key of CP cp in a benchmark: known to setup and run alike. */
+static void bench_key(const char *cp, struct seal_key *k)
+{
+	static const char salt[] = "evc-bench-key";
+
+	memset(k, 0, sizeof(*k));
+	snprintf(k->kid, sizeof(k->kid), "%s.1", cp);
+	seal_hmac(salt, sizeof(salt) - 1, cp, strlen(cp), k->key);
+}
+
+static struct seal_key *sign_for(void *ctx, enum topic t, const struct msg *m)
+{
+	(void)t;
+	return keyring_key(ctx, m->cp);
+}
+
+/* -k: every CP's key in the table, signing; on cp-keys too (setup). */
+static int use_keys(struct ingest *g, bool issue)
+{
+	struct seal_entry e = { 0 };
+	char buf[SEAL_FILE_MAX];
+	int len;
+
+	keyring_init(&g->keys, true);
+	for (int i = 0; i < g->n; i++) {
+		bench_key(g->s[i].cp, &e.cur);
+		keyring_take(&g->keys, g->s[i].cp, &e.cur);
+		if (issue && ((len = seal_format(&e, buf, sizeof(buf))) < 0 ||
+			      bus_put(g->b, T_CP_KEYS, g->s[i].cp, buf, (size_t)len)))
+			return -1;
+	}
+	bus_seal(g->b, sign_for, &g->keys);
+	if (issue && bus_flush(g->b, FLUSH_MS))
+		return -1;
+	if (issue)
+		sleep(2);	/* Central takes keys at its ticks: let it */
+	return 0;
+}
 
 static void send_register(struct bus *b, const char *cp)
 {
@@ -124,6 +169,8 @@ static int cmd_setup(struct ingest *g, const char *file)
 
 	if (bench_follow_every(g->b, g->conf, T_CP_REGISTER_ACK) ||
 	    bench_follow_every(g->b, g->conf, T_AUTH_RESPONSE))
+		return EXIT_UNREACHABLE;
+	if (g->keyed && use_keys(g, true))
 		return EXIT_UNREACHABLE;
 	for (int i = 0; i < g->n; i++)
 		send_register(g->b, g->s[i].cp);
@@ -284,16 +331,17 @@ static void sample(struct cpu *x, int pid)
 	x->hwm_kib = peak_rss_kib(pid);
 }
 
-static void report(const struct conf *c, long n, int cps,
+static void report(const struct conf *c, bool signed_, long n, int cps,
 		   const struct cpu *a, const struct cpu *b,
 		   const int64_t *lo, const int64_t *hi)
 {
 	double secs = (double)(b->ns - a->ns) / 1e9;
 	double all = b->all - a->all, main = b->main - a->main;
 
-	printf("ingest n=%ld cps=%d secs=%.3f rate=%.0f cpu=%.3f main_cpu=%.3f"
+	printf("%s n=%ld cps=%d secs=%.3f rate=%.0f cpu=%.3f main_cpu=%.3f"
 	       " rate_per_cpu=%.0f rate_per_main=%.0f rss_peak_kib=%ld range=",
-	       n, cps, secs, n / secs, all, main, n / all, n / main, b->hwm_kib);
+	       signed_ ? "ingest_signed" : "ingest", n, cps, secs, n / secs, all,
+	       main, n / all, n / main, b->hwm_kib);
 	for (unsigned p = 0; p < c->partitions; p++)
 		printf("%s%u:%lld-%lld", p ? "," : "", p, (long long)lo[p],
 		       (long long)hi[p]);
@@ -311,6 +359,8 @@ static int cmd_run(struct ingest *g, long n, int pid, uint32_t seq0)
 
 	if (per < 1 || g->conf->partitions > 256)
 		return usage_error("N must be at least the number of sessions");
+	if (g->keyed)
+		use_keys(g, false);
 	if (bench_follow_every(g->b, g->conf, T_CP_STATE) || ends(g->conf, lo))
 		return EXIT_UNREACHABLE;
 	if (kill(pid, SIGSTOP)) {
@@ -323,7 +373,7 @@ static int cmd_run(struct ingest *g, long n, int pid, uint32_t seq0)
 	if (ret || watch(g, seq0 + (uint32_t)per - 1))
 		return EXIT_FAIL;
 	sample(&b, pid);
-	report(g->conf, per * g->n, g->n, &a, &b, lo, hi);
+	report(g->conf, g->keyed, per * g->n, g->n, &a, &b, lo, hi);
 	return EXIT_OK;
 }
 
@@ -346,10 +396,11 @@ int main(int argc, char **argv)
 	struct conf c;
 
 	log_init("bench-ingest");
-	while ((opt = getopt(argc, argv, "c:hn:o:p:q:")) != -1) {
+	while ((opt = getopt(argc, argv, "c:hkn:o:p:q:")) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
 		case 'h': fputs(usage, stdout); return EXIT_OK;
+		case 'k': g.keyed = true; break;
 		case 'n': n = atol(optarg); break;
 		case 'o': file = optarg; break;
 		case 'p': pid = atoi(optarg); break;
@@ -378,6 +429,8 @@ int main(int argc, char **argv)
 		ret = usage_error("bad command line");
 	}
 	bus_close(g.b, 10000);
+	if (g.keyed)
+		keyring_free(&g.keys);
 	free(g.s);
 	conf_free(&c);
 	return ret;

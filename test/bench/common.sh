@@ -105,7 +105,7 @@ topic_names()
 	echo "  names:"
 	for k in cp_register cp_register_ack auth_request auth_response \
 		cp_commands telemetry health control cp_state central_lease \
-		cp_catalogue audit; do
+		cp_catalogue audit cp_keys; do
 		echo "    $k: ${k//_/-}-$1"
 	done
 }

@@ -117,6 +117,7 @@ topics:
 $(topic_names "$1")
 central:
   allow_unknown: true
+  require_keys: false
   group: central-$1
 cp:
   tick_ms: 1000

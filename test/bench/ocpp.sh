@@ -63,6 +63,7 @@ config()
 		topic_names "ocpp-$1-$tag"
 		echo "central:"
 		echo "  allow_unknown: true"
+		echo "  require_keys: false"
 		echo "  group: evc-central-ocpp-$1-$tag"
 		echo "  max_power_kw: 100000"
 		echo "  health_timeout_ms: $((health_ms * 3))"

@@ -74,6 +74,9 @@ config()
 		topic_names "bench-$1-$tag"
 		echo "central:"
 		echo "  allow_unknown: true"
+		# Keys only where the name says (ingestk: every CP signs).
+		[ "${1%k}" != "$1" ] && echo "  require_keys: true" ||
+			echo "  require_keys: false"
 		echo "  health_timeout_ms: 86400000"
 		echo "  auth_timeout_ms: 86400000"
 		echo "  group: evc-central-bench-$1-$tag"
@@ -197,20 +200,29 @@ section_ingest()
 		pid_central_authcentral=
 	fi
 	config ingest || return 1
+	# The same with a key per CP, every message signed and verified.
+	config ingestk || return 1
 	# A pause longer than the group's session would cost a rebalance.
 	central ingest -X session.timeout.ms=120000 || return 1
+	central ingestk -X session.timeout.ms=120000 || return 1
 	"$bench/bench_ingest" -c "$out/ingest.yaml" -o "$out/sessions.txt" \
 		setup "$cps" >&2 || return 1
+	"$bench/bench_ingest" -k -c "$out/ingestk.yaml" -o "$out/sessionsk.txt" \
+		setup "$cps" >&2 || return 1
 	for ((rep = 1; rep <= repeat; rep++)); do
-		say "ingest: repetition $rep of $repeat ($n messages)"
+		say "ingest: repetition $rep of $repeat ($n messages, unsigned then signed)"
 		line=$("$bench/bench_ingest" -c "$out/ingest.yaml" -o "$out/sessions.txt" \
 			run -n "$n" -p "$pid_central_ingest" -q $(((rep - 1) * per)) \
 			2>>"$out/ingest.err") || { cat "$out/ingest.err" >&2; return 1; }
 		echo "$line" >>"$results"
 		range=${line##*range=}
 		"$bench/bench_bare" -c "$out/ingest.yaml" -r "$range" >>"$results" || return 1
+		"$bench/bench_ingest" -k -c "$out/ingestk.yaml" -o "$out/sessionsk.txt" \
+			run -n "$n" -p "$pid_central_ingestk" -q $(((rep - 1) * per)) \
+			2>>"$out/ingest.err" >>"$results" || { cat "$out/ingest.err" >&2; return 1; }
 	done
 	stop_central ingest
+	stop_central ingestk
 }
 
 section_codec()

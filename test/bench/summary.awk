@@ -81,7 +81,7 @@ $1 == "oneshot" {
 	oneruns = f["runs"]
 }
 
-$1 == "ingest" || $1 == "bare" {
+$1 == "ingest" || $1 == "bare" || $1 == "ingest_signed" {
 	add($1 SUBSEP "rate", f["rate"])
 	add($1 SUBSEP "per_cpu", f["rate_per_cpu"])
 	add($1 SUBSEP "per_main", f["rate_per_main"])
@@ -171,17 +171,21 @@ function oneshot_table(    ti, t, k) {
 	print ""
 }
 
-function ingest_table(    r, k, c, b) {
+function ingest_table(    r, k, c, b, label) {
 	print "### 2. Telemetry ingest (" ingest_n " messages per run; messages per second)"
 	print ""
 	print "| reader | wall clock | per CPU-second, all threads | per CPU-second, main thread | seconds |"
 	print "|---|---:|---:|---:|---:|"
-	for (r = 1; r <= 2; r++) {
-		k = r == 1 ? "ingest" : "bare"
+	for (r = 1; r <= 3; r++) {
+		k = r == 1 ? "ingest" : r == 2 ? "ingest_signed" : "bare"
 		if (!n[k SUBSEP "rate"])
 			continue
-		printf "| %s | %s | %s | %s | %s |\n",
-			k == "ingest" ? "Central (full processing)" : "bare librdkafka consumer",
+		label = "bare librdkafka consumer"
+		if (k == "ingest")
+			label = "Central (full processing)"
+		if (k == "ingest_signed")
+			label = "Central, every message signed and verified"
+		printf "| %s | %s | %s | %s | %s |\n", label,
 			cell(k SUBSEP "rate"), cell(k SUBSEP "per_cpu"), cell(k SUBSEP "per_main"),
 			cell(k SUBSEP "secs")
 	}
@@ -190,6 +194,10 @@ function ingest_table(    r, k, c, b) {
 	if (c != "" && b != "")
 		printf "\nCentral / bare consumer (medians, wall clock): %.1f%% (target: at least 50%%); Central per main-thread CPU-second: %s (target: 200000).\n",
 			100 * c / b, fmt(med("ingest" SUBSEP "per_main"))
+	b = med("ingest_signed" SUBSEP "rate")
+	if (c != "" && b != "")
+		printf "\nSigned / unsigned (medians): wall clock %.1f%%, per main-thread CPU-second %.1f%% (target: at least 90%%).\n",
+			100 * b / c, 100 * med("ingest_signed" SUBSEP "per_main") / med("ingest" SUBSEP "per_main")
 	if (n["ingest" SUBSEP "rss"])
 		printf "\nCentral's peak resident memory at the end of a run (MiB): %s.\n",
 			cell("ingest" SUBSEP "rss")
@@ -205,6 +213,12 @@ function codec_table(    i, op) {
 		op = i == 1 ? "decode" : i == 2 ? "encode" : "init"
 		if (n["codec" SUBSEP op])
 			printf "| msg_%s | %s |\n", op, cell("codec" SUBSEP op)
+	}
+	# The keys' share: a CP's MAC, Central's verdict (lib/seal.c, lib/keyring.c).
+	for (i = 1; i <= 2; i++) {
+		op = i == 1 ? "seal_sign" : "seal_verify"
+		if (n["codec" SUBSEP op])
+			printf "| %s | %s |\n", op, cell("codec" SUBSEP op)
 	}
 	print ""
 }

@@ -63,6 +63,7 @@ topics:
 $(topic_names "$tag")
 central:
   allow_unknown: true
+  require_keys: false
   group: evc-central-$tag
 cp:
   tick_ms: 1000

@@ -1223,8 +1223,75 @@ static void test_catalogue_restore(void)
 	      "then that CP is forgotten too");
 }
 
+/* A register or a health read again changes nothing. */
+static void test_replayed_cp_messages(void)
+{
+	struct msg r = make(MSG_REGISTER, "CP001"), h = make(MSG_HEALTH, "CP001");
+	struct msg old = make(MSG_HEALTH, "CP001");
+	char s[MSG_UUID_LEN + 1];
+
+	start(false);
+	r.u.reg.engine_ok = true;
+	h.u.health.engine_ok = false;
+	feed(&r);
+	feed(&h);
+	check(state("CP001") == CP_BROKEN, "a health with the engine KO: BROKEN");
+	later(100);
+	online("CP001");
+	check(granted("D1", "CP001", s), "a session is granted");
+	clear();
+	feed(&h);
+	check(state("CP001") == CP_SUPPLYING && !last(T_AUTH_RESPONSE, MSG_NOTICE),
+	      "the KO health read again is a replay: the CP supplies on");
+	old.ts -= 50;
+	old.u.health.engine_ok = false;
+	feed(&old);
+	check(state("CP001") == CP_SUPPLYING, "an older health is one too");
+	feed(&r);
+	tel("CP001", "D1", s, 0, 10);
+	later(HEALTH_MS + 1);
+	beat("CP001", true);
+	tick();
+	check(state("CP001") == CP_SUPPLYING && !last(T_AUTH_RESPONSE, MSG_TICKET),
+	      "the register read again owes no supply_end: the session goes on");
+}
+
+/* Keys revoked mid-session: REVOKED, the session billed as far as taken. */
+static void test_revoke(void)
+{
+	char s[MSG_UUID_LEN + 1], req[MSG_UUID_LEN + 1];
+	const struct msg *t;
+
+	start(false);
+	online("CP001");
+	check(granted("D1", "CP001", s), "a session is granted");
+	tel("CP001", "D1", s, 0, 0);
+	tel("CP001", "D1", s, 1, 1200);
+	clear();
+	central_revoke(&w.c, "CP001", true, &w.now);
+	t = last(T_AUTH_RESPONSE, MSG_TICKET);
+	check(t && t->u.ticket.wh == 1200 && t->u.ticket.reason == END_STOPPED &&
+	      t->u.ticket.cents == msg_cents(1200, 0.35),
+	      "revoked mid-session: the ticket bills the 1.2 kWh taken, stopped");
+	check(command(CMD_END, "CP001") && last(T_AUTH_RESPONSE, MSG_NOTICE) &&
+	      state("CP001") == CP_REVOKED &&
+	      last(T_CP_STATE, MSG_CP_STATE)->u.state.state == CP_REVOKED,
+	      "the CP is told to end it, the driver told why, cp-state says REVOKED");
+	ask("D2", "CP001", req);
+	check(answer_to(req) && !answer_to(req)->u.resp.authorized &&
+	      answer_to(req)->u.resp.reason == DENY_OUT_OF_ORDER,
+	      "a revoked CP is granted nothing");
+	central_revoke(&w.c, "CP001", false, &w.now);
+	check(state("CP001") == CP_DISCONNECTED, "a new key: DISCONNECTED until heard");
+	later(10);
+	online("CP001");
+	check(state("CP001") == CP_ACTIVE, "heard again: ACTIVE");
+}
+
 static void run_cases(void)
 {
+	test_replayed_cp_messages();
+	test_revoke();
 	test_truth_table();
 	test_denials();
 	test_grant();

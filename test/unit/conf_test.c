@@ -120,7 +120,7 @@ static void test_defaults(void)
 	      "defaults: localhost:9092 as the broker");
 	check(c.partitions == 3 && c.replication == 1 && c.nprops == 0 && !c.file,
 	      "defaults: 3 partitions, replication 1, no property, no file");
-	check(!c.central.catalogue && !c.central.allow_unknown &&
+	check(!c.central.catalogue && !c.central.allow_unknown && c.central.require_keys &&
 	      fabs(c.central.default_price - 0.30) < 1e-9 &&
 	      !strcmp(c.central.default_location, "unknown") &&
 	      c.central.health_timeout_ms == 3000 && c.central.auth_timeout_ms == 10000 &&
@@ -182,9 +182,11 @@ static const char full_yaml[] =
 	"    central_lease: a10\n"
 	"    cp_catalogue: a11\n"
 	"    audit: a12\n"
+	"    cp_keys: a13\n"
 	"central:\n"
 	"  catalogue: cps.yaml\n"
 	"  allow_unknown: yes\n"
+	"  require_keys: no\n"
 	"  default_price: 0.42\n"
 	"  default_location: somewhere\n"
 	"  health_timeout_ms: 1500\n"
@@ -198,6 +200,7 @@ static const char full_yaml[] =
 	"  health_ms: 250\n"
 	"  location: \"Calle Mayor 1, Alicante\"\n"
 	"  state_dir: state\n"
+	"  key_file: cp.key\n"
 	"driver:\n"
 	"  wait_ms: 0\n"
 	"  timeout_ms: 600\n"
@@ -226,6 +229,9 @@ static void test_full(void)
 	}
 	check(names && c.partitions == 6 && c.replication == 3,
 	      "topics: every key of topic_keys, partitions, replication");
+	check(!c.central.require_keys && c.cp.key_file &&
+	      !strcmp(c.cp.key_file, tmp_path("cp.key")),
+	      "central.require_keys, cp.key_file beside the file");
 	snprintf(want, sizeof(want), "%s/cps.yaml", dir);
 	check(!strcmp(c.central.catalogue, want), "central.catalogue relative to the file");
 	check(c.central.allow_unknown && c.central.default_price == 0.42 &&

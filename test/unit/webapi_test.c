@@ -149,7 +149,7 @@ static void test_reads(void)
 	webapi_init(&w, &hooks);
 	w.default_kw = 22;
 	check(req(&w, "GET", "/api/cps", NULL, NULL, NULL) == 200 &&
-	      has("\"counts\":{\"DISCONNECTED\":0,\"ACTIVE\":0,\"SUPPLYING\":0,\"STOPPED\":0,\"BROKEN\":0}") &&
+	      has("\"counts\":{\"DISCONNECTED\":0,\"ACTIVE\":0,\"SUPPLYING\":0,\"STOPPED\":0,\"BROKEN\":0,\"REVOKED\":0}") &&
 	      has("\"cps\":[]") && has("\"total\":0"),
 	      "no CP: every state counted 0, an empty list");
 	entry(&w, "CP002", "Madrid", 0.4);
@@ -169,6 +169,11 @@ static void test_reads(void)
 	      has("\"color\":\"orange\"") && has("\"driver\":null") &&
 	      has("\"kw\":null,\"kwh\":null,\"eur\":null"),
 	      "a CP stopped: orange, no figures");
+	state(&w, "CP004", CP_REVOKED, "Elda", 5000);
+	check(req(&w, "GET", "/api/cps/CP004", NULL, NULL, NULL) == 200 &&
+	      has("\"state\":\"REVOKED\",\"color\":\"grey\""),
+	      "a CP whose keys were revoked: REVOKED, grey");
+	gone(&w, T_CP_STATE, "CP004");
 	check(req(&w, "GET", "/api/cps", NULL, NULL, NULL) == 200 &&
 	      strstr(resp.body.s, "CP001") < strstr(resp.body.s, "CP002") &&
 	      strstr(resp.body.s, "CP002") < strstr(resp.body.s, "CP003") &&
@@ -432,7 +437,7 @@ static void test_events(void)
 	state(&w, "CP001", CP_ACTIVE, "Alicante", 100);
 	webapi_hello(&w, &b, &c);
 	check(!strcmp(b.s, "event: hello\ndata: {\"counts\":{\"DISCONNECTED\":0,"
-		      "\"ACTIVE\":1,\"SUPPLYING\":0,\"STOPPED\":0,\"BROKEN\":0},"
+		      "\"ACTIVE\":1,\"SUPPLYING\":0,\"STOPPED\":0,\"BROKEN\":0,\"REVOKED\":0},"
 		      "\"total\":1}\n\n") && !webapi_pending(&w, &c),
 	      "hello: the counts and the total, nothing pending after");
 	for (int i = 0; i < 1000; i++)
