@@ -74,10 +74,14 @@ check()
 	has ss || want iproute2
 	has ps || want procps
 	has python3 || want python3
-	# the OCPP charger of the tests lives in a venv (test/ocpp-venv.sh),
-	# which Debian's python3 makes only with ensurepip, in python3-venv
+	# the OCPP charger and the browser driver of the tests live in venvs
+	# (test/py-venv.sh), which Debian's python3 makes only with ensurepip,
+	# in python3-venv
 	{ [ "$everything" = 0 ] && python3 -c "import ensurepip" 2>/dev/null; } ||
 		want python3-venv
+	# the browser of t1810 (evc web's console), driven by WebDriver
+	has chromium || want chromium
+	has chromedriver || want chromium-driver
 }
 
 case ${1:-} in
