@@ -69,41 +69,37 @@ function note(text)
 
 // --- the API -------------------------------------------------------------
 
-async function getJSON(path)
-{
-	const r = await fetch(path, { headers: { Accept: "application/json" } });
-	if (!r.ok)
-		throw new Error(`${path}: ${r.status} ${r.statusText}`);
-	return r.json();
-}
-
-// Asks for the token in a small dialog; resolves to it, or null.
+// Asks for the token in a small dialog; resolves to it, or null. Two
+// requests refused at once share one question.
+let asking = null;
 function askToken(why)
 {
+	if (asking)
+		return asking;
 	const dlg = $("#login"), input = $("#token");
 	const back = document.activeElement;
-	$("#login-why").textContent = why || "This change needs the operator's token.";
+	$("#login-why").textContent = why || "This needs the operator's token.";
 	input.value = "";
-	return new Promise((resolve) => {
-		const done = (tok) => {
-			dlg.removeEventListener("close", onclose);
-			if (dlg.open)
-				dlg.close();
+	asking = new Promise((resolve) => {
+		const done = () => {
+			dlg.removeEventListener("close", done);
+			asking = null;
 			if (back && back.focus)
 				back.focus();
-			resolve(tok);
+			resolve(dlg.returnValue === "ok" && input.value ? input.value : null);
 		};
-		const onclose = () => done(dlg.returnValue === "ok" && input.value ? input.value : null);
 		dlg.returnValue = "";
-		dlg.addEventListener("close", onclose);
+		dlg.addEventListener("close", done);
 		$("#login-cancel").onclick = () => dlg.close("");
 		dlg.showModal();
 		input.focus();
 	});
+	return asking;
 }
 
-// A write: with the token kept for this tab; on 401 asks for one and tries again.
-async function write(method, path, body)
+// A request, with the token kept for this tab; on 401 asks for one and
+// tries again. Resolves to the JSON answer, or throws with the reason.
+async function request(method, path, body)
 {
 	for (;;) {
 		const headers = { Accept: "application/json" };
@@ -125,7 +121,7 @@ async function write(method, path, body)
 				(reply && reply.error ? ": " + reply.error : "") + "." : null;
 			const t = await askToken(why);
 			if (t === null)
-				throw new Error("not sent: no token");
+				throw Object.assign(new Error(`${method} ${path}: not sent: no token`), { noToken: true });
 			sessionStorage.setItem("evc-token", t);
 			continue;
 		}
@@ -139,10 +135,12 @@ async function write(method, path, body)
 	}
 }
 
+const getJSON = (path) => request("GET", path);
+
 async function act(method, path, body, done)
 {
 	try {
-		const r = await write(method, path, body);
+		const r = await request(method, path, body);
 		note(done + (r && typeof r.sent === "number" ? ` (${r.sent} sent)` : ""));
 		return r;
 	} catch (e) {
@@ -385,49 +383,89 @@ function takeCounts(c)
 	schedule();
 }
 
-function listen()
+// Calls on(event, data) for each event of a text/event-stream body.
+async function readEvents(body, on)
 {
-	const es = new EventSource("/api/events");
-	let hellos = 0;
-	const parse = (ev) => {
-		try {
-			return JSON.parse(ev.data);
-		} catch (e) {
-			error(`bad event '${ev.type}' from the server`);
-			return null;
+	const reader = body.pipeThrough(new TextDecoderStream()).getReader();
+	let buf = "", type = "", data = [];
+	for (;;) {
+		const { value, done } = await reader.read();
+		if (done)
+			return;
+		buf += value;
+		const lines = buf.split(/\r\n|\r|\n/);
+		buf = lines.pop();
+		for (const line of lines) {
+			if (line === "") {
+				if (data.length)
+					on(type || "message", data.join("\n"));
+				type = "";
+				data = [];
+			} else if (line.startsWith("event:")) {
+				type = line.slice(6).trim();
+			} else if (line.startsWith("data:")) {
+				data.push(line.slice(line[5] === " " ? 6 : 5));
+			}
 		}
-	};
-	es.addEventListener("hello", (ev) => {
+	}
+}
+
+function onEvent(type, text)
+{
+	let d;
+	try {
+		d = JSON.parse(text);
+	} catch (e) {
+		error(`bad event '${type}' from the server`);
+		return;
+	}
+	if (type === "hello") {
 		link(true, "live");
-		takeCounts(parse(ev));
-		// After a break, events were missed: read everything again.
-		if (hellos++ > 0)
-			load().catch((e) => error(e.message));
-	});
-	es.addEventListener("cp", (ev) => {
-		const cp = parse(ev);
-		if (!cp || typeof cp.id !== "string")
-			return;
-		if (cp.removed)
-			forget(cp.id);
+		takeCounts(d);
+	} else if (type === "cp" && d && typeof d.id === "string") {
+		if (d.removed)
+			forget(d.id);
 		else
-			keep(cp);
-	});
-	es.addEventListener("ticket", (ev) => {
-		const t = parse(ev);
-		if (!t)
-			return;
-		tickets = [t, ...tickets].slice(0, TICKETS);
+			keep(d);
+	} else if (type === "ticket" && d) {
+		tickets = [d, ...tickets].slice(0, TICKETS);
 		dirty.side = true;
 		schedule();
-	});
-	es.addEventListener("counts", (ev) => takeCounts(parse(ev)));
-	es.addEventListener("error", () => {
+	} else if (type === "counts") {
+		takeCounts(d);
+	}
+}
+
+// The server's events, read with fetch rather than EventSource so that
+// they can carry the token; after a break, everything is read again.
+async function listen()
+{
+	for (let n = 0; ; n++) {
+		let pause = 2000;
+		try {
+			const headers = { Accept: "text/event-stream" };
+			const tok = sessionStorage.getItem("evc-token");
+			if (tok)
+				headers.Authorization = "Bearer " + tok;
+			const r = await fetch("/api/events", { headers, cache: "no-store" });
+			if (r.status === 401) {
+				await getJSON("/api/cps?limit=1");	// asks for the token
+				continue;
+			}
+			if (!r.ok || !r.body)
+				throw new Error(`/api/events: ${r.status}`);
+			if (n > 0)
+				load().catch((e) => error(e.message));
+			await readEvents(r.body, onEvent);
+		} catch (e) {
+			if (n === 0 || e.noToken)
+				error("no live updates: " + e.message);
+			if (e.noToken)
+				pause = 30000;	// not the dialog again at once
+		}
 		link(false, "reconnecting…");
-		// The browser tries again by itself, unless the server refused.
-		if (es.readyState === EventSource.CLOSED)
-			setTimeout(() => { listen(); load().catch((e) => error(e.message)); }, 3000);
-	});
+		await new Promise((res) => setTimeout(res, pause));
+	}
 }
 
 // --- the operator's actions ----------------------------------------------
