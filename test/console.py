@@ -12,6 +12,9 @@ line (or several, then "end"); a command that fails answers
   wait ID STATE SECONDS  "state ID STATE" once the row shows it (for
                          SUPPLYING, with a kW above 0: "state ID
                          SUPPLYING KW DRIVER"), or "timeout ID STATE"
+  style ID               "style ID NAME COLOUR": the state's name as the row
+                         shows it and the colour it is shown in (green,
+                         orange, red, grey, or other R,G,B)
   same                   "same page" unless the page was loaded again
   token TOKEN            what to type when the page asks for a token
   stop ID | resume ID    press the row's button; "asked for the token"
@@ -28,6 +31,7 @@ line (or several, then "end"); a command that fails answers
 """
 import os
 import shutil
+import signal
 import sys
 import time
 
@@ -40,6 +44,24 @@ ROWS = "#cps tbody tr[data-id]"
 
 def say(*words):
     print(*words, flush=True)
+
+
+def colour_name(r, g, b):
+    """The name of an sRGB colour by its hue, as a person would say it."""
+    hi, lo = max(r, g, b), min(r, g, b)
+    if hi - lo < 40:
+        return "grey"
+    if hi == g:
+        hue = 60 * (b - r) / (hi - lo) + 120
+    elif hi == r:
+        hue = (60 * (g - b) / (hi - lo)) % 360
+    else:
+        hue = 60 * (r - g) / (hi - lo) + 240
+    for name, a, z in (("red", 345, 360), ("red", 0, 15), ("orange", 15, 45),
+                       ("green", 90, 160)):
+        if a <= hue < z:
+            return name
+    return "other %d,%d,%d" % (r, g, b)
 
 
 def browser(profile):
@@ -119,6 +141,19 @@ class Console:
                 return say("timeout", cp, state, "saw", seen)
             time.sleep(0.05)
 
+    def style(self, cp):
+        """The state's name in the row, and the colour of that name."""
+        got = self.js("""
+            const b = document.querySelector(
+                `#cps tbody tr[data-id="${arguments[0]}"] .badge`);
+            if (!b) return null;
+            return [b.textContent.trim(), getComputedStyle(b).color];""", cp)
+        if not got:
+            return say("error: no row", cp)
+        rgb = [float(x) for x in
+               got[1][got[1].index("(") + 1:got[1].index(")")].split(",")[:3]]
+        say("style", cp, got[0], colour_name(*rgb))
+
     def press(self, action, cp):
         sel = f'#cps tbody tr[data-id="{cp}"] button[data-do="{action}"]'
         self.d.find_element(By.CSS_SELECTOR, sel).click()
@@ -178,6 +213,8 @@ class Console:
             self.list()
         elif c == "wait":
             self.wait(*a)
+        elif c == "style":
+            self.style(a[0])
         elif c == "same":
             same = self.js("return window.evcMark === 'loaded once';")
             say("same page" if same else "loaded again")
@@ -205,6 +242,8 @@ class Console:
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: console.py DIR")
+    # SIGTERM (the test bed ending) quits the browser too, not only python
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     d = browser(sys.argv[1])
     try:
         con = Console(d)
