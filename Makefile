@@ -21,8 +21,11 @@ EVC_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. $(PKG_CFLAGS) \
 	-DEVC_VERSION='"$(VERSION)"'
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
-ROLES = central cp driver auth topics broker status fleet ocpp cps
-LIB_SRC = $(wildcard lib/*.c)
+ROLES = central cp driver auth topics broker status fleet ocpp cps web
+# lib/webui.c is made from the files of lib/webui/ (lib/webui.sh): each is
+# served by evc web at /NAME (openapi.json at /api/openapi.json).
+WEBUI = $(sort $(wildcard lib/webui/*))
+LIB_SRC = $(filter-out lib/webui.c,$(wildcard lib/*.c)) lib/webui.c
 CMD_SRC = $(addprefix cmd/,$(addsuffix .c,$(ROLES)))
 OBJ = evc.o $(LIB_SRC:.c=.o) $(CMD_SRC:.c=.o)
 LIB_OBJ = $(LIB_SRC:.c=.o)
@@ -40,6 +43,9 @@ evc: $(OBJ)
 
 %.o: %.c $(HDR)
 	$(CC) $(EVC_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+lib/webui.c: lib/webui.sh $(WEBUI)
+	lib/webui.sh $(WEBUI) >$@.tmp && mv $@.tmp $@
 
 $(LINKS): evc
 	ln -sf evc $@
@@ -135,6 +141,6 @@ bench-progs: all $(LIB_OBJ)
 	done
 
 clean:
-	rm -f evc $(LINKS) evc.o lib/*.o cmd/*.o $(UNIT_TESTS)
+	rm -f evc $(LINKS) evc.o lib/*.o cmd/*.o lib/webui.c $(UNIT_TESTS)
 
 .PHONY: all units check deps demo asan fuzz install deb distro-check clean bench bench-progs

@@ -49,6 +49,8 @@ static const struct cmd commands[] = {
 	  KAFKA | SETUP_PRODUCER | SETUP_CONSUMER },
 	{ "cps", cmd_cps, "add, remove and list the CPs of the catalogue",
 	  KAFKA },
+	{ "web", cmd_web, "serve the CPs and the operator's API over HTTP",
+	  KAFKA | SETUP_PRODUCER | SETUP_CONSUMER },
 };
 
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))

@@ -464,7 +464,7 @@ static void catalogue_fallback(struct role *r, const struct now *now)
  */
 static bool catalogue_begin(struct role *r)
 {
-	enum registry_result res = REGISTRY_UNFOLLOWED;
+	enum bus_read res = BUS_READ_UNFOLLOWED;
 	struct now now = now_is();
 	struct registry reg;
 	int used;
@@ -480,13 +480,13 @@ static bool catalogue_begin(struct role *r)
 		registry_free(&reg);
 		return false;
 	}
-	if (res == REGISTRY_TIMEOUT)
+	if (res == BUS_READ_TIMEOUT)
 		warn("cannot read '%s' to its end: its last CPs come as it is read",
 		     r->conf->topics[T_CP_CATALOGUE]);
-	if (res == REGISTRY_DONE || res == REGISTRY_TIMEOUT) {
+	if (res == BUS_READ_DONE || res == BUS_READ_TIMEOUT) {
 		feed_registry(r, &reg, &now);
 		say_catalogue(r, used == 0);
-	} else if (res != REGISTRY_STOPPED) {	/* a signal: Central stops */
+	} else if (res != BUS_READ_STOPPED) {	/* a signal: Central stops */
 		catalogue_fallback(r, &now);
 	}
 	registry_free(&reg);
@@ -514,7 +514,7 @@ static bool restore(struct role *r)
 {
 	const char *topic = r->conf->topics[T_CP_STATE];
 	struct bus *b = bus_open(r->conf, BUS_CONSUMER, NULL);
-	enum cpstate_result res = CPSTATE_UNFOLLOWED;
+	enum bus_read res = BUS_READ_UNFOLLOWED;
 	struct now now = now_is();
 	struct cpstate cs;
 	bool denied;
@@ -523,9 +523,9 @@ static bool restore(struct role *r)
 	if (b)
 		res = cpstate_read(b, &cs, RESTORE_MS);
 	denied = b && bus_denied(b);
-	if (res == CPSTATE_UNFOLLOWED && !denied)
+	if (res == BUS_READ_UNFOLLOWED && !denied)
 		warn("cannot read '%s': starting afresh", topic);
-	else if (res != CPSTATE_DONE && !denied)
+	else if (res != BUS_READ_DONE && !denied)
 		warn("cannot read '%s' to its end: some state may be lost",
 		     topic);
 	for (uint32_t i = 0; i < cs.n && !denied; i++)

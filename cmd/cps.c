@@ -168,13 +168,13 @@ static int seed_first(struct bus *b, const struct conf *conf)
 static int read_all(struct bus *b, struct registry *reg)
 {
 	switch (registry_read(b, reg, READ_MS)) {
-	case REGISTRY_DONE:
+	case BUS_READ_DONE:
 		return EXIT_OK;
-	case REGISTRY_TIMEOUT:
+	case BUS_READ_TIMEOUT:
 		error("cannot read '%s' to its end within %d s",
 		      bus_topic_name(b, T_CP_CATALOGUE), READ_MS / 1000);
 		return EXIT_UNREACHABLE;
-	case REGISTRY_UNFOLLOWED:
+	case BUS_READ_UNFOLLOWED:
 		return EXIT_FAIL;
 	default:
 		return EXIT_UNREACHABLE;

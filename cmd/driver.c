@@ -510,7 +510,7 @@ static void print_list(FILE *out, struct cpstate *cs)
 static void do_list(struct driver *d, int argc, char **argv)
 {
 	struct bus *b = bus_open(d->conf, BUS_CONSUMER, NULL);
-	enum cpstate_result r = CPSTATE_FAILED;
+	enum bus_read r = BUS_READ_FAILED;
 	struct cpstate cs;
 
 	(void)argc;
@@ -518,10 +518,10 @@ static void do_list(struct driver *d, int argc, char **argv)
 	cpstate_init(&cs);
 	out_begin(d);
 	fflush(stdout);
-	if (b && (r = cpstate_read(b, &cs, d->timeout_ms)) == CPSTATE_TIMEOUT)
+	if (b && (r = cpstate_read(b, &cs, d->timeout_ms)) == BUS_READ_TIMEOUT)
 		error("cannot read '%s' to its end within %u ms",
 		      bus_topic_name(b, T_CP_STATE), d->timeout_ms);
-	if (r == CPSTATE_DONE)
+	if (r == BUS_READ_DONE)
 		print_list(stdout, &cs);
 	bus_close(b, 0);
 	cpstate_free(&cs);

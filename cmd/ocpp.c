@@ -11,10 +11,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-/* uv.h first: libwebsockets.h declares its libuv helpers only then. */
-#include <uv.h>
-#include <libwebsockets.h>
-
 #include "cmd/cmds.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
@@ -23,6 +19,7 @@
 #include "lib/journal.h"
 #include "lib/log.h"
 #include "lib/msg.h"
+#include "lib/server.h"
 #include "lib/setup.h"
 #include "lib/xalloc.h"
 
@@ -32,7 +29,6 @@
 #define FLUSH_MS 5000
 #define OUT_MAX (256 << 10)	/* bytes queued to a charger that does not read */
 #define HANDSHAKE_S 5		/* a connection must be upgraded within */
-#define FDS_MAX 65536		/* connections one gateway serves */
 #define CLOSES_MAX 4096		/* sessions ended, waiting for Kafka's word */
 
 static const char usage[] =
@@ -86,11 +82,7 @@ struct gwio {
 	struct bus *b;
 	struct gateway g;
 	struct journal j;
-	struct lws_context *ctx;
-	uv_loop_t loop;		/* lws runs on it: epoll, not a poll of every socket */
-	lws_sorted_usec_list_t sul;
-	unsigned port;
-	bool loopback;		/* listening on loopback only */
+	struct server srv;	/* lws on a loop of ours */
 	long queued;		/* messages handed to the bus */
 	struct pending_close *closes;
 	unsigned ncloses;
@@ -257,7 +249,6 @@ static bool same(const char *a, const char *b)
 	return !d;
 }
 
-static bool is_loopback(const char *host);
 
 /*
  * Security profile 1: HTTP Basic, the user the CP id, the password
@@ -273,7 +264,7 @@ static int authorised(struct gwio *io, struct lws *wsi, const char *id,
 	int n;
 
 	if (!hash)
-		return io->loopback && is_loopback(peer) ? 0 : -1;
+		return io->srv.loopback && server_is_loopback(peer) ? 0 : -1;
 	n = lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION);
 	if (n <= 6 || strncasecmp(hdr, "Basic ", 6))
 		return -1;
@@ -534,152 +525,23 @@ static const struct lws_protocols protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-/* lws's own complaints, one line each, at a limited rate. */
-static void lws_line(int level, const char *line)
-{
-	size_t n = strlen(line);
-
-	(void)level;
-	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
-		n--;
-	if (io_of)
-		warn_limited(&io_of->rl_lws, "libwebsockets: %.*s", (int)n, line);
-}
-
 /* --- the server ----------------------------------------------------------- */
 
-/* Host and port of ADDR:PORT (checked by conf_listen_ok). */
-static void split_listen(const char *s, char *host, size_t hostlen,
-			 unsigned *port)
+static int listen_start(struct gwio *io)
 {
-	const char *colon = strrchr(s, ':');
-	size_t n = (size_t)(colon - s);
-
-	if (s[0] == '[' && n >= 2)	/* [::1] */
-		snprintf(host, hostlen, "%.*s", (int)(n - 2), s + 1);
-	else
-		snprintf(host, hostlen, "%.*s", (int)n, s);
-	*port = (unsigned)strtoul(colon + 1, NULL, 10);
-}
-
-static bool is_loopback(const char *host)
-{
-	struct in_addr a4;
-	struct in6_addr a6;
-
-	if (!strcmp(host, "localhost") || !strcmp(host, "lo"))
-		return true;
-	if (inet_pton(AF_INET, host, &a4) == 1)
-		return (ntohl(a4.s_addr) >> 24) == 127;
-	if (inet_pton(AF_INET6, host, &a6) != 1)
-		return false;
-	return IN6_IS_ADDR_LOOPBACK(&a6) ||
-	       (IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127);
-}
-
-/* As many descriptors as the limit lets, up to FDS_MAX: 0, or the count. */
-static unsigned raise_fds(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl))
-		return 0;
-	if (rl.rlim_cur < FDS_MAX && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max < FDS_MAX ? rl.rlim_max : FDS_MAX;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	return rl.rlim_cur < FDS_MAX ? (unsigned)rl.rlim_cur : FDS_MAX;
-}
-
-/* Kafka has something: the poll of the sockets ends, the loop reads it. */
-static void wake(void *arg)
-{
-	lws_cancel_service(((struct gwio *)arg)->ctx);
-}
-
-static void tick_sul(lws_sorted_usec_list_t *sul)
-{
-	struct gwio *io = lws_container_of(sul, struct gwio, sul);
-
-	lws_sul_schedule(io->ctx, 0, &io->sul, tick_sul, SLICE_US);
-}
-
-/*
- * Every connection closed; lws lets go of the loop, which is closed then.
- * On a loop of ours lws only begins its destruction: it ends in the
- * callbacks of its handles' closing, as the loop runs, and a second call
- * frees what is left (lws 4.1 needs it; later ones do nothing more).
- */
-static void server_stop(struct gwio *io)
-{
-	bus_wakeup(io->b, NULL, NULL);
-	if (io->ctx)
-		lws_context_destroy(io->ctx);
-	while (uv_run(&io->loop, UV_RUN_NOWAIT))
-		;
-	if (io->ctx)
-		lws_context_destroy(io->ctx);
-	while (uv_run(&io->loop, UV_RUN_NOWAIT))
-		;
-	uv_loop_close(&io->loop);
-}
-
-static int server_start(struct gwio *io)
-{
-	void *loops[] = { &io->loop, NULL };
-	struct lws_context_creation_info ci;
-	struct lws_vhost *vh;
 	const struct conf_ocpp *o = &io->c->ocpp;
-	char host[128];
+	struct server_opts so = {
+		.listen = io->listen, .protocols = protocols,
+		.tls_cert = o->tls_cert, .tls_key = o->tls_key,
+		.timeout_s = HANDSHAKE_S, .tick_us = SLICE_US, .bus = io->b,
+	};
+	char where[160];
 
-	split_listen(io->listen, host, sizeof(host), &io->port);
-	io->loopback = is_loopback(host);
-	memset(&ci, 0, sizeof(ci));
-	ci.port = (int)io->port;
-	ci.iface = !strcmp(host, "*") || !strcmp(host, "0.0.0.0") ? NULL :
-		     !strcmp(host, "localhost") ? "127.0.0.1" : host;
-	ci.protocols = protocols;
-	ci.timeout_secs = HANDSHAKE_S;
-	ci.timeout_secs_ah_idle = HANDSHAKE_S;
-	ci.fd_limit_per_thread = raise_fds();
-	ci.server_string = "evc";
-	ci.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_LIBUV;
-	/* lws binds an IPv4 address only on an IPv4 socket; else it is every address's */
-	if (inet_pton(AF_INET, ci.iface ? ci.iface : "", &(struct in_addr){ 0 }) == 1)
-		ci.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-	if (o->tls_cert) {
-		ci.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
-		ci.ssl_cert_filepath = o->tls_cert;
-		ci.ssl_private_key_filepath = o->tls_key;
-	}
-	ci.foreign_loops = loops;
-	ci.pcontext = &io->ctx;		/* lws clears it once wholly destroyed */
-	lws_set_log_level(LLL_ERR, lws_line);
-	if (uv_loop_init(&io->loop))
-		return error("cannot start the event loop");
-	if (!(io->ctx = lws_create_context(&ci))) {
-		uv_loop_close(&io->loop);
-		return error("cannot listen on '%s' (see the line above)",
-			     io->listen);
-	}
-	/*
-	 * lws makes a context even when its server cannot listen. It is let
-	 * go without running the loop: lws 4.1 has unloaded its libuv plugin
-	 * by the time the callbacks of its closing handles would run.
-	 */
-	if (!(vh = lws_get_vhost_by_name(io->ctx, "default"))) {
-		lws_context_destroy(io->ctx);
-		return error("cannot listen on '%s' (see the line above)",
-			     io->listen);
-	}
-	lws_sul_schedule(io->ctx, 0, &io->sul, tick_sul, SLICE_US);
-	bus_wakeup(io->b, wake, io);
-	/* Port 0 took a free one: the journal is named after it. */
-	io->port = (unsigned)lws_get_vhost_listen_port(vh);
-	info(strchr(host, ':') ? "listening on [%s]:%u for OCPP 1.6J chargers (%s), %s" :
-	     "listening on %s:%u for OCPP 1.6J chargers (%s), %s", host,
-	     io->port, o->tls_cert ? "wss, TLS" : "ws", io->loopback ?
+	if (server_start(&io->srv, &so))
+		return -1;
+	server_where(&io->srv, where, sizeof(where));
+	info("listening on %s for OCPP 1.6J chargers (%s), %s", where,
+	     o->tls_cert ? "wss, TLS" : "ws", io->srv.loopback ?
 	     "on loopback: chargers without a password are accepted" :
 	     "chargers without a password in ocpp.passwords are refused");
 	return 0;
@@ -722,7 +584,7 @@ static void run_loop(struct gwio *io)
 
 	log_batch(true);
 	while (!bus_stop && io->exit < 0) {
-		uv_run(&io->loop, UV_RUN_ONCE);
+		server_run(&io->srv);
 		drain(io);
 		t = clock_now();
 		gw_tick(&io->g, &t);
@@ -764,7 +626,7 @@ static int gateway_run(struct gwio *io, struct setup *su)
 	}
 	io->closes = xreallocarray(NULL, CLOSES_MAX, sizeof(*io->closes));
 	gw_init(&io->g, c, &h);
-	if (server_start(io)) {
+	if (listen_start(io)) {
 		/* nothing served: no journal, no figures */
 		bus_close(io->b, 0);
 		gw_free(&io->g);
@@ -772,10 +634,10 @@ static int gateway_run(struct gwio *io, struct setup *su)
 		return EXIT_FAIL;
 	}
 	journal_open(&io->j, c->ocpp.state_dir ? c->ocpp.state_dir :
-		     c->cp.state_dir, io->port);
+		     c->cp.state_dir, io->srv.port);
 	journal_load(&io->j, restore, io, &io->g.next_tx);
 	run_loop(io);
-	server_stop(io);
+	server_stop(&io->srv);
 	st = bus_stats(io->b);
 	info("stats: frames %ld, refused %ld, floods %ld, ignored %ld; Kafka received %ld, rejected %ld, sent %ld, failed %ld",
 	     io->g.st.frames, io->g.st.refused, io->g.st.floods,

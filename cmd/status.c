@@ -308,15 +308,15 @@ static int missing(const struct status *s)
 static int catch_up(struct bus *b, struct status *s)
 {
 	switch (cpstate_read(b, &s->cs, CATCH_UP_MS)) {
-	case CPSTATE_DONE:
+	case BUS_READ_DONE:
 		return EXIT_OK;
-	case CPSTATE_STOPPED:
+	case BUS_READ_STOPPED:
 		return EXIT_FAIL;
-	case CPSTATE_TIMEOUT:
+	case BUS_READ_TIMEOUT:
 		error("cannot read '%s' to its end within %d s",
 		      bus_topic_name(b, T_CP_STATE), CATCH_UP_MS / 1000);
 		return EXIT_UNREACHABLE;
-	case CPSTATE_UNFOLLOWED:
+	case BUS_READ_UNFOLLOWED:
 		return EXIT_FAIL;
 	default:
 		return EXIT_UNREACHABLE;

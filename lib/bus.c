@@ -972,6 +972,37 @@ int bus_caught_up(struct bus *b)
 	return b->pending_ends == 0;
 }
 
+/*
+ * Each wait for a message is at most this long, and the topic is polled
+ * at least once even when it is empty: librdkafka 2.0.2 can abort
+ * (rd_kafka_assignment_partition_stopped: rktp_started) when a handle
+ * whose assignment bus_follow_all() changed once per partition is
+ * destroyed before the changes settle.
+ */
+#define READ_SLICE_MS 100
+
+enum bus_read bus_read_compacted(struct bus *b, enum topic t,
+				 bus_record_fn *fn, void *arg,
+				 unsigned timeout_ms)
+{
+	long long deadline = mono_ms() + timeout_ms;
+	enum topic from;
+	struct msg m;
+	int r;
+
+	if (bus_follow_all(b, t))
+		return BUS_READ_UNFOLLOWED;
+	do {
+		if ((r = bus_recv(b, &m, &from, READ_SLICE_MS)) < 0)
+			return BUS_READ_FAILED;
+		if (r == 1 || r == BUS_GONE)
+			fn(arg, from, &m, r == BUS_GONE);
+		if (bus_stop)
+			return BUS_READ_STOPPED;
+	} while (!bus_caught_up(b) && mono_ms() < deadline);
+	return bus_caught_up(b) ? BUS_READ_DONE : BUS_READ_TIMEOUT;
+}
+
 /* Marks a followed partition read to its end once offset reaches it. */
 static void mark_end(struct bus *b, const char *topic, int32_t p,
 		     int64_t next)

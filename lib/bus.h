@@ -2,6 +2,7 @@
 #ifndef EVC_BUS_H
 #define EVC_BUS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <librdkafka/rdkafka.h>
 
@@ -122,6 +123,34 @@ void bus_wakeup(struct bus *b, void (*fn)(void *arg), void *arg);
 
 /* True once bus_follow_all()'s partitions have all been read to their end. */
 int bus_caught_up(struct bus *b);
+
+/* How a read of compacted topics to their end went. */
+enum bus_read {
+	BUS_READ_DONE,		/* read to the end it had when asked */
+	BUS_READ_TIMEOUT,	/* not within the time given */
+	BUS_READ_UNFOLLOWED,	/* cannot follow it: missing, or refused */
+	BUS_READ_FAILED,	/* Kafka failed while reading */
+	BUS_READ_STOPPED,	/* a signal asked to stop (bus_stop) */
+};
+
+/*
+ * One record read: m, or with gone CP m->cp removed (a record without a
+ * value: nothing else of *m is set). t is the topic it came from.
+ */
+typedef void bus_record_fn(void *arg, enum topic t, const struct msg *m,
+			   bool gone);
+
+/*
+ * Follows every partition of compacted topic t on b (a consumer) from its
+ * beginning and hands each record read to fn, until every partition
+ * bus_follow_all() follows has reached the end it had when followed, or
+ * timeout_ms passed. Records of the other topics b follows reach fn too.
+ * b stays positioned after it: a reader that goes on gets every change
+ * from there. The one reader of cp-state and cp-catalogue.
+ */
+enum bus_read bus_read_compacted(struct bus *b, enum topic t,
+				 bus_record_fn *fn, void *arg,
+				 unsigned timeout_ms);
 
 /* Serves delivery reports and errors without consuming. */
 void bus_poll(struct bus *b, int timeout_ms);

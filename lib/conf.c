@@ -131,6 +131,7 @@ void conf_defaults(struct conf *c)
 	c->ocpp.offline_s = 900;
 	c->ocpp.ping_s = 30;
 	c->ocpp.max_frame = 65536;
+	c->web.listen = xstrdup("127.0.0.1:8080");
 }
 
 static void props_free(struct conf_prop *p, unsigned n)
@@ -173,6 +174,11 @@ void conf_free(struct conf *c)
 		free(c->ocpp.passwords[i].hash);
 	}
 	free(c->ocpp.passwords);
+	free(c->web.listen);
+	free(c->web.token);
+	free(c->web.read_token);
+	free(c->web.tls_cert);
+	free(c->web.tls_key);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -343,6 +349,13 @@ struct yocpp {
 	struct ytls *tls;
 };
 
+struct yweb {
+	char *listen;
+	char *token;
+	char *read_token;
+	struct ytls *tls;
+};
+
 struct yconf {
 	struct ykafka *kafka;
 	struct ytopics *topics;
@@ -350,6 +363,7 @@ struct yconf {
 	struct ycp *cp;
 	struct ydriver *driver;
 	struct yocpp *ocpp;
+	struct yweb *web;
 };
 
 #define Y_OPT CYAML_FLAG_OPTIONAL
@@ -454,6 +468,14 @@ static const cyaml_schema_field_t y_ocpp_fields[] = {
 	CYAML_FIELD_END
 };
 
+static const cyaml_schema_field_t y_web_fields[] = {
+	Y_STR("listen", struct yweb, listen),
+	Y_STR("token", struct yweb, token),
+	Y_STR("read_token", struct yweb, read_token),
+	Y_MAP("tls", struct yweb, tls, y_tls_fields),
+	CYAML_FIELD_END
+};
+
 static const cyaml_schema_field_t y_conf_fields[] = {
 	Y_MAP("kafka", struct yconf, kafka, y_kafka_fields),
 	Y_MAP("topics", struct yconf, topics, y_topics_fields),
@@ -461,6 +483,7 @@ static const cyaml_schema_field_t y_conf_fields[] = {
 	Y_MAP("cp", struct yconf, cp, y_cp_fields),
 	Y_MAP("driver", struct yconf, driver, y_driver_fields),
 	Y_MAP("ocpp", struct yconf, ocpp, y_ocpp_fields),
+	Y_MAP("web", struct yconf, web, y_web_fields),
 	CYAML_FIELD_END
 };
 
@@ -746,16 +769,16 @@ static bool url_path_ok(const char *s)
 		      "0123456789/._-~") == n;
 }
 
-static int apply_tls(struct conf *c, const struct ydoc *d,
-		     const struct ytls *y)
+/* SECTION.tls (ocpp, web): cert and key, both or neither. */
+static int apply_tls(const struct ydoc *d, const char *section,
+		     const struct ytls *y, char **cert, char **key)
 {
-	const struct ynode *sec = ydoc_find(d, "ocpp.tls");
-	struct conf_ocpp *o = &c->ocpp;
+	const struct ynode *sec = ydoc_find(d, section);
 
-	if (set_path(d, sec, "cert", y->cert, false, &o->tls_cert) ||
-	    set_path(d, sec, "key", y->key, false, &o->tls_key))
+	if (set_path(d, sec, "cert", y->cert, false, cert) ||
+	    set_path(d, sec, "key", y->key, false, key))
 		return -1;
-	if (!o->tls_cert != !o->tls_key)
+	if (!*cert != !*key)
 		return ydoc_error(d, sec ? sec->line : 0,
 				  "'tls' needs both 'cert' and 'key'");
 	return 0;
@@ -833,9 +856,48 @@ static int apply_ocpp(struct conf *c, const struct ydoc *d,
 	    set_uint(d, sec, "max_frame", y->max_frame, 1024, 16 << 20,
 		     &o->max_frame) ||
 	    set_path(d, sec, "state_dir", y->state_dir, true, &o->state_dir) ||
-	    (y->tls && apply_tls(c, d, y->tls)))
+	    (y->tls && apply_tls(d, "ocpp.tls", y->tls, &o->tls_cert,
+				&o->tls_key)))
 		return -1;
 	return apply_passwords(c, d);
+}
+
+bool conf_token_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 16 || n > 256)
+		return false;
+	for (; *s; s++)
+		if (!isgraph((unsigned char)*s) || *s & 0x80)
+			return false;
+	return true;
+}
+
+static int apply_web(struct conf *c, const struct ydoc *d,
+		     const struct yweb *y)
+{
+	const struct ynode *sec = ydoc_find(d, "web");
+	struct conf_web *o = &c->web;
+
+	if (y->listen && !conf_listen_ok(y->listen))
+		return key_error(d, sec, "listen",
+				 "expected ADDR:PORT for 'listen': '%s'", y->listen);
+	if (y->token && *y->token && !conf_token_ok(y->token))
+		return key_error(d, sec, "token",
+				 "expected 16 to 256 printable characters, no blank, for 'token'");
+	if (y->read_token && *y->read_token && !conf_token_ok(y->read_token))
+		return key_error(d, sec, "read_token",
+				 "expected 16 to 256 printable characters, no blank, for 'read_token'");
+	if (set_str(d, sec, "listen", y->listen, true, &o->listen) ||
+	    (y->token && *y->token &&
+	     set_str(d, sec, "token", y->token, true, &o->token)) ||
+	    (y->read_token && *y->read_token &&
+	     set_str(d, sec, "read_token", y->read_token, true, &o->read_token)) ||
+	    (y->tls && apply_tls(d, "web.tls", y->tls, &o->tls_cert,
+				 &o->tls_key)))
+		return -1;
+	return 0;
 }
 
 static void props_append(struct conf_prop **p, unsigned *n,
@@ -947,7 +1009,8 @@ static int conf_apply(struct conf *c, const struct ydoc *d,
 	    (y->central && apply_central(c, d, y->central)) ||
 	    (y->cp && apply_cp(c, d, y->cp)) ||
 	    (y->driver && apply_driver(c, d, y->driver)) ||
-	    (y->ocpp && apply_ocpp(c, d, y->ocpp)))
+	    (y->ocpp && apply_ocpp(c, d, y->ocpp)) ||
+	    (y->web && apply_web(c, d, y->web)))
 		return -1;
 	return 0;
 }

@@ -89,6 +89,13 @@ struct conf_ocpp {
 	unsigned npasswords;
 };
 
+struct conf_web {
+	char *listen;		/* ADDR:PORT of the HTTP server */
+	char *token;		/* writes need it; $EVC_WEB_TOKEN beats it */
+	char *read_token;	/* reads need it (or token); NULL: open */
+	char *tls_cert, *tls_key;	/* HTTPS: both, or neither */
+};
+
 struct conf {
 	char *file;		/* the file loaded, NULL when none */
 	char *brokers;		/* comma-separated host:port list */
@@ -102,6 +109,7 @@ struct conf {
 	struct conf_cp cp;
 	struct conf_driver driver;
 	struct conf_ocpp ocpp;
+	struct conf_web web;
 };
 
 /*
@@ -155,10 +163,13 @@ struct catalogue {
 int catalogue_load(struct catalogue *cat, const char *path);
 void catalogue_free(struct catalogue *cat);
 
-/* Whether s is ADDR:PORT for a listener (ocpp.listen, evc ocpp -l). */
+/* Whether s is ADDR:PORT for a listener (ocpp.listen, web.listen, -l). */
 bool conf_listen_ok(const char *s);
 
 /* The per-user file where `evc broker` writes its address. */
 int conf_broker_file(char *buf, size_t len);
+
+/* A token of web.token: 16 to 256 printable ASCII bytes, no blank. */
+bool conf_token_ok(const char *s);
 
 #endif

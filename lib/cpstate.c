@@ -9,15 +9,6 @@
 #include "log.h"
 #include "xalloc.h"
 
-/*
- * Each wait for a message is at most this long, and the topic is polled
- * at least once even when it is empty: librdkafka 2.0.2 can abort
- * (rd_kafka_assignment_partition_stopped: rktp_started) when a handle
- * whose assignment bus_follow_all() changed once per partition is
- * destroyed before the changes settle.
- */
-#define READ_SLICE_MS 100
-
 void cpstate_init(struct cpstate *cs)
 {
 	memset(cs, 0, sizeof(*cs));
@@ -111,25 +102,19 @@ const struct cpstate_row *const *cpstate_sorted(struct cpstate *cs)
 	return cs->sorted;
 }
 
-enum cpstate_result cpstate_read(struct bus *b, struct cpstate *cs,
-				 unsigned timeout_ms)
+/* cp-state's decoding: a state kept, a CP dropped; other topics not. */
+static void on_state(void *arg, enum topic t, const struct msg *m, bool gone)
 {
-	long long deadline = mono_ms() + timeout_ms;
-	enum topic t;
-	struct msg m;
-	int r;
+	if (t != T_CP_STATE)
+		return;
+	if (gone)
+		cpstate_drop(arg, m->cp);
+	else
+		cpstate_keep(arg, m);
+}
 
-	if (bus_follow_all(b, T_CP_STATE))
-		return CPSTATE_UNFOLLOWED;
-	do {
-		if ((r = bus_recv(b, &m, &t, READ_SLICE_MS)) < 0)
-			return CPSTATE_FAILED;
-		if (r == 1 && t == T_CP_STATE)
-			cpstate_keep(cs, &m);
-		else if (r == BUS_GONE && t == T_CP_STATE)
-			cpstate_drop(cs, m.cp);
-		if (bus_stop)
-			return CPSTATE_STOPPED;
-	} while (!bus_caught_up(b) && mono_ms() < deadline);
-	return bus_caught_up(b) ? CPSTATE_DONE : CPSTATE_TIMEOUT;
+enum bus_read cpstate_read(struct bus *b, struct cpstate *cs,
+			   unsigned timeout_ms)
+{
+	return bus_read_compacted(b, T_CP_STATE, on_state, cs, timeout_ms);
 }

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include "bus.h"
 #include "index.h"
 #include "msg.h"
 
@@ -55,21 +56,13 @@ void cpstate_drop(struct cpstate *cs, const char *id);
  */
 const struct cpstate_row *const *cpstate_sorted(struct cpstate *cs);
 
-enum cpstate_result {
-	CPSTATE_DONE,		/* read to the end it had when asked */
-	CPSTATE_TIMEOUT,	/* not within the time given */
-	CPSTATE_UNFOLLOWED,	/* cannot follow it: missing, or refused */
-	CPSTATE_FAILED,		/* Kafka failed while reading */
-	CPSTATE_STOPPED,	/* a signal asked to stop (bus_stop) */
-};
-
 /*
  * Follows every partition of cp-state on b from its beginning and keeps
  * what it reads until the end each partition had when it began, within
  * timeout_ms. b stays positioned after it, for a reader that goes on
  * following (evc status --watch).
  */
-enum cpstate_result cpstate_read(struct bus *b, struct cpstate *cs,
-				 unsigned timeout_ms);
+enum bus_read cpstate_read(struct bus *b, struct cpstate *cs,
+			   unsigned timeout_ms);
 
 #endif

@@ -9,8 +9,6 @@
 #include "registry.h"
 #include "xalloc.h"
 
-/* See cpstate.c: each wait short, the topic polled at least once. */
-#define READ_SLICE_MS 100
 #define DIGITS "0123456789"
 
 static const char *const err_texts[] = {
@@ -238,25 +236,19 @@ const struct registry_row *const *registry_sorted(struct registry *r)
 	return r->sorted;
 }
 
-enum registry_result registry_read(struct bus *b, struct registry *r,
-				   unsigned timeout_ms)
+/* cp-catalogue's decoding: an entry kept, a CP removed; other topics not. */
+static void on_entry(void *arg, enum topic t, const struct msg *m, bool gone)
 {
-	long long deadline = mono_ms() + timeout_ms;
-	enum topic t;
-	struct msg m;
-	int got;
+	if (t != T_CP_CATALOGUE)
+		return;
+	if (gone)
+		registry_drop(arg, m->cp);
+	else
+		registry_keep(arg, m);
+}
 
-	if (bus_follow_all(b, T_CP_CATALOGUE))
-		return REGISTRY_UNFOLLOWED;
-	do {
-		if ((got = bus_recv(b, &m, &t, READ_SLICE_MS)) < 0)
-			return REGISTRY_FAILED;
-		if (got == 1 && t == T_CP_CATALOGUE)
-			registry_keep(r, &m);
-		else if (got == BUS_GONE && t == T_CP_CATALOGUE)
-			registry_drop(r, m.cp);
-		if (bus_stop)
-			return REGISTRY_STOPPED;
-	} while (!bus_caught_up(b) && mono_ms() < deadline);
-	return bus_caught_up(b) ? REGISTRY_DONE : REGISTRY_TIMEOUT;
+enum bus_read registry_read(struct bus *b, struct registry *r,
+			    unsigned timeout_ms)
+{
+	return bus_read_compacted(b, T_CP_CATALOGUE, on_entry, r, timeout_ms);
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "bus.h"
 #include "conf.h"
 #include "index.h"
 #include "msg.h"
@@ -119,21 +120,13 @@ const struct registry_row *registry_find(const struct registry *r,
 /* Every row by id, removed ones included, n of them; freed with r. */
 const struct registry_row *const *registry_sorted(struct registry *r);
 
-enum registry_result {
-	REGISTRY_DONE,		/* read to the end it had when asked */
-	REGISTRY_TIMEOUT,	/* not within the time given */
-	REGISTRY_UNFOLLOWED,	/* cannot follow it: missing, or refused */
-	REGISTRY_FAILED,	/* Kafka failed while reading */
-	REGISTRY_STOPPED,	/* a signal asked to stop (bus_stop) */
-};
-
 /*
  * Follows every partition of cp-catalogue on b (a consumer) from its
  * beginning and keeps what it reads until the end each partition had
  * when it began, within timeout_ms. b stays positioned after it: a
  * reader that goes on (Central) gets every change from there.
  */
-enum registry_result registry_read(struct bus *b, struct registry *r,
-				   unsigned timeout_ms);
+enum bus_read registry_read(struct bus *b, struct registry *r,
+			    unsigned timeout_ms);
 
 #endif
