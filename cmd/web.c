@@ -106,6 +106,57 @@ static const struct {
 	{ WSI_TOKEN_HEAD_URI, "HEAD" },
 };
 
+/* Appends s[0..n) to the query, raw or percent-encoded: 0, or -1. */
+static int add(struct req *q, const char *s, size_t n, bool raw)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = strlen(q->query);
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (o + 4 > sizeof(q->query))
+			return -1;
+		if (raw || strchr("-._~", c) || (c >= '0' && c <= '9') ||
+		    ((c | 32) >= 'a' && (c | 32) <= 'z')) {
+			q->query[o++] = (char)c;
+		} else {
+			q->query[o++] = '%';
+			q->query[o++] = hex[c >> 4];
+			q->query[o++] = hex[c & 15];
+		}
+	}
+	q->query[o] = '\0';
+	return 0;
+}
+
+/*
+ * The query as lws keeps it, one decoded name=value per fragment, made a
+ * query string again (encoded) for lib/webapi.c: 0, or -1 when too long.
+ */
+static int read_query(struct req *q)
+{
+	char frag[HTTP_URI_MAX];
+	const char *eq;
+	size_t n;
+
+	q->query[0] = '\0';
+	if (lws_hdr_total_length(q->wsi, WSI_TOKEN_HTTP_URI_ARGS) >=
+	    HTTP_URI_MAX)
+		return -1;
+	for (int i = 0; lws_hdr_copy_fragment(q->wsi, frag, sizeof(frag),
+					      WSI_TOKEN_HTTP_URI_ARGS, i) >= 0;
+	     i++) {
+		eq = strchr(frag, '=');
+		n = eq ? (size_t)(eq - frag) : strlen(frag);
+		if ((i && add(q, "&", 1, true)) || add(q, frag, n, false) ||
+		    (eq && (add(q, "=", 1, true) ||
+			    add(q, eq + 1, strlen(eq + 1), false))))
+			return -1;
+	}
+	return 0;
+}
+
 /* Method, path, query, token and length of the request's head: 0, or -1. */
 static int read_head(struct req *q, const char *uri)
 {
@@ -119,13 +170,8 @@ static int read_head(struct req *q, const char *uri)
 	if (strlen(uri) >= sizeof(q->path))
 		return -1;
 	snprintf(q->path, sizeof(q->path), "%s", uri);
-	q->query[0] = '\0';
-	if (lws_hdr_total_length(q->wsi, WSI_TOKEN_HTTP_URI_ARGS) >=
-	    (int)sizeof(q->query))
+	if (read_query(q))
 		return -1;
-	if (lws_hdr_total_length(q->wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0)
-		lws_hdr_copy(q->wsi, q->query, sizeof(q->query),
-			     WSI_TOKEN_HTTP_URI_ARGS);
 	q->has_auth = lws_hdr_total_length(q->wsi,
 					   WSI_TOKEN_HTTP_AUTHORIZATION) > 0;
 	if (q->has_auth && lws_hdr_copy(q->wsi, q->auth, sizeof(q->auth),
