@@ -14,31 +14,38 @@ need_kafka
 
 TOKEN=t1810-operator-token-$$
 
+# Two fast chargers, where the supplies happen, and four slower ones.
 cat >cps.yaml <<EOF
 cps:
-  - {id: CP001, location: Alicante Puerto, price: 0.35, power_kw: 22}
-  - {id: CP002, location: Madrid Atocha, price: 0.40, power_kw: 22}
+  - {id: CP001, location: Alicante Puerto, price: 0.35, power_kw: 150}
+  - {id: CP002, location: Madrid Atocha, price: 0.40, power_kw: 150}
   - {id: CP003, location: Elche Centro, price: 0.30, power_kw: 22}
   - {id: CP004, location: Elda Estación, price: 0.25, power_kw: 22}
   - {id: CP005, location: Alcoy Norte, price: 0.50, power_kw: 22}
   - {id: CP006, location: Denia Marina, price: 0.45, power_kw: 22}
 EOF
 
+# Health every second, as by default: a browser starting on a busy
+# machine must not make an engine miss its monitor's check.
 test_config <<EOF
 central:
   catalogue: cps.yaml
+  health_timeout_ms: 5000
 cp:
-  power_kw: 22
+  health_ms: 1000
+  power_kw: 150
   state_dir: $TEST_DIR/state
 web:
   listen: 127.0.0.1:0
   token: $TOKEN
 EOF
 
-# The last state Central published for CP $1 in cp-state, read with kcat.
+# The last state Central published for CP $1 in cp-state, read with
+# kcat (given up after 10 s: a busy broker can keep it waiting).
 state()
 {
-	kc -C -t "$(topic cp_state)" -o beginning -e -q -f '%s\n' 2>/dev/null |
+	timeout 10 kcat -b "$EVC_TEST_BROKERS" -C -t "$(topic cp_state)" \
+		-o beginning -e -q -f '%s\n' 2>/dev/null |
 		grep -F "\"cp\":\"$1\"" | tail -n 1 |
 		sed -n 's/.*"state":"\([A-Z]*\)".*/\1/p'
 }
@@ -88,7 +95,7 @@ test_expect_success 'a CP breaks and Central stops another: BROKEN and STOPPED i
 '
 
 test_expect_success 'a short supply at CP002 ends with a ticket' '
-	"$EVC" auth --wait --json -s 2 D-17 CP002 >out 2>err &&
+	"$EVC" auth --wait --json -s 4 D-17 CP002 >out 2>err &&
 	grep -qF "\"reason\":\"finished\"" out
 '
 
@@ -131,7 +138,7 @@ test_expect_success 'the colours are the panel'"'"'s, each with the state'"'"'s 
 if [ -n "${EVC_SCREENSHOT:-}" ]; then
 	test_expect_success 'a screenshot of the console: EVC_SCREENSHOT' '
 		ask "wait CP001 SUPPLYING 5" &&
-		sleep 1 &&
+		sleep 3 &&
 		ask "shot $EVC_SCREENSHOT" &&
 		test -s "$EVC_SCREENSHOT"
 	'

@@ -218,7 +218,8 @@ function cpRow(cp)
 	const on = cp.state === "SUPPLYING" || cp.session;
 	const tr = el("tr", { "data-id": cp.id, "data-state": cp.state },
 		el("th", { scope: "row" }, cp.id),
-		el("td", { class: "loc" }, cp.location || ""),
+		el("td", { class: "loc" }, cp.location || "",
+			cp.registered === false ? el("span", { class: "note" }, " (not in the catalogue)") : ""),
 		el("td", { class: "num" }, fix(cp.price, 2)),
 		stateCell(cp),
 		el("td", { class: "num kw" }, on ? fix(cp.kw, 1) : ""),
@@ -423,10 +424,9 @@ function onEvent(type, text)
 		link(true, "live");
 		takeCounts(d);
 	} else if (type === "cp" && d && typeof d.id === "string") {
-		if (d.removed)
-			forget(d.id);
-		else
-			keep(d);
+		keep(d);
+	} else if (type === "gone" && d && typeof d.id === "string") {
+		forget(d.id);
 	} else if (type === "ticket" && d) {
 		tickets = [d, ...tickets].slice(0, TICKETS);
 		dirty.side = true;
@@ -555,7 +555,20 @@ function start()
 	$("#prev").addEventListener("click", () => { page = Math.max(0, page - 1); dirty.list = true; schedule(); });
 	$("#next").addEventListener("click", () => { page++; dirty.list = true; schedule(); });
 	listen();
-	load().catch((e) => error("cannot read the CPs: " + e.message));
+	firstLoad();
+}
+
+// The first load, tried again until it works (evc web may be starting).
+async function firstLoad()
+{
+	for (;;) {
+		try {
+			return await load();
+		} catch (e) {
+			error("cannot read the CPs: " + e.message);
+			await new Promise((res) => setTimeout(res, e.noToken ? 30000 : 3000));
+		}
+	}
 }
 
 start();
