@@ -73,7 +73,7 @@ def browser(profile):
     o.binary_location = exe
     # Headless, as root in a container, talking to nobody but evc web.
     for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-              "--window-size=1440,680", "--no-first-run",
+              "--window-size=1440,780", "--no-first-run",
               "--disable-background-networking", "--disable-component-update",
               "--disable-sync", "--disable-default-apps", "--lang=en-GB",
               "--user-data-dir=" + profile):
