@@ -2,7 +2,6 @@
 "use strict";
 
 (() => {
-const STATES = ["ACTIVE", "SUPPLYING", "STOPPED", "BROKEN", "DISCONNECTED"];
 const PAGE = 50;	// rows in the DOM at most
 const TICKETS = 20;	// latest tickets shown
 const SESSIONS = 50;	// sessions shown (the count says how many run)
@@ -31,7 +30,8 @@ const clock = (ms) => {
 	const t = new Date(ms);
 	return t.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 };
-const stopped = (cp) => (cp.stopped !== undefined ? !!cp.stopped : cp.state === "STOPPED");
+// A price as set: two decimals at least, three when it has them.
+const price = (v) => (v === null || v === undefined ? "" : Number(v).toFixed(3).replace(/(\.\d\d)0$/, "$1"));
 
 function el(tag, attrs, ...kids)
 {
@@ -39,8 +39,6 @@ function el(tag, attrs, ...kids)
 	for (const [k, v] of Object.entries(attrs || {})) {
 		if (k === "class")
 			e.className = v;
-		else if (k.startsWith("on"))
-			e.addEventListener(k.slice(2), v);
 		else
 			e.setAttribute(k, v);
 	}
@@ -220,14 +218,14 @@ function cpRow(cp)
 		el("th", { scope: "row" }, cp.id),
 		el("td", { class: "loc" }, cp.location || "",
 			cp.registered === false ? el("span", { class: "note" }, " (not in the catalogue)") : ""),
-		el("td", { class: "num" }, fix(cp.price, 2)),
+		el("td", { class: "num" }, price(cp.price)),
 		stateCell(cp),
 		el("td", { class: "num kw" }, on ? fix(cp.kw, 1) : ""),
 		el("td", { class: "num kwh" }, on ? fix(cp.kwh, 3) : ""),
 		el("td", { class: "num eur" }, on ? fix(cp.eur, 2) : ""),
 		el("td", { class: "driver" }, on && cp.driver ? cp.driver : ""),
 		el("td", { class: "act" },
-			stopped(cp)
+			cp.state === "STOPPED"
 				? el("button", { type: "button", "data-do": "resume", "aria-label": "Resume " + cp.id }, "Resume")
 				: el("button", { type: "button", "data-do": "stop", class: "stop", "aria-label": "Stop " + cp.id }, "Stop"),
 			el("button", { type: "button", "data-do": "edit", class: "quiet", "aria-label": "Edit " + cp.id }, "Edit")));
@@ -262,9 +260,9 @@ function drawList()
 	$("#prev").disabled = page === 0;
 	$("#next").disabled = from + PAGE >= shown.length;
 	if (focusKey && rows.has(focusKey[0])) {
-		const b = rows.get(focusKey[0]).querySelector("button");
-		if (b)
-			b.focus();
+		const tr = rows.get(focusKey[0]);
+		const b = tr.querySelector(`button[data-do="${focusKey[1]}"]`) || tr.querySelector("button");
+		b.focus();
 	}
 }
 
