@@ -139,7 +139,7 @@ async function act(method, path, body, done)
 {
 	try {
 		const r = await request(method, path, body);
-		note(done + (r && typeof r.sent === "number" ? ` (${r.sent} sent)` : ""));
+		note(done);
 		return r;
 	} catch (e) {
 		error(e.message);
@@ -477,9 +477,9 @@ function onTable(ev)
 		return;
 	const id = b.closest("tr").dataset.id;
 	if (b.dataset.do === "stop")
-		act("POST", cpPath(id) + "/stop", undefined, `stop sent to ${id}`);
+		act("POST", cpPath(id) + "/stop", undefined, `Stop sent to ${id}`);
 	else if (b.dataset.do === "resume")
-		act("POST", cpPath(id) + "/resume", undefined, `resume sent to ${id}`);
+		act("POST", cpPath(id) + "/resume", undefined, `Resume sent to ${id}`);
 	else if (b.dataset.do === "edit")
 		edit(cps.get(id));
 }
@@ -502,7 +502,7 @@ async function save(ev)
 	const body = { location: $("#e-loc").value.trim(), price: Number($("#e-price").value) };
 	if ($("#e-power").value !== "")
 		body.power_kw = Number($("#e-power").value);
-	await act("PUT", cpPath(id), body, `${id} saved`);
+	await act("PUT", cpPath(id), body, `${id} saved in the catalogue`);
 }
 
 async function remove()
@@ -515,7 +515,7 @@ async function remove()
 	}
 	if (!confirm(`Remove ${id} from the catalogue?`))
 		return;
-	if (await act("DELETE", cpPath(id), undefined, `${id} removed`))
+	if (await act("DELETE", cpPath(id), undefined, `${id} removed from the catalogue`))
 		forget(id);
 }
 
@@ -524,7 +524,7 @@ function all(what)
 	const n = cps.size;
 	if (!confirm(`${what === "stop" ? "Stop" : "Resume"} all ${n} CPs?`))
 		return;
-	act("POST", `/api/${what}-all`, undefined, `${what} sent to all`);
+	act("POST", `/api/${what}-all`, undefined, `${what === "stop" ? "Stop" : "Resume"} sent to every CP`);
 }
 
 function setFilter(change)
