@@ -21,7 +21,7 @@ EVC_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. $(PKG_CFLAGS) \
 	-DEVC_VERSION='"$(VERSION)"'
 LDLIBS += $(PKG_LIBS) -lpthread -lm
 
-ROLES = central cp driver auth topics broker status fleet ocpp cps web
+ROLES = central cp driver auth topics broker status fleet ocpp cps web audit
 # lib/webui.c is made from the files of lib/webui/ (lib/webui.sh): each is
 # served by evc web at /NAME (openapi.json at /api/openapi.json).
 WEBUI = $(sort $(wildcard lib/webui/*))
@@ -76,8 +76,8 @@ asan:
 	$(MAKE) all units CFLAGS='-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all' \
 		LDFLAGS='-fsanitize=address,undefined'
 
-# libFuzzer harnesses (clang) of the message codecs, evc.yaml and the
-# catalogue: `make fuzz` builds test/fuzz/*_fuzz and runs each one for
+# libFuzzer harnesses (clang) of the message codecs, evc.yaml, the
+# catalogue and the audit records: `make fuzz` builds test/fuzz/*_fuzz and runs each one for
 # FUZZ_SECONDS seconds (default 60; 0: the seeds once) from a scratch copy
 # of test/fuzz/corpus/; it fails, naming the reproducer kept in
 # test/fuzz/findings/, when one finds a crash or a broken invariant.
@@ -134,7 +134,7 @@ bench: bench-progs
 	test/bench/run.sh
 
 bench-progs: all $(LIB_OBJ)
-	for b in auth echo ingest bare codec ocpp; do \
+	for b in auth echo ingest bare codec ocpp sse; do \
 		$(CC) $(EVC_CFLAGS) $(CFLAGS) $(LDFLAGS) -o test/bench/bench_$$b \
 			test/bench/bench_$$b.c test/bench/bench.c $(LIB_OBJ) \
 			$(LDLIBS) || exit 1; \

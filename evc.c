@@ -51,6 +51,8 @@ static const struct cmd commands[] = {
 	  KAFKA },
 	{ "web", cmd_web, "serve the CPs and the operator's API over HTTP",
 	  KAFKA | SETUP_PRODUCER | SETUP_CONSUMER },
+	{ "audit", cmd_audit, "show the audit trail of operator actions",
+	  KAFKA },
 };
 
 #define NCMDS (sizeof(commands) / sizeof(commands[0]))

@@ -114,7 +114,8 @@ static int serve(const struct conf *c, unsigned partitions)
 		return EXIT_FAIL;
 	for (int t = 0; t < T_COUNT; t++)
 		rd_kafka_mock_topic_create(mc, c->topics[t],
-			t == T_CENTRAL_LEASE ? 1 : (int)partitions, 1);
+			t == T_CENTRAL_LEASE || t == T_AUDIT ? 1 :
+			(int)partitions, 1);
 	addr = rd_kafka_mock_cluster_bootstraps(mc);
 	if (write_address(path, addr)) {
 		ret = EXIT_FAIL;
@@ -122,8 +123,8 @@ static int serve(const struct conf *c, unsigned partitions)
 	}
 	printf("%s\n", addr);
 	fflush(stdout);
-	info("serving %d topics of %u partitions and Central's lease at '%s' (in memory: nothing persists)",
-	     T_COUNT - 1, partitions, addr);
+	info("serving %d topics of %u partitions, Central's lease and the audit trail at '%s' (in memory: nothing persists)",
+	     T_COUNT - 2, partitions, addr);
 	bus_signals();
 	while (!bus_stop)
 		pause();

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cmd/cmds.h"
+#include "lib/audit.h"
 #include "lib/bus.h"
 #include "lib/central.h"
 #include "lib/conf.h"
@@ -19,6 +20,7 @@
 #include "lib/probe.h"
 #include "lib/registry.h"
 #include "lib/setup.h"
+#include "lib/trail.h"
 #include "lib/xalloc.h"
 
 #define RECV_MS 50		/* longest wait for a message: keys stay responsive */
@@ -63,6 +65,9 @@ struct role {
 	bool log_too;			/* events on stderr as well as the panel */
 	bool quit;
 	bool lost;			/* the lease went to another Central */
+	bool failed;			/* Kafka failed: Central stops */
+	bool suspended;			/* the lease in doubt: not serving */
+	long long suspended_at;		/* mono ms */
 	struct ratelimit rl;
 	long long last_tick, last_commit, last_loop;
 	long long commit_ms;		/* between two commits of offsets */
@@ -195,8 +200,9 @@ static void draw(struct role *r)
 		panel_touch(r->panel);
 	r->core.changed = false;
 	snprintf(title, sizeof(title),
-		 " evc central%s  %u CPs: %ld active %ld supplying %ld stopped %ld broken %ld disconnected  msgs %ld rejected %ld ignored %ld",
-		 r->probe.ready ? "" : " (joining)", r->nshown,
+		 " evc central%s%s  %u CPs: %ld active %ld supplying %ld stopped %ld broken %ld disconnected  msgs %ld rejected %ld ignored %ld",
+		 r->probe.ready ? "" : " (joining)",
+		 r->suspended ? " (lease in doubt: not serving)" : "", r->nshown,
 		 c->count[CP_ACTIVE], c->count[CP_SUPPLYING],
 		 c->count[CP_STOPPED], c->count[CP_BROKEN],
 		 c->count[CP_DISCONNECTED], st->received, st->rejected,
@@ -204,16 +210,38 @@ static void draw(struct role *r)
 	panel_draw(r->panel, title, r->nshown, panel_row_of, r);
 }
 
-/* What the operator typed on the panel. */
+/* The audit action of a stop or resume, of one CP or all. */
+static enum audit_action control_action(enum msg_cmd cmd, bool all)
+{
+	if (cmd == CMD_STOP)
+		return all ? AUDIT_STOP_ALL : AUDIT_STOP;
+	return all ? AUDIT_RESUME_ALL : AUDIT_RESUME;
+}
+
+/* What the operator did at the panel: done, and written to the trail. */
 static void operate(struct role *r, const struct panel_cmd *cmd,
 		    const struct now *now)
 {
-	if (cmd->action == PANEL_QUIT)
+	enum msg_cmd c = cmd->action == PANEL_STOP ? CMD_STOP : CMD_RESUME;
+	const char *id = cmd->all ? NULL : cmd->cp;
+	struct audit_actor who;
+	struct audit_rec rec;
+
+	if (cmd->action == PANEL_QUIT) {
 		r->quit = true;
-	else
-		central_control(&r->core, cmd->action == PANEL_STOP ?
-				CMD_STOP : CMD_RESUME,
-				cmd->all ? NULL : cmd->cp, now);
+		return;
+	}
+	audit_actor_local(&who, AUDIT_PANEL, r->conf);
+	audit_init(&rec, &who, control_action(c, cmd->all), id, now->wall);
+	if (r->suspended) {
+		event(r, "not serving while the lease is in doubt: order not taken");
+		audit_result(&rec, AUDIT_REFUSED, "lease in doubt");
+	} else {
+		if (id && !central_find(&r->core, id))
+			audit_result(&rec, AUDIT_FAILED, "no such CP");
+		central_control(&r->core, c, id, now);
+	}
+	audit_post(r->bus, &rec);	/* says why it failed; delivered later */
 }
 
 /* One entry to the core, whatever it came from. */
@@ -246,23 +274,73 @@ static void follow_catalogue(struct role *r, const struct now *now)
 	}
 }
 
+/*
+ * The lease in doubt (its group lost it: the coordinator failing over,
+ * or this process frozen), Central suspends: it decides and publishes
+ * nothing, lest another Central was given the lease, and keeps all it
+ * knows, to serve on from it if the lease comes back as it was.
+ */
+static void suspend(struct role *r, const struct now *now)
+{
+	eventf(r, "the lease of group '%s' is in doubt: not serving until Kafka settles it",
+	       r->lease.group);
+	central_pause(&r->core, now);
+	r->suspended = true;
+	r->suspended_at = now->mono;
+}
+
+/*
+ * The lease back, and no other Central took it meanwhile: Central
+ * serves on. The time suspended is nobody's silence (central_resume()),
+ * and its view of the partitions' ends is old until it has read for a
+ * health timeout again (probe_stalled()).
+ */
+static void resume(struct role *r, const struct now *now)
+{
+	eventf(r, "the lease of group '%s' is ours again, no other Central served meanwhile: serving on after %lld ms",
+	       r->lease.group, now->mono - r->suspended_at);
+	central_resume(&r->core, now);
+	probe_stalled(&r->probe, r->conf->central.health_timeout_ms, now);
+	r->suspended = false;
+	r->last_commit = now->mono;
+}
+
+/* Whether this Central still holds the lease: first thing every tick. */
+static void keep_lease(struct role *r, const struct now *now)
+{
+	switch (lease_keep(&r->lease)) {
+	case LEASE_HELD:
+		if (r->suspended)
+			resume(r, now);
+		break;
+	case LEASE_DOUBT:
+		if (!r->suspended)
+			suspend(r, now);
+		break;
+	case LEASE_GONE:
+		eventf(r, "lost the lease of group '%s': another Central serves now",
+		       r->lease.group);
+		r->lost = true;
+		break;
+	}
+}
+
 static void housekeeping(struct role *r, const struct now *now)
 {
 	struct panel_cmd cmd;
 
 	if (now->mono - r->last_tick >= TICK_MS) {
 		log_flush();
-		follow_catalogue(r, now);
-		probe_tick(&r->probe, now);
-		central_tick(&r->core, now);
 		r->last_tick = now->mono;
-		if (!lease_keep(&r->lease)) {
-			eventf(r, "lost the lease of group '%s': another Central serves now",
-			       r->lease.group);
-			r->lost = true;
+		keep_lease(r, now);
+		if (!r->suspended && !r->lost) {
+			follow_catalogue(r, now);
+			probe_tick(&r->probe, now);
+			central_tick(&r->core, now);
 		}
 	}
-	if (now->mono - r->last_commit >= r->commit_ms) {
+	if (!r->suspended &&
+	    now->mono - r->last_commit >= r->commit_ms) {
 		bus_commit(r->bus);
 		r->last_commit = now->mono;
 	}
@@ -314,15 +392,17 @@ static void drain(struct role *r)
 }
 
 /* One turn of the loop: a message if one comes, then what is due. */
-static int serve_one(struct role *r)
+static void serve_turn(struct role *r)
 {
 	struct now now;
 	struct msg m;
 	enum topic t;
 	int got;
 
-	if ((got = bus_recv(r->bus, &m, &t, RECV_MS)) < 0)
-		return -1;
+	if ((got = bus_recv(r->bus, &m, &t, RECV_MS)) < 0) {
+		r->failed = true;
+		return;
+	}
 	/* One clock read per message: at a backlog's pace it is not free. */
 	now = now_is();
 	if (now.mono - r->last_loop > STALL_MS + RECV_MS)
@@ -334,6 +414,31 @@ static int serve_one(struct role *r)
 	else
 		log_flush();	/* nothing to read: nothing to wait for */
 	housekeeping(r, &now);
+}
+
+/*
+ * Suspended, Central reads nothing (what it would read waits for it in
+ * Kafka) and serves only its deliveries, the lease and the panel.
+ */
+static void suspended_turn(struct role *r)
+{
+	struct now now;
+
+	bus_poll(r->bus, RECV_MS);
+	now = now_is();
+	r->last_loop = now.mono;
+	log_flush();
+	housekeeping(r, &now);
+}
+
+static int serve_one(struct role *r)
+{
+	if (r->suspended)
+		suspended_turn(r);
+	else
+		serve_turn(r);
+	if (r->failed)
+		return -1;
 	/* Refused by Kafka's ACLs, or replaced: serving would do harm. */
 	if (r->lost || bus_denied(r->bus)) {
 		bus_abandon(r->bus);
@@ -356,7 +461,7 @@ static int serve(struct role *r)
 	log_batch(true);
 	while (!bus_stop && !r->quit && (ret = serve_one(r)) == 0)
 		;
-	if (ret == 0)
+	if (ret == 0 && !r->suspended)	/* suspended: nothing more is read */
 		drain(r);
 	log_batch(false);
 	return ret < 0 ? EXIT_FAIL : EXIT_OK;
@@ -559,6 +664,22 @@ static bool wait_for_kafka(struct role *r)
 	return true;
 }
 
+/*
+ * A Central that stood by and now serves writes it to the trail: its
+ * host, and who held the lease meanwhile is for the trail's reader.
+ */
+static void audit_takeover(struct role *r)
+{
+	struct audit_actor who;
+	struct audit_rec rec;
+
+	audit_actor_local(&who, AUDIT_CENTRAL, r->conf);
+	audit_init(&rec, &who, AUDIT_TAKEOVER, NULL, now_ms());
+	audit_detail(&rec, "lease of group '%s' taken after %lld s standing by",
+		     r->lease.group, r->lease.waited / 1000);
+	audit_post(r->bus, &rec);
+}
+
 /* Connects and subscribes; false with *status when Central cannot serve. */
 static bool start(struct role *r, int *status)
 {
@@ -568,7 +689,7 @@ static bool start(struct role *r, int *status)
 	struct now now;
 
 	*status = EXIT_USAGE;	/* bus_open() fails on bad properties */
-	if (!(r->bus = bus_open(r->conf, BUS_PRODUCER | BUS_GROUP,
+	if (!(r->bus = bus_open(r->conf, BUS_PRODUCER | BUS_GROUP | BUS_SOLE,
 				r->conf->central.group)))
 		return false;
 	*status = EXIT_OK;	/* a signal before Kafka answered */
@@ -583,6 +704,8 @@ static bool start(struct role *r, int *status)
 	    bus_subscribe(r->bus, topics, sizeof(topics) / sizeof(topics[0])))
 		return false;
 	bus_trust(r->bus, r->conf->central.health_timeout_ms);
+	if (r->lease.waited)
+		audit_takeover(r);
 	now = now_is();
 	probe_init(&r->probe, r->bus, &now);
 	central_serve(&r->core, &now);
@@ -665,11 +788,17 @@ out:
 	return ret;
 }
 
-/* evc central stop|resume CP|all: one control message, delivered. */
+/*
+ * evc central stop|resume CP|all: one control message, delivered, and
+ * one record in the audit trail (Central, which obeys it, does not know
+ * who sent it: the command does).
+ */
 static int run_control(const struct conf *conf, const char *verb,
 		       const char *target)
 {
 	bool all = !strcmp(target, "all");
+	struct audit_actor who;
+	struct audit_rec rec;
 	struct bus *b;
 	struct msg m;
 	int ret = EXIT_OK;
@@ -687,12 +816,15 @@ static int run_control(const struct conf *conf, const char *verb,
 	m.u.ctl.all = all;
 	if (!all)
 		snprintf(m.cp, sizeof(m.cp), "%s", target);
+	audit_actor_local(&who, AUDIT_CLI, conf);
+	audit_init(&rec, &who, control_action(m.u.ctl.cmd, all), m.cp, m.ts);
 	if (bus_send(b, T_CONTROL, &m))
 		ret = EXIT_FAIL;
 	else if (bus_flush(b, FLUSH_MS))
 		ret = EXIT_UNREACHABLE;
 	else
 		debug("%s %s sent", verb, target);
+	ret = audit_finish(b, &rec, ret, FLUSH_MS);
 	bus_close(b, 0);
 	return ret;
 }

@@ -12,6 +12,7 @@ int cmd_status(int argc, char **argv);
 int cmd_fleet(int argc, char **argv);
 int cmd_ocpp(int argc, char **argv);
 int cmd_cps(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_web(int argc, char **argv);
 
 #endif

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cmd/cmds.h"
+#include "lib/audit.h"
 #include "lib/bus.h"
 #include "lib/conf.h"
 #include "lib/figure.h"
@@ -17,6 +18,7 @@
 #include "lib/registry.h"
 #include "lib/setup.h"
 #include "lib/textwidth.h"
+#include "lib/trail.h"
 
 #define CHECK_MS 5000		/* for a broker to answer at all */
 #define READ_MS 15000		/* to read the catalogue to its end */
@@ -191,31 +193,46 @@ static int deliver(struct bus *b, int queued)
 	return EXIT_OK;
 }
 
-static int do_add(struct bus *b, const struct cps *c)
+/* Whether CP id is in the catalogue as reg holds it. */
+static bool listed(const struct registry *reg, const char *id)
 {
+	const struct registry_row *row = registry_find(reg, id);
+
+	return row && !row->removed;
+}
+
+/* A new CP is an addition, a CP there already a change (both audited). */
+static int do_add(struct bus *b, const struct cps *c, struct audit_rec *rec)
+{
+	struct registry reg;
 	struct msg m;
 	int ret;
 
+	registry_init(&reg);
+	if ((ret = read_all(b, &reg)) != EXIT_OK)
+		goto out;
+	rec->action = listed(&reg, c->id) ? AUDIT_CP_CHANGE : AUDIT_CP_ADD;
 	registry_entry(&m, c->id, c->location, c->eur, c->kw, now_ms());
 	if ((ret = deliver(b, registry_put(b, &m))) == EXIT_OK)
 		debug("%s put in the catalogue: '%s', %s EUR/kWh", c->id,
 		      c->location, fig_price(c->eur).s);
+out:
+	registry_free(&reg);
 	return ret;
 }
 
 /* Only a CP in the catalogue can leave it: a typo removes nothing. */
-static int do_rm(struct bus *b, const struct cps *c)
+static int do_rm(struct bus *b, const struct cps *c, struct audit_rec *rec)
 {
-	const struct registry_row *row;
 	struct registry reg;
 	int ret;
 
 	registry_init(&reg);
 	if ((ret = read_all(b, &reg)) != EXIT_OK)
 		goto out;
-	row = registry_find(&reg, c->id);
-	if (!row || row->removed) {
+	if (!listed(&reg, c->id)) {
 		error("no CP in the catalogue: '%s'", c->id);
+		audit_result(rec, AUDIT_FAILED, "no such CP in the catalogue");
 		ret = EXIT_FAIL;
 	} else if ((ret = deliver(b, registry_remove(b, c->id))) == EXIT_OK) {
 		debug("%s taken out of the catalogue", c->id);
@@ -223,6 +240,31 @@ static int do_rm(struct bus *b, const struct cps *c)
 out:
 	registry_free(&reg);
 	return ret;
+}
+
+/*
+ * add and rm, each leaving one record in the audit trail, whatever
+ * became of it once Kafka answered: who, from where, what, the result.
+ */
+static int change(struct bus *b, const struct cps *c, const struct conf *conf)
+{
+	struct audit_actor who;
+	struct audit_rec rec;
+	bool add = !strcmp(c->action, "add");
+	int ret;
+
+	audit_actor_local(&who, AUDIT_CLI, conf);
+	audit_init(&rec, &who, add ? AUDIT_CP_ADD : AUDIT_CP_REMOVE, c->id,
+		   now_ms());
+	if (add)
+		audit_detail(&rec, "location '%s', %s EUR/kWh%s%s%s",
+			     c->location, fig_price(c->eur).s,
+			     c->kw > 0 ? ", " : "",
+			     c->kw > 0 ? fig_kw(c->kw).s : "",
+			     c->kw > 0 ? " kW" : "");
+	if ((ret = seed_first(b, conf)) == EXIT_OK)
+		ret = add ? do_add(b, c, &rec) : do_rm(b, c, &rec);
+	return audit_finish(b, &rec, ret, FLUSH_MS);
 }
 
 /* t cut and padded to width columns (lib/textwidth.h). */
@@ -325,14 +367,10 @@ static int cps_run(void *ctx, struct setup *su)
 		return EXIT_USAGE;
 	if (bus_check(b, CHECK_MS))
 		ret = EXIT_UNREACHABLE;
-	else if (!list && (ret = seed_first(b, &su->conf)) != EXIT_OK)
-		;
 	else if (list)
 		ret = do_list(b, c, &su->conf);
-	else if (!strcmp(c->action, "add"))
-		ret = do_add(b, c);
 	else
-		ret = do_rm(b, c);
+		ret = change(b, c, &su->conf);
 	bus_close(b, 0);
 	return ret;
 }

@@ -70,6 +70,9 @@ static rd_kafka_NewTopic_t *new_topic(const struct conf *c, enum topic t)
 	/* The state and the catalogue keep only the last word on each CP. */
 	if (t == T_CP_STATE || t == T_CP_CATALOGUE)
 		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+	/* The audit trail is kept until an operator says otherwise. */
+	if (t == T_AUDIT)
+		rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
 	return nt;
 }
 

@@ -23,6 +23,7 @@
 #define DRAIN_MAX 5000		/* Kafka messages read between two turns */
 #define TICK_US (100 * LWS_US_PER_MS)
 #define PING_MS 15000		/* an idle event stream gets ": ping" */
+#define STALL_S 60		/* a stream nothing can be written to is closed */
 #define CHUNK 65536		/* bytes written to a client at a time */
 #define AUTH_MAX 512
 
@@ -53,6 +54,7 @@ struct req {
 	long long expect;	/* its Content-Length; -1: none */
 	struct http_resp resp;
 	bool answering;		/* resp made: headers then body to write */
+	bool close_after;	/* refused before its body was read: closed after */
 	bool head_done;
 	size_t off;		/* of the response's bytes written */
 	/* an event stream */
@@ -70,8 +72,8 @@ struct web {
 	struct webapi api;
 	struct req *streams;
 	long nstreams;
+	long requests, refused, streams_opened;	/* for the stats at the end */
 	uint64_t seen;		/* w->seq + tseq + counts_seq at the last wake */
-	struct ratelimit rl_http;
 	int exit;		/* -1 while running */
 };
 
@@ -101,9 +103,12 @@ static const struct {
 	const char *name;
 } methods[] = {
 	{ WSI_TOKEN_GET_URI, "GET" }, { WSI_TOKEN_POST_URI, "POST" },
+	{ WSI_TOKEN_HEAD_URI, "HEAD" },
+	/* an lws built without them knows no PUT or DELETE (Debian's has them) */
+#if defined(LWS_WITH_HTTP_UNCOMMON_HEADERS) || defined(LWS_HTTP_HEADERS_ALL)
 	{ WSI_TOKEN_PUT_URI, "PUT" }, { WSI_TOKEN_DELETE_URI, "DELETE" },
 	{ WSI_TOKEN_PATCH_URI, "PATCH" }, { WSI_TOKEN_OPTIONS_URI, "OPTIONS" },
-	{ WSI_TOKEN_HEAD_URI, "HEAD" },
+#endif
 };
 
 /* Appends s[0..n) to the query, raw or percent-encoded: 0, or -1. */
@@ -193,6 +198,8 @@ static void answer(struct web *w, struct req *q)
 	};
 
 	webapi_handle(&w->api, &rq, &q->resp);
+	w->requests++;
+	w->refused += q->resp.status >= 400;
 	if (q->resp.status >= 400)
 		debug("%s %s: %d %.*s", q->method, q->path, q->resp.status,
 		      (int)q->resp.body.len, q->resp.body.s);
@@ -200,11 +207,16 @@ static void answer(struct web *w, struct req *q)
 	lws_callback_on_writable(q->wsi);
 }
 
-static void refuse(struct req *q, int status, const char *what)
+/* Refused before its body is read: the connection closes after the answer. */
+static int refuse(struct web *w, struct req *q, int status, const char *what)
 {
+	w->requests++;
+	w->refused++;
 	http_error(&q->resp, status, what, q->path);
 	q->answering = true;
+	q->close_after = true;
 	lws_callback_on_writable(q->wsi);
+	return 0;
 }
 
 /* A request's head: answered now, or once its body has come. */
@@ -214,25 +226,25 @@ static int on_http(struct web *w, struct req *q, struct lws *wsi,
 	memset(q, 0, sizeof(*q));
 	q->wsi = wsi;
 	if (read_head(q, uri))
-		return refuse(q, 414, "URI too long"), 0;
+		return refuse(w, q, 414, "URI too long");
 	if (!q->method[0])
-		return refuse(q, 405, "method not allowed"), 0;
+		return refuse(w, q, 405, "method not allowed");
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+		return refuse(w, q, 411, "a body needs Content-Length");
 	if (q->expect > HTTP_BODY_MAX)
-		return refuse(q, 413, "request body too large"), 0;
+		return refuse(w, q, 413, "request body too large");
 	if (q->expect > 0)
 		return 0;	/* LWS_CALLBACK_HTTP_BODY follows */
 	answer(w, q);
 	return 0;
 }
 
-static int on_body(struct req *q, const void *in, size_t len)
+static int on_body(struct web *w, struct req *q, const void *in, size_t len)
 {
 	if (q->answering)
 		return 0;
-	if (q->body.len + len > HTTP_BODY_MAX) {
-		refuse(q, 413, "request body too large");
-		return 0;
-	}
+	if (q->body.len + len > HTTP_BODY_MAX)
+		return refuse(w, q, 413, "request body too large");
 	jbuf_add(&q->body, in, len);
 	return 0;
 }
@@ -272,6 +284,7 @@ static int write_head(struct req *q)
 	    (r->allow && add_header(q, "allow:", r->allow, &p, end)) ||
 	    (r->challenge && add_header(q, "www-authenticate:",
 					"Bearer realm=\"evc\"", &p, end)) ||
+	    (q->close_after && add_header(q, "connection:", "close", &p, end)) ||
 	    lws_finalize_write_http_header(q->wsi, start, &p, end))
 		return -1;
 	q->head_done = true;
@@ -312,6 +325,8 @@ static int write_resp(struct req *q)
 	}
 	req_free(q);
 	q->answering = false;
+	if (q->close_after)
+		return -1;	/* lws sends what it holds, then closes */
 	return lws_http_transaction_completed(q->wsi) ? -1 : 0;
 }
 
@@ -325,7 +340,8 @@ static void stream_start(struct web *w, struct req *q)
 		w->streams->prev = q;
 	w->streams = q;
 	w->nstreams++;
-	lws_set_timeout(q->wsi, NO_PENDING_TIMEOUT, 0);
+	w->streams_opened++;
+	lws_set_timeout(q->wsi, PENDING_TIMEOUT_USER_OK, STALL_S);
 	debug("event stream %ld opened", w->nstreams);
 }
 
@@ -363,8 +379,10 @@ static int write_stream(struct web *w, struct req *q)
 	}
 	while (off < b.len && !ret)
 		ret = write_bytes(q, b.s, b.len, &off, false);
-	if (b.len)
+	if (b.len && !ret) {	/* taken: the stream is alive */
 		q->wrote_ms = mono_ms();
+		lws_set_timeout(q->wsi, PENDING_TIMEOUT_USER_OK, STALL_S);
+	}
 	if (more)
 		lws_callback_on_writable(q->wsi);
 	jbuf_free(&b);
@@ -397,7 +415,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason,
 		req_free(q);
 		return on_http(w, q, wsi, in ? in : "");
 	case LWS_CALLBACK_HTTP_BODY:
-		return on_body(q, in, len);
+		return on_body(w, q, in, len);
 	case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		if (!q->answering)
 			answer(w, q);
@@ -493,7 +511,8 @@ static int serve(struct web *w)
 	return 0;
 }
 
-static int web_main(struct web *w, struct setup *su)
+/* The API over Kafka's state, then the server: EXIT_OK or the status. */
+static int web_start(struct web *w, struct setup *su)
 {
 	const struct webapi_hooks h = {
 		.send = on_send, .erase = on_erase, .commit = on_commit,
@@ -506,8 +525,10 @@ static int web_main(struct web *w, struct setup *su)
 		       w->c->web.token;
 	w->api.read_token = w->c->web.read_token;
 	w->api.default_kw = w->c->central.max_power_kw;
-	if (!(w->b = setup_bus(su)))
-		return webapi_free(&w->api), EXIT_USAGE;
+	if (!(w->b = setup_bus(su))) {
+		webapi_free(&w->api);
+		return EXIT_USAGE;
+	}
 	if (bus_check(w->b, CHECK_MS))
 		ret = EXIT_UNREACHABLE;
 	else if ((ret = catch_up(w)) == EXIT_OK && serve(w))
@@ -515,8 +536,17 @@ static int web_main(struct web *w, struct setup *su)
 	if (ret != EXIT_OK) {
 		bus_close(w->b, 0);
 		webapi_free(&w->api);
-		return ret;
 	}
+	return ret;
+}
+
+static int web_main(struct web *w, struct setup *su)
+{
+	const struct bus_stats *st;
+	int ret = web_start(w, su);
+
+	if (ret != EXIT_OK)
+		return ret;
 	log_batch(true);
 	while (!bus_stop && w->exit < 0) {
 		server_run(&w->srv);
@@ -526,6 +556,10 @@ static int web_main(struct web *w, struct setup *su)
 	}
 	log_batch(false);
 	server_stop(&w->srv);
+	st = bus_stats(w->b);
+	info("stats: requests %ld, refused %ld, event streams %ld; Kafka received %ld, rejected %ld, sent %ld, failed %ld",
+	     w->requests, w->refused, w->streams_opened, st->received,
+	     st->rejected, st->sent, st->failed);
 	if (bus_close(w->b, FLUSH_MS) && w->exit < 0)
 		w->exit = EXIT_UNREACHABLE;
 	webapi_free(&w->api);

@@ -17,6 +17,7 @@
 #define BUS_SEND_BUF 8192
 #define BUS_COMMIT_WAIT_MS 500	/* longest wait for deliveries before a commit */
 #define BUS_WAKE_MS 50		/* longest wait for leaders woken (see wake_fetchers) */
+#define BUS_CHECK_SLICE_MS 250	/* bus_check() looks at refusals this often */
 
 struct follow_end {		/* a partition bus_follow_all() must read */
 	char *topic;
@@ -27,7 +28,9 @@ struct follow_end {		/* a partition bus_follow_all() must read */
 
 struct part {			/* a partition the consumer reads */
 	unsigned char end;		/* read to its end, as last fetched */
+	unsigned char lost;		/* BUS_SOLE: lost by the group, not back */
 	long long up_since;		/* mono ms since its leader answers; 0 */
+	int64_t next;			/* BUS_SOLE: after the last message taken */
 };
 
 struct bus {
@@ -45,11 +48,15 @@ struct bus {
 	int down;			/* all brokers down, reported once */
 	int was_up;			/* a broker answered once */
 	char login_error[256];		/* why SASL refused us, if it did */
+	char tls_error[512];		/* why TLS failed, if it did */
+	int x509_error;			/* OpenSSL's verdict on the broker (atomic) */
 	int fatal;
 	int denied;			/* Kafka refused a topic or group */
 	char *group;			/* the consumer group joined, if any */
 	int abandoned;			/* leave without committing or closing */
 	int revoked;			/* times the group took partitions back */
+	int lost;			/* ... of them, when they were lost */
+	int assigns;			/* assignments made since the last loss */
 	int held;			/* partitions the group gave us */
 	struct part *parts[T_COUNT];	/* what the consumer knows of each */
 	int32_t nparts_alloc[T_COUNT];	/* entries of parts[t] allocated */
@@ -155,9 +162,49 @@ int bus_denied(const struct bus *b)
 	return b->denied > 0;
 }
 
+/*
+ * OpenSSL's verdict on each certificate of a broker's chain stands as it
+ * is (no error: accepted; an error: refused, as without this callback);
+ * the error is kept, since the handshake's failure reads the same
+ * whether the CA or the host name was wrong. Called from librdkafka's
+ * threads.
+ */
+static int on_cert(rd_kafka_t *rk, const char *broker, int32_t id,
+		   int *x509_error, int depth, const char *der, size_t size,
+		   char *errstr, size_t errstr_size, void *opaque)
+{
+	struct bus *b = opaque;
+
+	(void)rk, (void)broker, (void)id, (void)depth, (void)der, (void)size;
+	if (!*x509_error)
+		return 1;
+	if (b)
+		__atomic_store_n(&b->x509_error, *x509_error, __ATOMIC_RELAXED);
+	snprintf(errstr, errstr_size, "X.509 error %d", *x509_error);
+	return 0;
+}
+
+/* The line that says why TLS failed (reason: librdkafka's words). */
+static const char *tls_line(struct bus *b, rd_kafka_t *rk, const char *reason,
+			    char *buf, size_t n)
+{
+	char ca[1024], why[1024];
+	size_t len = sizeof(ca);
+	int x509 = __atomic_load_n(&b->x509_error, __ATOMIC_RELAXED);
+
+	if (rd_kafka_conf_get(rd_kafka_conf(rk), "ssl.ca.location", ca, &len) !=
+	    RD_KAFKA_CONF_OK)
+		ca[0] = '\0';
+	diag_tls(x509, reason, ca, b->conf->brokers, why, sizeof(why));
+	snprintf(buf, n, "cannot connect to Kafka at '%s' over TLS: %s",
+		 b->conf->brokers, why);
+	return buf;
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	struct bus *b = opaque;
+	char line[1536];
 
 	if (!b)
 		return;
@@ -170,6 +217,11 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 			warn("cannot reach Kafka at '%s': %s", b->conf->brokers,
 			     reason);
 		b->down = 1;
+	} else if (err == RD_KAFKA_RESP_ERR__SSL) {
+		/* As a refused login: by bus_check() at start, else here. */
+		if (!b->tls_error[0] && b->was_up)
+			warn("%s", tls_line(b, rk, reason, line, sizeof(line)));
+		snprintf(b->tls_error, sizeof(b->tls_error), "%s", reason);
 	} else if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION) {
 		/* Said once: by bus_check() at start, else here. */
 		if (!b->login_error[0] && b->was_up)
@@ -252,6 +304,7 @@ static rd_kafka_conf_t *make_conf(const struct conf *c,
 				  const char *const *more)
 {
 	rd_kafka_conf_t *kc = rd_kafka_conf_new();
+	char err[128];
 
 	if (set(kc, "bootstrap.servers", c->brokers) ||
 	    set(kc, "client.id", log_prog()) ||
@@ -261,6 +314,14 @@ static rd_kafka_conf_t *make_conf(const struct conf *c,
 	for (const char *const *d = defaults; d && d[0]; d += 2)
 		if (set(kc, d[0], d[1]))
 			goto fail;
+	/*
+	 * Over TLS the broker's certificate must name the host it was
+	 * reached by, whatever this librdkafka's default (https since 2.0,
+	 * none before), unless the user says otherwise. A librdkafka built
+	 * without TLS has no such property, and no TLS to check.
+	 */
+	rd_kafka_conf_set(kc, "ssl.endpoint.identification.algorithm", "https",
+			  err, sizeof(err));
 	for (const char *const *d = more; d && d[0]; d += 2)
 		if (set(kc, d[0], d[1]))
 			goto fail;
@@ -305,6 +366,7 @@ static rd_kafka_t *new_handle(struct bus *b, rd_kafka_type_t type,
 
 	rd_kafka_conf_set_opaque(kc, b);
 	rd_kafka_conf_set_error_cb(kc, on_error);
+	rd_kafka_conf_set_ssl_cert_verify_cb(kc, on_cert);
 	if (!(rk = rd_kafka_new(type, kc, err, sizeof(err)))) {
 		rd_kafka_conf_destroy(kc);
 		error("cannot create Kafka client: %s", err);
@@ -524,6 +586,46 @@ static void hand_over(struct bus *b)
 		warn("partitions handed over with their offsets uncommitted");
 }
 
+/* BUS_SOLE: partitions taken back, lost or not. */
+static void mark_lost(struct bus *b,
+		      const rd_kafka_topic_partition_list_t *parts, int lost)
+{
+	for (int i = 0; i < parts->cnt; i++) {
+		const rd_kafka_topic_partition_t *e = &parts->elems[i];
+		struct part *pt = part(b, topic_of(b, e->topic), e->partition);
+
+		if (pt)
+			pt->lost = (unsigned char)lost;
+	}
+}
+
+/*
+ * A sole reader (BUS_SOLE) given back partitions it lost goes on after
+ * the last message it took, not from the committed offsets: no one else
+ * read them meanwhile, and what it handled since its last commit must
+ * not be handled twice (its state holds it already).
+ */
+static void resume_lost(struct bus *b, rd_kafka_topic_partition_list_t *parts)
+{
+	int n = 0;
+
+	for (int i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_t *e = &parts->elems[i];
+		struct part *pt = part(b, topic_of(b, e->topic), e->partition);
+
+		if (!pt || !pt->lost)
+			continue;
+		pt->lost = 0;
+		if (pt->next <= 0)
+			continue;
+		e->offset = pt->next;
+		n++;
+	}
+	if (n)
+		info("group '%s' gave back %d partitions it had lost: read on where they were left",
+		     b->group, n);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			 rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -531,6 +633,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (b->flags & BUS_SOLE)
+			resume_lost(b, parts);
 		if (coop)
 			rd_kafka_error_destroy(
 				rd_kafka_incremental_assign(rk, parts));
@@ -538,6 +642,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			rd_kafka_assign(rk, parts);
 		b->held = coop && b->held > 0 ? b->held + parts->cnt
 					      : parts->cnt;
+		b->assigns++;
 		debug("group gave %d partitions, holding %d", parts->cnt,
 		      b->held);
 		return;
@@ -546,7 +651,17 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		b->revoked++;
 	if (b->held < 0)
 		b->held = 0;
-	if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+	/*
+	 * Lost, not handed over: librdkafka's session with the coordinator
+	 * timed out (the coordinator failing over, this process frozen), or
+	 * the coordinator no longer knows this member. Nothing to commit.
+	 */
+	if (b->flags & BUS_SOLE)
+		mark_lost(b, parts, rd_kafka_assignment_lost(rk));
+	if (rd_kafka_assignment_lost(rk)) {
+		b->lost++;
+		b->assigns = 0;
+	} else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
 		hand_over(b);
 	if (coop) {
 		rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
@@ -567,6 +682,16 @@ int bus_held(const struct bus *b)
 int bus_revoked(const struct bus *b)
 {
 	return b->revoked;
+}
+
+int bus_lost(const struct bus *b)
+{
+	return b->lost;
+}
+
+int bus_assigns(const struct bus *b)
+{
+	return b->assigns;
 }
 
 int32_t bus_last_partition(const struct bus *b)
@@ -687,6 +812,15 @@ int bus_send_to(struct bus *b, enum topic t, int32_t partition,
 	return produce(b, t, partition, key_of(m), buf, (size_t)len);
 }
 
+int bus_send_raw(struct bus *b, enum topic t, const char *key,
+		 const void *val, size_t len)
+{
+	if (!b->prod || t >= T_COUNT || topic_types[t] || t == T_CENTRAL_LEASE)
+		return error("cannot send a record on topic '%s'",
+			     t < T_COUNT ? b->conf->topics[t] : "?");
+	return produce(b, t, RD_KAFKA_PARTITION_UA, key, val, len);
+}
+
 int bus_erase(struct bus *b, enum topic t, const char *cp)
 {
 	if (!b->prod || t >= T_COUNT || !compacted(t) || !msg_cp_id_ok(cp))
@@ -746,16 +880,20 @@ static int unreachable(const struct conf *c, const char *why)
 }
 
 /*
- * A request of rk found no broker: a refused login (with what librdkafka
- * cannot do, if that is why), else Kafka unreachable, in one line.
+ * A request of rk found no broker: a TLS handshake that failed (and why),
+ * a refused login (with what librdkafka cannot do, if that is why), else
+ * Kafka unreachable, in one line.
  */
 static int kafka_failed(struct bus *b, rd_kafka_t *rk, rd_kafka_resp_err_t err)
 {
-	char line[1024];
+	char line[1536];
 
 	/* A refusal at start comes through the error callback, served here. */
 	if (!b->was_up)
 		rd_kafka_poll(rk, 100);
+	if (b->tls_error[0])
+		return error("%s", tls_line(b, rk, b->tls_error, line,
+					    sizeof(line)));
 	if (!b->login_error[0])
 		return unreachable(b->conf, rd_kafka_err2str(err));
 	if (diag_login(rk, b->conf->brokers, b->login_error, line,
@@ -765,15 +903,36 @@ static int kafka_failed(struct bus *b, rd_kafka_t *rk, rd_kafka_resp_err_t err)
 		     b->login_error);
 }
 
+/*
+ * Every broker refused our TLS handshake or our login before Kafka ever
+ * answered: no retry will mend that, so there is no point waiting on.
+ */
+static bool refused_all(struct bus *b, rd_kafka_t *rk)
+{
+	rd_kafka_poll(rk, 0);	/* the error callback, which notes both */
+	return !b->was_up && b->down && (b->tls_error[0] || b->login_error[0]);
+}
+
+/*
+ * Asks for metadata in short slices, so that a refusal by every broker
+ * is said at once rather than after the whole timeout; a broker that
+ * does not answer at all (Kafka still starting) is waited for.
+ */
 int bus_check(struct bus *b, int timeout_ms)
 {
 	const struct rd_kafka_metadata *md;
 	rd_kafka_t *rk = b->prod ? b->prod : b->cons;
 	rd_kafka_resp_err_t err;
+	long long deadline = mono_ms() + timeout_ms, left;
 
 	if (!rk)
 		return 0;
-	err = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+	do {
+		left = deadline - mono_ms();
+		err = rd_kafka_metadata(rk, 0, NULL, &md,
+					left > BUS_CHECK_SLICE_MS ?
+					BUS_CHECK_SLICE_MS : left > 0 ? left : 1);
+	} while (err && mono_ms() < deadline && !refused_all(b, rk));
 	if (err)
 		return kafka_failed(b, rk, err);
 	rd_kafka_metadata_destroy(md);
@@ -782,16 +941,39 @@ int bus_check(struct bus *b, int timeout_ms)
 	return 0;
 }
 
+/*
+ * One broker's metadata of a topic. A topic created a moment ago may be
+ * unknown yet to the broker asked (the one that answered CreateTopics
+ * knew it; this one hears of it within a second or so): asked again for
+ * up to FRESH_TOPIC_MS before it is called missing.
+ */
+#define FRESH_TOPIC_MS 2000
+
+static rd_kafka_resp_err_t topic_metadata(struct bus *b, const char *topic,
+					  const struct rd_kafka_metadata **md)
+{
+	long long end = mono_ms() + FRESH_TOPIC_MS;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(b->cons, topic, NULL);
+	rd_kafka_resp_err_t err;
+
+	while (!(err = rd_kafka_metadata(b->cons, 0, rkt, md,
+					 BUS_OP_TIMEOUT_MS)) &&
+	       (*md)->topic_cnt == 1 && (*md)->topics[0].err ==
+	       RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART && mono_ms() < end) {
+		rd_kafka_metadata_destroy(*md);
+		rd_kafka_poll(b->cons, 100);
+	}
+	rd_kafka_topic_destroy(rkt);
+	return err;
+}
+
 /* Number of partitions of a topic, or -1 after printing why. */
 static int partition_count(struct bus *b, const char *topic)
 {
 	const struct rd_kafka_metadata *md;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(b->cons, topic, NULL);
-	rd_kafka_resp_err_t err;
+	rd_kafka_resp_err_t err = topic_metadata(b, topic, &md);
 	int n = -1;
 
-	err = rd_kafka_metadata(b->cons, 0, rkt, &md, BUS_OP_TIMEOUT_MS);
-	rd_kafka_topic_destroy(rkt);
 	if (err)
 		return kafka_failed(b, b->cons, err);
 	if (md->topic_cnt == 1 && !md->topics[0].err)
@@ -928,12 +1110,13 @@ static void track_end(struct bus *b, const char *topic, int32_t p,
  * from its high watermark, fixed before returning, in one assignment:
  * each assign() replaces the previous one.
  */
-static int follow_every(struct bus *b, enum topic t, int from_end)
+static int follow_every(struct bus *b, enum topic t, int from_end,
+			int64_t from_ms)
 {
 	const char *topic = b->conf->topics[t];
 	rd_kafka_topic_partition_t *e;
 	rd_kafka_resp_err_t err;
-	int64_t lo, hi;
+	int64_t lo, hi, off;
 	int n;
 
 	if (!b->cons)
@@ -943,13 +1126,16 @@ static int follow_every(struct bus *b, enum topic t, int from_end)
 	for (int32_t p = 0; p < n; p++) {
 		if (watermarks(b, topic, p, &lo, &hi))
 			return -1;
+		off = from_end ? hi : RD_KAFKA_OFFSET_BEGINNING;
+		if (from_ms > 0 && start_offset(b, topic, p, from_ms, &off))
+			return -1;
 		if (!from_end)
-			track_end(b, topic, p, lo, hi);
+			track_end(b, topic, p, off >= 0 ? off : lo, hi);
 		e = rd_kafka_topic_partition_list_find(b->assigned, topic, p);
 		if (!e)
 			e = rd_kafka_topic_partition_list_add(b->assigned,
 							      topic, p);
-		e->offset = from_end ? hi : RD_KAFKA_OFFSET_BEGINNING;
+		e->offset = off;
 	}
 	if ((err = rd_kafka_assign(b->cons, b->assigned)))
 		return error("cannot follow '%s': %s", topic,
@@ -959,12 +1145,17 @@ static int follow_every(struct bus *b, enum topic t, int from_end)
 
 int bus_follow_all(struct bus *b, enum topic t)
 {
-	return follow_every(b, t, 0);
+	return follow_every(b, t, 0, 0);
 }
 
 int bus_follow_end_all(struct bus *b, enum topic t)
 {
-	return follow_every(b, t, 1);
+	return follow_every(b, t, 1, 0);
+}
+
+int bus_follow_since(struct bus *b, enum topic t, int64_t from_ms)
+{
+	return follow_every(b, t, 0, from_ms);
 }
 
 int bus_caught_up(struct bus *b)
@@ -1189,11 +1380,22 @@ bad:
 	return 0;
 }
 
-/* Decodes one fetched message; 1 (or BUS_GONE) when it is for the caller. */
-static int take(struct bus *b, const rd_kafka_message_t *rkm,
-		struct msg *m, enum topic *tp)
+/* BUS_SOLE: where to read on if the partition is lost and comes back. */
+static void taken_at(struct bus *b, int t, const rd_kafka_message_t *rkm)
 {
-	char why[160];
+	struct part *pt = part(b, t, rkm->partition);
+
+	if (pt)
+		pt->next = rkm->offset + 1;
+}
+
+/*
+ * What every fetched record goes through first: an end of partition, a
+ * refusal by Kafka or an error is handled here (-1), as is a record of
+ * no topic of ours; a record returns its topic.
+ */
+static int take_record(struct bus *b, const rd_kafka_message_t *rkm)
+{
 	const char *name;
 	int t;
 
@@ -1201,28 +1403,42 @@ static int take(struct bus *b, const rd_kafka_message_t *rkm,
 		name = rd_kafka_topic_name(rkm->rkt);
 		mark_end(b, name, rkm->partition, rkm->offset);
 		set_at_end(b, topic_of(b, name), rkm->partition, 1);
-		return 0;
+		return -1;
 	}
 	if (rkm->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
 		refused(b, "not allowed by Kafka to join group '%s'",
 			b->group ? b->group : "?");
-		return 0;
+		return -1;
 	}
 	if (is_denial(rkm->err)) {
 		refused(b, "not allowed by Kafka to read topic '%s'",
 			rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "?");
-		return 0;
+		return -1;
 	}
 	if (rkm->err) {
 		warn_limited(&b->rl_error, "cannot consume: %s",
 			     rd_kafka_message_errstr(rkm));
-		return 0;
+		return -1;
 	}
 	name = rd_kafka_topic_name(rkm->rkt);
 	mark_end(b, name, rkm->partition, rkm->offset + 1);
 	if ((t = topic_of_message(b, rkm->rkt, name)) < 0)
-		return 0;
+		return -1;
 	set_at_end(b, t, rkm->partition, 0);
+	if (b->flags & BUS_SOLE)
+		taken_at(b, t, rkm);
+	return t;
+}
+
+/* Decodes one fetched message; 1 (or BUS_GONE) when it is for the caller. */
+static int take(struct bus *b, const rd_kafka_message_t *rkm,
+		struct msg *m, enum topic *tp)
+{
+	char why[160];
+	int t;
+
+	if ((t = take_record(b, rkm)) < 0)
+		return 0;
 	if (!rkm->payload && compacted(t))
 		return take_tombstone(b, rkm, m, tp, t);
 	if (msg_decode(rkm->payload ? rkm->payload : "", rkm->len, m, why,
@@ -1313,6 +1529,56 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms)
 	}
 }
 
+int bus_recv_raw(struct bus *b, struct bus_record *r, int timeout_ms)
+{
+	long long deadline = mono_ms() + timeout_ms, left;
+	rd_kafka_message_t *rkm;
+	rd_kafka_timestamp_type_t tt;
+	int t;
+
+	release_last(b);
+	if (!b->cons)
+		return error("cannot receive: no consumer");
+	while (!b->fatal) {
+		left = deadline - mono_ms();
+		if (!(rkm = rd_kafka_consumer_poll(b->cons,
+						   left > 0 ? (int)left : 0)))
+			return 0;
+		if ((t = take_record(b, rkm)) >= 0) {
+			r->topic = (enum topic)t;
+			r->key = rkm->key;
+			r->key_len = rkm->key ? rkm->key_len : 0;
+			r->val = rkm->payload;
+			r->len = rkm->payload ? rkm->len : 0;
+			r->partition = rkm->partition;
+			r->offset = rkm->offset;
+			r->ts = rd_kafka_message_timestamp(rkm, &tt);
+			b->last = rkm;
+			return 1;
+		}
+		store(b, rkm);
+		rd_kafka_message_destroy(rkm);
+		if (bus_stop || mono_ms() >= deadline)
+			return 0;
+	}
+	return -1;
+}
+
+void bus_reject_raw(struct bus *b, const struct bus_record *r,
+		    const char *why)
+{
+	b->st.rejected++;
+	warn_limited(&b->rl_reject,
+		     "rejected record on '%s' [%d] at offset %lld: %s",
+		     b->conf->topics[r->topic], (int)r->partition,
+		     (long long)r->offset, why);
+}
+
+void bus_accept_raw(struct bus *b)
+{
+	b->st.received++;
+}
+
 int bus_commit(struct bus *b)
 {
 	if (!b->cons || !(b->flags & BUS_GROUP))
@@ -1324,6 +1590,54 @@ int bus_commit(struct bus *b)
 	 * for: the offsets are committed at a later call instead.
 	 */
 	return commit_delivered(b, BUS_COMMIT_WAIT_MS);
+}
+
+/* Partition 0 of t, in a list of its own. */
+static rd_kafka_topic_partition_list_t *first_partition(struct bus *b,
+							 enum topic t)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+
+	rd_kafka_topic_partition_list_add(l, b->conf->topics[t], 0);
+	return l;
+}
+
+int bus_note(struct bus *b, enum topic t, const char *note)
+{
+	rd_kafka_topic_partition_list_t *l = first_partition(b, t);
+	rd_kafka_resp_err_t err;
+
+	/* Offset 0 whatever the topic holds: the note is what counts. */
+	l->elems[0].offset = 0;
+	l->elems[0].metadata = xstrdup(note);
+	l->elems[0].metadata_size = strlen(note);
+	err = rd_kafka_commit(b->cons, l, 0);
+	if (!err)
+		err = l->elems[0].err;
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err)
+		return error("cannot write a note for group '%s' on '%s': %s",
+			     b->group, b->conf->topics[t], rd_kafka_err2str(err));
+	return 0;
+}
+
+int bus_noted(struct bus *b, enum topic t, char *note, size_t size)
+{
+	rd_kafka_topic_partition_list_t *l = first_partition(b, t);
+	rd_kafka_topic_partition_t *e = &l->elems[0];
+	rd_kafka_resp_err_t err;
+
+	err = rd_kafka_committed(b->cons, l, BUS_OP_TIMEOUT_MS);
+	if (!err)
+		err = e->err;
+	if (!err)
+		snprintf(note, size, "%.*s", e->metadata ? (int)e->metadata_size : 0,
+			 e->metadata ? (const char *)e->metadata : "");
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err)
+		return error("cannot read the note of group '%s' on '%s': %s",
+			     b->group, b->conf->topics[t], rd_kafka_err2str(err));
+	return 0;
 }
 
 void bus_abandon(struct bus *b)

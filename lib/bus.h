@@ -3,6 +3,7 @@
 #define EVC_BUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <librdkafka/rdkafka.h>
 
@@ -14,6 +15,13 @@ enum {
 	BUS_CONSUMER = 1 << 1,	/* can follow partitions (no group) */
 	BUS_GROUP = 1 << 2,	/* consumer in a group: bus_subscribe() */
 	BUS_LEASE = 1 << 3,	/* with BUS_GROUP: a lease group (sticky) */
+	/*
+	 * With BUS_GROUP: no other process reads the group's partitions
+	 * while this one holds them (Central's, under its lease), so lost
+	 * partitions that come back are read on after the last message
+	 * taken rather than from the committed offsets.
+	 */
+	BUS_SOLE = 1 << 4,
 };
 
 struct bus_stats {
@@ -41,9 +49,10 @@ int bus_close(struct bus *b, int timeout_ms);
 /*
  * Checks that a broker answers within timeout_ms. On failure prints one
  * line and returns -1: "cannot reach Kafka at 'BROKERS'" (with a hint,
- * or that no broker name resolves), "cannot log in to Kafka at
- * 'BROKERS'", or what this librdkafka cannot do with that Kafka
- * (lib/diag.h).
+ * or that no broker name resolves), "cannot connect to Kafka at
+ * 'BROKERS' over TLS" (with what was wrong with the broker's
+ * certificate), "cannot log in to Kafka at 'BROKERS'", or what this
+ * librdkafka cannot do with that Kafka (lib/diag.h).
  */
 int bus_check(struct bus *b, int timeout_ms);
 
@@ -61,6 +70,14 @@ int bus_send(struct bus *b, enum topic t, const struct msg *m);
  * -1 after saying why, as bus_send().
  */
 int bus_erase(struct bus *b, enum topic t, const char *cp);
+
+/*
+ * One record as it is on topic t, a topic of records that are no evc
+ * messages (audit: lib/audit.h): key and value are the caller's. -1
+ * after saying why, as bus_send().
+ */
+int bus_send_raw(struct bus *b, enum topic t, const char *key,
+		 const void *val, size_t len);
 
 /*
  * Makes bus_close() leave the group without committing or waiting for
@@ -98,6 +115,13 @@ int bus_follow_all(struct bus *b, enum topic t);
  */
 int bus_follow_end_all(struct bus *b, enum topic t);
 
+/*
+ * Follows every partition of t from the first record at or after from_ms
+ * (0: from the beginning), their current ends tracked for
+ * bus_caught_up() (evc audit --since).
+ */
+int bus_follow_since(struct bus *b, enum topic t, int64_t from_ms);
+
 /* Joins the group on the n topics ts; messages then come from bus_recv(). */
 int bus_subscribe(struct bus *b, const enum topic *ts, int n);
 
@@ -120,6 +144,31 @@ int bus_recv(struct bus *b, struct msg *m, enum topic *t, int timeout_ms);
  * its next timer. fn NULL stops it.
  */
 void bus_wakeup(struct bus *b, void (*fn)(void *arg), void *arg);
+
+/*
+ * A record as Kafka holds it, for topics of records that are no evc
+ * messages; key and val stay valid until the next bus_recv_raw() or
+ * bus_close(). ts: Kafka's timestamp of the record, ms (-1: none).
+ */
+struct bus_record {
+	enum topic topic;
+	const void *key, *val;
+	size_t key_len, len;
+	int32_t partition;
+	int64_t offset;
+	int64_t ts;
+};
+
+/*
+ * Waits up to timeout_ms for the next record on any topic followed,
+ * undecoded: 1 with *r filled, 0 on timeout or a signal, -1 on a fatal
+ * error. The caller judges it, then counts it: bus_accept_raw(), or
+ * bus_reject_raw(), which logs why (rate-limited) as bus_recv() does.
+ */
+int bus_recv_raw(struct bus *b, struct bus_record *r, int timeout_ms);
+void bus_accept_raw(struct bus *b);
+void bus_reject_raw(struct bus *b, const struct bus_record *r,
+		    const char *why);
 
 /* True once bus_follow_all()'s partitions have all been read to their end. */
 int bus_caught_up(struct bus *b);
@@ -169,6 +218,26 @@ int bus_commit(struct bus *b);
  */
 int bus_held(const struct bus *b);
 int bus_revoked(const struct bus *b);
+
+/*
+ * The times the group's partitions were lost rather than handed over
+ * (librdkafka's rd_kafka_assignment_lost(): its session with the group
+ * coordinator timed out, or the coordinator dropped this member), and
+ * the assignments the group made since the last loss, an empty one
+ * included (librdkafka calls the rebalance callback for those too).
+ */
+int bus_lost(const struct bus *b);
+int bus_assigns(const struct bus *b);
+
+/*
+ * A note of the group on partition 0 of t: the metadata of an offset
+ * committed there (group only). The coordinator takes it only from a
+ * member of the current generation: a member the group dropped cannot
+ * write one. bus_note() writes note; bus_noted() reads the last one
+ * written into note ("" if none). -1 after saying why.
+ */
+int bus_note(struct bus *b, enum topic t, const char *note);
+int bus_noted(struct bus *b, enum topic t, char *note, size_t size);
 
 /*
  * The partition of the message bus_recv() returned last (-1 if none), and

@@ -1052,6 +1052,8 @@ void central_tick(struct central *c, const struct now *now)
 {
 	int64_t timeout = c->rules->health_timeout_ms;
 
+	if (c->paused)
+		return;
 	for (uint32_t i = 0; i < c->ncps; i++) {
 		struct central_cp *p = &c->cps[i];
 
@@ -1153,4 +1155,34 @@ void central_serve(struct central *c, const struct now *now)
 	}
 	c->started = now->wall;
 	c->serving = now->mono;
+}
+
+void central_pause(struct central *c, const struct now *now)
+{
+	if (c->paused)
+		return;
+	c->paused = true;
+	c->paused_at = now->mono;
+}
+
+void central_resume(struct central *c, const struct now *now)
+{
+	int64_t span = now->mono - c->paused_at;
+
+	if (!c->paused)
+		return;
+	c->paused = false;
+	if (span <= 0)
+		return;
+	for (uint32_t i = 0; i < c->ncps; i++) {
+		struct central_cp *p = &c->cps[i];
+
+		p->heartbeat += span;
+		if (!p->busy)
+			continue;
+		p->s.granted += span;
+		p->s.owed_since += span;
+		p->s.prog_at += span;
+	}
+	c->serving += span;
 }

@@ -102,6 +102,8 @@ struct central {
 	bool changed;			/* a CP changed since the owner looked */
 	int64_t started;		/* wall ms it began to serve; 0: not yet */
 	int64_t serving;		/* the same, mono */
+	bool paused;			/* central_pause(): nothing is decided */
+	int64_t paused_at;		/* mono ms, when it was */
 };
 
 #define CENTRAL_MAX_CPS 200000	/* catalogue plus unknown CPs accepted */
@@ -161,6 +163,22 @@ void central_restore(struct central *c, const struct cpstate_row *r,
  * on, and the CPs that cp-state does not speak for are published.
  */
 void central_serve(struct central *c, const struct now *now);
+
+/*
+ * Central stops serving for a while without forgetting anything: its
+ * lease is in doubt (Kafka's group coordinator does not answer), so it
+ * must not decide, lest another Central serves meanwhile. The owner
+ * feeds it nothing until central_resume(); central_tick() does nothing.
+ */
+void central_pause(struct central *c, const struct now *now);
+
+/*
+ * Central serves again, from what it held, after a pause: the time it
+ * was paused counts neither as any CP's silence nor as a session's
+ * wait (for a supply_end, for a start), since Central read nothing
+ * then; every such deadline is moved on by the pause.
+ */
+void central_resume(struct central *c, const struct now *now);
 
 /* One message read from Central's topics. */
 void central_feed(struct central *c, const struct msg *m,

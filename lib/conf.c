@@ -37,6 +37,7 @@ const char *const topic_default_names[T_COUNT] = {
 	[T_CP_STATE] = "cp-state",
 	[T_CENTRAL_LEASE] = "central-lease",
 	[T_CP_CATALOGUE] = "cp-catalogue",
+	[T_AUDIT] = "audit",
 };
 
 /* The schema below spells these again: a unit test keeps them in step. */
@@ -52,12 +53,16 @@ const char *const topic_keys[T_COUNT] = {
 	[T_CP_STATE] = "cp_state",
 	[T_CENTRAL_LEASE] = "central_lease",
 	[T_CP_CATALOGUE] = "cp_catalogue",
+	[T_AUDIT] = "audit",
 };
 
-/* One partition makes the lease exclusive: its one holder serves. */
+/*
+ * One partition makes the lease exclusive: its one holder serves. The
+ * audit trail has one too, so that it reads in the order it was written.
+ */
 unsigned conf_partitions(const struct conf *c, enum topic t)
 {
-	return t == T_CENTRAL_LEASE ? 1 : c->partitions;
+	return t == T_CENTRAL_LEASE || t == T_AUDIT ? 1 : c->partitions;
 }
 
 static void replace(char **dst, const char *s)
@@ -402,6 +407,7 @@ static const cyaml_schema_field_t y_names_fields[] = {
 	Y_STR("cp_state", struct ynames, n[T_CP_STATE]),
 	Y_STR("central_lease", struct ynames, n[T_CENTRAL_LEASE]),
 	Y_STR("cp_catalogue", struct ynames, n[T_CP_CATALOGUE]),
+	Y_STR("audit", struct ynames, n[T_AUDIT]),
 	CYAML_FIELD_END
 };
 

@@ -18,14 +18,15 @@ enum topic {
 	T_CP_STATE,		/* Central -> anyone (compacted: last state per CP) */
 	T_CENTRAL_LEASE,	/* one partition: the Central holding it serves */
 	T_CP_CATALOGUE,		/* operators -> Central (compacted: the CPs known) */
+	T_AUDIT,		/* Central, operator tools -> auditors (long retention) */
 	T_COUNT
 };
 
-/* Default names: the seed's seven topics, then the four evc adds. */
+/* Default names: the seed's seven topics, then the five evc adds. */
 extern const char *const topic_default_names[T_COUNT];
 /* Keys of the topics: section of evc.yaml ("cp_register", ...). */
 extern const char *const topic_keys[T_COUNT];
-/* Partitions topic t is created with: the lease has one, others c's. */
+/* Partitions topic t is created with: the lease and audit one, others c's. */
 struct conf;
 unsigned conf_partitions(const struct conf *c, enum topic t);
 

@@ -1,4 +1,4 @@
-/* diag.c: why Kafka cannot be used, once something failed: names that resolve to nothing, a librdkafka too old for the Kafka it meets. */
+/* diag.c: why Kafka cannot be used, once something failed: names that resolve to nothing, a librdkafka too old for the Kafka it meets, a broker certificate refused. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -274,4 +274,101 @@ const char *diag_login(rd_kafka_t *rk, const char *brokers,
 	default:
 		return NULL;
 	}
+}
+
+/* OpenSSL's X.509 verification errors that evc explains. */
+enum {
+	X509_NO_ISSUER = 2,		/* UNABLE_TO_GET_ISSUER_CERT */
+	X509_NOT_YET_VALID = 9,
+	X509_EXPIRED = 10,
+	X509_SELF_SIGNED = 18,		/* DEPTH_ZERO_SELF_SIGNED_CERT */
+	X509_SELF_SIGNED_CHAIN = 19,	/* SELF_SIGNED_CERT_IN_CHAIN */
+	X509_NO_ISSUER_LOCALLY = 20,	/* UNABLE_TO_GET_ISSUER_CERT_LOCALLY */
+	X509_LEAF_SIGNATURE = 21,	/* UNABLE_TO_VERIFY_LEAF_SIGNATURE */
+	X509_UNTRUSTED = 27,		/* CERT_UNTRUSTED */
+	X509_HOST_MISMATCH = 62,
+	X509_IP_MISMATCH = 64,
+};
+
+/*
+ * The broker of librdkafka's "PROTO://HOST:PORT/NAME: what" into host
+ * and addr (HOST:PORT), and what follows it, without the " (after Nms in
+ * state ...)" at its end, into what.
+ */
+static void tls_reason(const char *reason, char *host, size_t hn, char *addr,
+		       size_t an, char *what, size_t wn)
+{
+	const char *s = strstr(reason, "://"), *slash, *colon, *after;
+	char port[16];
+	size_t len;
+
+	host[0] = addr[0] = '\0';
+	if (s && (slash = strchr(s + 3, '/')) &&
+	    !split_broker(reason, (size_t)(slash - reason), host, hn, port,
+			  sizeof(port)))
+		snprintf(addr, an, "%.*s", (int)(slash - s - 3), s + 3);
+	colon = s ? strstr(s, ": ") : NULL;
+	s = colon ? colon + 2 : reason;
+	after = strstr(s, " (after ");
+	len = after ? (size_t)(after - s) : strlen(s);
+	snprintf(what, wn, "%.*s", (int)len, s);
+}
+
+/*
+ * What was wrong with who (a certificate) in a line, into buf: host is
+ * the name it was reached by, ca the CA file trusted, what librdkafka's
+ * words for a failure that is not the certificate's.
+ */
+static const char *tls_verdict(int x509, const char *who, const char *host,
+			       const char *ca, const char *what, char *buf,
+			       size_t n)
+{
+	switch (x509) {
+	case 0:
+		snprintf(buf, n, "%s", what);
+		break;
+	case X509_HOST_MISMATCH:
+	case X509_IP_MISMATCH:
+		snprintf(buf, n, "%s is for another host: its subjectAltName does not hold '%s'",
+			 who, host[0] ? host : "?");
+		break;
+	case X509_NO_ISSUER:
+	case X509_SELF_SIGNED:
+	case X509_SELF_SIGNED_CHAIN:
+	case X509_NO_ISSUER_LOCALLY:
+	case X509_LEAF_SIGNATURE:
+	case X509_UNTRUSTED:
+		if (ca && *ca)
+			snprintf(buf, n, "%s is not signed by the CA of ssl.ca.location '%s'",
+				 who, ca);
+		else
+			snprintf(buf, n, "%s is not signed by a CA this machine trusts (set ssl.ca.location to the certificate of Kafka's CA)",
+				 who);
+		break;
+	case X509_EXPIRED:
+		snprintf(buf, n, "%s has expired", who);
+		break;
+	case X509_NOT_YET_VALID:
+		snprintf(buf, n, "%s is not valid yet (is the clock right?)",
+			 who);
+		break;
+	default:
+		snprintf(buf, n, "%s fails verification (X.509 error %d)", who,
+			 x509);
+	}
+	return buf;
+}
+
+const char *diag_tls(int x509, const char *reason, const char *ca,
+		     const char *brokers, char *buf, size_t n)
+{
+	char host[256], addr[300], what[512], who[320];
+
+	tls_reason(reason ? reason : "", host, sizeof(host), addr,
+		   sizeof(addr), what, sizeof(what));
+	if (addr[0] && (!brokers || strcmp(addr, brokers)))
+		snprintf(who, sizeof(who), "the certificate of %s", addr);
+	else
+		snprintf(who, sizeof(who), "its certificate");
+	return tls_verdict(x509, who, host, ca, what, buf, n);
 }

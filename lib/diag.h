@@ -1,4 +1,4 @@
-/* diag.h: why Kafka cannot be used, once something failed: names that resolve to nothing, a librdkafka too old for the Kafka it meets. */
+/* diag.h: why Kafka cannot be used, once something failed: names that resolve to nothing, a librdkafka too old for the Kafka it meets, a broker certificate refused. */
 #ifndef EVC_DIAG_H
 #define EVC_DIAG_H
 
@@ -53,5 +53,19 @@ int diag_unresolved(const char *brokers);
  */
 const char *diag_login(rd_kafka_t *rk, const char *brokers,
 		       const char *reason, char *buf, size_t n);
+
+/*
+ * Why a TLS connection to a broker failed, into buf (returned): from the
+ * X.509 verification error OpenSSL found in the broker's certificate
+ * (x509, numbered as <openssl/x509_vfy.h> does, a stable ABI; 0 when
+ * none was seen), librdkafka's words (reason, "PROTO://HOST:PORT/NAME:
+ * what (after ...)"), and the CA file trusted (ca, ssl.ca.location; ""
+ * or NULL for the system's CAs). The broker is named unless it is all
+ * of brokers. The handshake's own error reads the same ("certificate
+ * verify failed") whether the CA or the host name was wrong: x509 tells
+ * them apart.
+ */
+const char *diag_tls(int x509, const char *reason, const char *ca,
+		     const char *brokers, char *buf, size_t n);
 
 #endif

@@ -108,8 +108,8 @@ void jbuf_fixed(struct jbuf *b, int64_t n, int div, int decimals)
 		    decimals, (long long)(a % div));
 }
 
-void http_error(struct http_resp *r, int status, const char *what,
-		const char *subject)
+int http_error(struct http_resp *r, int status, const char *what,
+	       const char *subject)
 {
 	r->status = status;
 	r->type = "application/json";
@@ -119,28 +119,7 @@ void http_error(struct http_resp *r, int status, const char *what,
 	jbuf_str(&r->body, ",\"subject\":");
 	jbuf_quote(&r->body, subject ? subject : "");
 	jbuf_str(&r->body, "}\n");
-}
-
-const char *http_status_text(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 411: return "Length Required";
-	case 413: return "Payload Too Large";
-	case 414: return "URI Too Long";
-	case 415: return "Unsupported Media Type";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	default: return "Error";
-	}
+	return -1;
 }
 
 bool http_token_eq(const char *a, const char *b)

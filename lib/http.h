@@ -40,12 +40,9 @@ struct http_resp {
 	size_t nbytes;
 };
 
-/* The error body {"error":what,"subject":subject}, with the status. */
-void http_error(struct http_resp *r, int status, const char *what,
+/* The error body {"error":what,"subject":subject}, with the status: -1. */
+int http_error(struct http_resp *r, int status, const char *what,
 		const char *subject);
-
-/* The words of a status ("Not Found"). */
-const char *http_status_text(int status);
 
 /* Whether a and b are equal, in a time that depends on b's length only. */
 bool http_token_eq(const char *a, const char *b);

@@ -33,6 +33,8 @@ void webapi_init(struct webapi *w, const struct webapi_hooks *h)
 
 void webapi_free(struct webapi *w)
 {
+	for (uint32_t i = 0; i < w->n; i++)
+		free(w->rows[i].event);
 	index_free(&w->by_id);
 	free(w->rows);
 	free(w->sorted);
@@ -443,22 +445,23 @@ static int entry_fields(json_t *o, const char **loc, double *price,
 	json_t *v;
 
 	json_object_foreach(o, k, v) {
+		bool known = !strcmp(k, "location") || !strcmp(k, "price") ||
+			     !strcmp(k, "power_kw");
+
 		if (!strcmp(k, "location") && json_is_string(v))
 			*loc = json_string_value(v);
 		else if (!strcmp(k, "price") && json_is_number(v))
 			*price = json_number_value(v);
 		else if (!strcmp(k, "power_kw") && json_is_number(v))
 			*kw = json_number_value(v);
-		else if (!strcmp(k, "location") || !strcmp(k, "price") ||
-			 !strcmp(k, "power_kw"))
-			return http_error(r, 400, "wrong type of field", k), -1;
 		else
-			return http_error(r, 400, "unknown field", k), -1;
+			return http_error(r, 400, known ? "wrong type of field" :
+					  "unknown field", k);
 	}
 	if (!*loc)
-		return http_error(r, 400, "missing field", "location"), -1;
-	if (*price < 0 && !json_object_get(o, "price"))
-		return http_error(r, 400, "missing field", "price"), -1;
+		return http_error(r, 400, "missing field", "location");
+	if (!json_object_get(o, "price"))
+		return http_error(r, 400, "missing field", "price");
 	return 0;
 }
 
@@ -467,7 +470,7 @@ static void put_cp(struct webapi *w, const char *id,
 {
 	const struct webapi_cp *p = index_get(&w->by_id, w->rows, id);
 	const char *loc = NULL;
-	double price = -1, kw = 0;
+	double price = -1, kw = 0;	/* -1: none given */
 	enum registry_err e;
 	json_error_t jerr;
 	json_t *o;
@@ -537,17 +540,17 @@ static bool allowed(const struct webapi *w, const struct webapi_req *q,
 	return false;
 }
 
+/* Whether q's method is in allow ("GET, PUT"; HEAD goes with GET), else r is the 405. */
 static bool method_is(const struct webapi_req *q, const char *allow,
 		      struct http_resp *r)
 {
-	char m[16];
+	const char *m = strcmp(q->method, "HEAD") ? q->method : "GET";
+	char list[32], *save = NULL;
 
-	snprintf(m, sizeof(m), "%s", q->method);
-	if (!strcmp(q->method, "HEAD") && strstr(allow, "GET"))
-		return true;
-	for (const char *p = allow; (p = strstr(p, m)); p += strlen(m))
-		if ((p == allow || p[-1] == ' ') && (!p[strlen(m)] ||
-						     p[strlen(m)] == ','))
+	snprintf(list, sizeof(list), "%s", allow);
+	for (char *t = strtok_r(list, ", ", &save); t;
+	     t = strtok_r(NULL, ", ", &save))
+		if (!strcmp(t, m))
 			return true;
 	http_error(r, 405, "method not allowed", q->method);
 	r->allow = allow;
@@ -713,18 +716,31 @@ static uint32_t after(const struct webapi *w, uint64_t seq)
 	return at;
 }
 
+/*
+ * The event of a CP's last change: written once, however many streams
+ * send it (10,000 CPs changing every second, 100 streams).
+ */
 static void cp_event(const struct webapi *w, struct jbuf *b,
-		     const struct webapi_cp *p)
+		     struct webapi_cp *p)
 {
-	if (shown(p)) {
-		jbuf_str(b, "event: cp\ndata: ");
-		cp_json(w, b, p);
-	} else {
-		jbuf_str(b, "event: gone\ndata: {\"id\":");
-		jbuf_quote(b, p->id);
-		jbuf_str(b, "}");
+	struct jbuf e = { 0 };
+
+	if (p->event_seq != p->seq || !p->event) {
+		if (shown(p)) {
+			jbuf_str(&e, "event: cp\ndata: ");
+			cp_json(w, &e, p);
+		} else {
+			jbuf_str(&e, "event: gone\ndata: {\"id\":");
+			jbuf_quote(&e, p->id);
+			jbuf_str(&e, "}");
+		}
+		jbuf_str(&e, "\n\n");
+		free(p->event);
+		p->event = e.s;
+		p->event_len = e.len;
+		p->event_seq = p->seq;
 	}
-	jbuf_str(b, "\n\n");
+	jbuf_add(b, p->event, p->event_len);
 }
 
 bool webapi_events(struct webapi *w, struct jbuf *b, struct webapi_cursor *c,

@@ -24,6 +24,9 @@ struct webapi_cp {
 	struct msg_cp_entry e;
 	int64_t e_ts;
 	uint64_t seq;		/* the change that touched it last */
+	char *event;		/* its SSE event as of ev_seq, made once for every stream */
+	size_t event_len;
+	uint64_t event_seq;
 	uint32_t prev, next;	/* in the order of changes; UINT32_MAX: none */
 	int counted;		/* the state counted for it; -1: none */
 };

@@ -174,11 +174,11 @@ Description: electric-vehicle charging network over Apache Kafka
  through Kafka topics, so they can live on different machines.
  .
  One program, evc, with one role per sub-command (central, cp, driver,
- auth, topics, status, fleet, broker, ocpp: a gateway that makes OCPP
- 1.6J chargers charging points of the network), also run as evc-ROLE;
- manual pages, systemd units for Central, charging points, drivers and
- the OCPP gateway, bash completion, and example configurations in
- /etc/evc.
+ auth, topics, status, fleet, broker, cps, ocpp: a gateway that makes
+ OCPP 1.6J chargers charging points of the network, web: an HTTP API
+ and console), also run as evc-ROLE; manual pages, systemd units for
+ Central, charging points, drivers, the OCPP gateway and the web
+ server, bash completion, and example configurations in /etc/evc.
 EOF
 }
 

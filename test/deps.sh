@@ -64,6 +64,7 @@ check()
 		want libedit-dev
 	fi
 	has kcat || want kcat
+	has openssl || want openssl	# t4200's CA and certificates
 	if ! has java || [ "$(java_major)" -lt 17 ]; then
 		want default-jdk-headless
 	fi
@@ -74,6 +75,8 @@ check()
 	has ss || want iproute2
 	has ps || want procps
 	has python3 || want python3
+	has curl || want curl
+	has openssl || want openssl
 	# the OCPP charger and the browser driver of the tests live in venvs
 	# (test/py-venv.sh), which Debian's python3 makes only with ensurepip,
 	# in python3-venv

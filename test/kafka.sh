@@ -20,6 +20,9 @@
 #                              run one of Kafka's command-line tools by the
 #                              name of its class (AclCommand, ConfigCommand),
 #                              wherever this version keeps it
+#   test/kafka.sh tls DIR [NAME...]
+#                              a throwaway CA and certificates in DIR, for a
+#                              TLS listener (see make_tls below)
 #
 # EVC_KAFKA_VERSION picks the Kafka (default below: the newest 4.x the
 # whole suite passes on; 3.9.1 is the last 3.x, and tested too). Each
@@ -392,11 +395,97 @@ stop()
 	rm -f "$dir/kafka.pid"
 }
 
+# make_tls DIR [NAME...]: a throwaway CA and what a TLS listener on
+# loopback needs, made with openssl in DIR:
+#   ca.pem          the CA's certificate: the truststore of Kafka (PEM)
+#                   and the ssl.ca.location of evc and kcat
+#   broker.pem      Kafka's keystore (PEM): the broker's private key
+#                   (PKCS#8, encrypted with the password in key-password),
+#                   its certificate, subject CN=kafka1, for the NAMEs
+#                   (default localhost and 127.0.0.1; an address goes in
+#                   as an IP name), then the CA's
+#   other-name.pem  the same for the name kafka.invalid alone, signed by
+#                   the same CA: a certificate for another host
+#   other-ca.pem    the certificate of a CA that signed none of these
+# The keys are elliptic-curve (P-256): made at once, where RSA keys
+# cost seconds on a busy machine.
+make_tls()
+{
+	local d=$1 n san= ok=
+
+	shift
+	[ $# -gt 0 ] || set -- localhost 127.0.0.1
+	command -v openssl >/dev/null || { say "openssl not found"; return 1; }
+	for n; do
+		if [[ $n =~ ^[0-9.]+$|: ]]; then
+			san="$san${san:+,}IP:$n"
+		else
+			san="$san${san:+,}DNS:$n"
+		fi
+	done
+	mkdir -p "$d" && cd "$d" || return 1
+	umask 077
+	head -c 12 /dev/urandom | base64 | tr -d '+/=' >key-password
+	cat >openssl.cnf <<EOF
+[req]
+distinguished_name = dn
+prompt = no
+[dn]
+CN = unused
+[ca]
+basicConstraints = critical, CA:true
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+[broker]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = $san
+[other]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth, clientAuth
+subjectAltName = DNS:kafka.invalid
+EOF
+	tls_ca ca "evc test CA" && tls_ca other-ca "another CA" &&
+	tls_cert broker kafka1 && tls_cert other-name kafka.invalid && ok=1
+	rm -f ./*.csr ./*.srl
+	[ -n "$ok" ] || { say "openssl could not make the certificates in $d"; return 1; }
+}
+
+# tls_ca NAME CN: NAME.key and the self-signed NAME.pem, for 30 days.
+tls_ca()
+{
+	openssl req -x509 -config openssl.cnf -extensions ca -days 30 \
+		-newkey ec -pkeyopt ec_paramgen_curve:P-256 -noenc \
+		-keyout "$1.key" -subj "/CN=$2" -out "$1.pem" 2>>openssl.err
+}
+
+# tls_cert NAME CN: NAME.pem, a keystore: key (encrypted), certificate
+# signed by ca.pem with the extensions of section NAME (broker or other),
+# then ca.pem.
+tls_cert()
+{
+	local sec=${1%-name}
+
+	openssl req -new -config openssl.cnf -newkey ec \
+		-pkeyopt ec_paramgen_curve:P-256 -noenc -keyout "$1.key" \
+		-subj "/CN=$2" -out "$1.csr" 2>>openssl.err &&
+	openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca.key \
+		-CAcreateserial -days 30 -extfile openssl.cnf \
+		-extensions "$sec" -out "$1.crt" 2>>openssl.err &&
+	openssl pkcs8 -topk8 -v1 PBE-SHA1-3DES -in "$1.key" \
+		-passout file:key-password \
+		-out "$1.enc" 2>>openssl.err &&
+	cat "$1.enc" "$1.crt" ca.pem >"$1.pem" &&
+	rm -f "$1.key" "$1.enc"
+}
+
 usage()
 {
 	echo "usage: test/kafka.sh fetch | start DIR | stop DIR | version | cluster-id | jars" >&2
 	echo "       test/kafka.sh node N DIR ADDR1 ADDR2 ADDR3 | run DIR CLASS [ARG...]" >&2
-	echo "       test/kafka.sh tool NAME [ARG...]" >&2
+	echo "       test/kafka.sh tool NAME [ARG...] | tls DIR [NAME...]" >&2
 	exit 2
 }
 
@@ -446,6 +535,11 @@ run)
 	[ -f "$dir/log4j.properties" ] || [ -f "$dir/log4j2.xml" ] ||
 		write_log4j "$dir"
 	kjava "$@"
+	;;
+tls)
+	[ $# -ge 2 ] || usage
+	shift
+	make_tls "$@"
 	;;
 start | stop)
 	[ $# = 2 ] || usage

@@ -216,7 +216,7 @@ test_done()
 # --- Kafka and configuration ---------------------------------------------
 
 _topic_keys="cp_register cp_register_ack auth_request auth_response
-cp_commands telemetry health control cp_state central_lease cp_catalogue"
+cp_commands telemetry health control cp_state central_lease cp_catalogue audit"
 
 # topic KEY: this test's name of a topic (cp_register or cp-register).
 topic()
@@ -299,7 +299,7 @@ _yaml_merge()
 	}' "$1" "$2"
 }
 
-# Do all eleven topics with suffix $1 exist, each partition with a leader?
+# Do all twelve topics with suffix $1 exist, each partition with a leader?
 _topics_ready()
 {
 	kc -L -m 2 2>/dev/null | awk -v suf="-$1" '
@@ -311,7 +311,7 @@ _topics_ready()
 		next
 	}
 	mine && /^    partition / { if ($4 !~ /^[0-9]+,$/) bad++ }
-	END { exit !(n == 11 && !bad) }'
+	END { exit !(n == 12 && !bad) }'
 }
 
 # test_config [NAME] [<<EOF extra YAML EOF]: writes $TEST_DIR/NAME.yaml

@@ -2,7 +2,7 @@
 # t0000-basics.sh: the multicall binary itself: role list, version, dispatch, usage and bad flags.
 . "$(dirname "$0")/lib.sh"
 
-roles="central cp driver auth topics broker status fleet ocpp cps"
+roles="central cp driver auth topics broker status fleet ocpp cps web audit"
 
 test_expect_success 'evc alone lists every role and exits 0' '
 	"$EVC" >out 2>err &&

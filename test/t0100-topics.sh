@@ -3,7 +3,7 @@
 . "$(dirname "$0")/lib.sh"
 
 keys="cp_register cp_register_ack auth_request auth_response cp_commands
-telemetry health control cp_state central_lease cp_catalogue"
+telemetry health control cp_state central_lease cp_catalogue audit"
 
 # name NAME KEY: the topic KEY of config NAME (cp_state -> cp-state-t0100-PID-NAME).
 name()
@@ -11,7 +11,7 @@ name()
 	printf '%s-t0100-%s-%s\n' "${2//_/-}" "$$" "$1"
 }
 
-# names NAME: the eleven topics of config NAME, in evc's order.
+# names NAME: the twelve topics of config NAME, in evc's order.
 names()
 {
 	local k
@@ -59,11 +59,12 @@ kcat_partitions()
 }
 
 # created NAME PARTITIONS: every topic of NAME has PARTITIONS partitions.
-# parts TOPIC N: the partitions TOPIC is made with: N, or 1 for the lease.
+# parts TOPIC N: the partitions TOPIC is made with: N, or 1 for the lease
+# and the audit trail.
 parts()
 {
 	case $1 in
-	central-lease*) echo 1 ;;
+	central-lease* | audit*) echo 1 ;;
 	*) echo "$2" ;;
 	esac
 }
@@ -191,7 +192,7 @@ test_expect_success 'a missing config file: exit 2 naming it' '
 
 need_kafka
 
-test_expect_success 'create makes the eleven topics, 3 partitions each, the lease 1' '
+test_expect_success 'create makes the twelve topics, 3 partitions each, the lease and audit 1' '
 	config three 3 1 &&
 	"$EVC" topics -c three.yaml create >out 2>err &&
 	test ! -s err &&
@@ -211,14 +212,15 @@ test_expect_success 'create with partitions 5 from another config makes 5' '
 	test ! -s err &&
 	test "$(grep -c "^created .* (5 partitions, replication 1)\$" out)" = 10 &&
 	grep -qxF "created $(name five central_lease) (1 partition, replication 1)" out &&
+	grep -qxF "created $(name five audit) (1 partition, replication 1)" out &&
 	wait_for 15 "created five 5"
 '
 
 if ! command -v java >/dev/null; then
-	test_skip 'cp-state and cp-catalogue are compacted, the other topics are not' \
+	test_skip 'cp-state and cp-catalogue are compacted, audit kept for ever, the other topics neither' \
 		"no java to run Kafka's ConfigCommand (kcat cannot read topic configs)"
 elif "$TEST_TOP/test/kafka.sh" jars >/dev/null 2>"$TEST_DIR/.log/jars"; then
-	test_expect_success 'cp-state and cp-catalogue are compacted, the other topics are not' '
+	test_expect_success 'cp-state and cp-catalogue are compacted, audit kept for ever, the other topics neither' '
 		"$TEST_TOP/test/kafka.sh" tool ConfigCommand \
 			--bootstrap-server "$EVC_TEST_BROKERS" \
 			--entity-type topics --describe >configs 2>configs.err &&
@@ -231,17 +233,21 @@ elif "$TEST_TOP/test/kafka.sh" jars >/dev/null 2>"$TEST_DIR/.log/jars"; then
 		}
 		mine && /cleanup.policy=/ {
 			p = \$1; sub(/.*=/, \"\", p); print t, p
+		}
+		mine && /retention.ms=/ {
+			p = \$1; sub(/.*=/, \"\", p); print t, \"retention\", p
 		}" configs | sort >got &&
 		for t in $(names three); do
 			echo "$t -"
 		done >expect.unsorted &&
 		echo "$(name three cp_state) compact" >>expect.unsorted &&
 		echo "$(name three cp_catalogue) compact" >>expect.unsorted &&
+		echo "$(name three audit) retention -1" >>expect.unsorted &&
 		sort expect.unsorted >expect &&
 		diff -u expect got
 	'
 else
-	test_skip 'cp-state and cp-catalogue are compacted, the other topics are not' \
+	test_skip 'cp-state and cp-catalogue are compacted, audit kept for ever, the other topics neither' \
 		"no Kafka jars to run ConfigCommand (kcat cannot read topic configs): $(tail -n 1 "$TEST_DIR/.log/jars")"
 fi
 
@@ -260,7 +266,7 @@ test_expect_success 'create with some topics there makes the others, exit 0' '
 	test ! -s err &&
 	grep -qxF "exists $(name three cp_state)" out &&
 	test "$(grep -c "^created .* (3 partitions, replication 1)\$" out)" = 9 &&
-	test "$(wc -l <out)" = 11
+	test "$(wc -l <out)" = 12
 '
 
 test_expect_success 'list: one line per topic, partitions and replicas, in order' '
@@ -277,7 +283,7 @@ test_expect_success 'list: one line per topic, partitions and replicas, in order
 test_expect_success 'describe: every partition with leader, replicas, isr, as kcat sees them' '
 	"$EVC" topics -c three.yaml describe >out 2>err &&
 	test ! -s err &&
-	test "$(wc -l <out)" = 31 &&
+	test "$(wc -l <out)" = 32 &&
 	for t in $(names three); do
 		for p in $(seq 0 $(($(parts $t 3) - 1))); do
 			grep -qE "^$t partition $p leader [0-9]+ replicas [0-9]+ isr [0-9]+\$" out ||
@@ -310,7 +316,7 @@ test_expect_success 'a missing topic: list exits 1 and says missing' '
 test_expect_success 'a missing topic: describe exits 1 and says missing' '
 	test_expect_code 1 "$EVC" topics -c gap.yaml describe >out 2>err &&
 	grep -qxF "control-t0100-$$-none missing" out &&
-	test "$(grep -c " partition " out)" = 28 &&
+	test "$(grep -c " partition " out)" = 29 &&
 	grep -qF "1 topics missing" err
 '
 
@@ -319,21 +325,21 @@ test_expect_success 'replication above the broker count: exit 1, a clear message
 	test_expect_code 1 "$EVC" topics -c wide.yaml create >out 2>err &&
 	grep -qF "evc topics: cannot create topic '\''$(name wide cp_register)'\'': " err &&
 	grep -qi "replication factor" err &&
-	test "$(grep -c "^evc topics: cannot create topic " err)" = 11 &&
+	test "$(grep -c "^evc topics: cannot create topic " err)" = 12 &&
 	test_expect_code 1 "$EVC" topics -c wide.yaml list >out &&
-	test "$(grep -c " missing\$" out)" = 11
+	test "$(grep -c " missing\$" out)" = 12
 '
 
 test_expect_success '-b overrides the brokers of the config file' '
 	sed "s/^    - \".*\"\$/    - \"127.0.0.1:1\"/" three.yaml >far.yaml &&
 	! grep -qF "$EVC_TEST_BROKERS" far.yaml &&
 	"$EVC" topics -c far.yaml -b "$EVC_TEST_BROKERS" list >out &&
-	test "$(wc -l <out)" = 11
+	test "$(wc -l <out)" = 12
 '
 
 test_expect_success 'EVC_BROKERS overrides the config file too, -b overrides it' '
 	EVC_BROKERS=$EVC_TEST_BROKERS "$EVC" topics -c far.yaml list >out &&
-	test "$(wc -l <out)" = 11 &&
+	test "$(wc -l <out)" = 12 &&
 	EVC_BROKERS=$EVC_TEST_BROKERS test_expect_code 3 \
 		"$EVC" topics -c three.yaml -b 127.0.0.1:1 list 2>err &&
 	grep -qF "'\''127.0.0.1:1'\''" err
@@ -346,5 +352,5 @@ test_expect_success 'EVC_CONFIG names the config when -c does not' '
 
 test_expect_success '-X passes a property to librdkafka' '
 	"$EVC" topics -c three.yaml -X client.id=t0100-probe -X socket.timeout.ms=5000 list >out &&
-	test "$(wc -l <out)" = 11
+	test "$(wc -l <out)" = 12
 '

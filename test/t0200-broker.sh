@@ -9,7 +9,7 @@ printf "topics:\n  partitions: 3\n" >plain.yaml
 export EVC_CONFIG=$TEST_DIR/plain.yaml
 
 topics="cp-register cp-register-ack auth-request auth-response cp-commands
-telemetry health control cp-state central-lease cp-catalogue"
+telemetry health control cp-state central-lease cp-catalogue audit"
 
 # start_broker NAME [ARGS...]: evc broker with a runtime directory of its
 # own ($TEST_DIR/NAME.run, exported as XDG_RUNTIME_DIR); its address
@@ -97,14 +97,14 @@ test_expect_success 'evc broker prints its address and writes it to the runtime 
 	echo "$addr" >expect &&
 	cmp expect "$(broker_file b1)" &&
 	test "$(stat -c %a b1.run/evc)" = 700 &&
-	grep -qF "serving 10 topics of 3 partitions and Central'\''s lease at '\''$addr'\''" b1.err
+	grep -qF "serving 10 topics of 3 partitions, Central'\''s lease and the audit trail at '\''$addr'\''" b1.err
 '
 
-test_expect_success 'kcat lists the eleven topics there, 3 partitions each, the lease 1' '
+test_expect_success 'kcat lists the twelve topics there, 3 partitions each, the lease and audit 1' '
 	kcat -b "$addr" -L -m 5 >meta &&
-	test "$(grep -c "^  topic " meta)" = 11 &&
+	test "$(grep -c "^  topic " meta)" = 12 &&
 	for t in $topics; do
-		n=3 && test $t != central-lease || n=1
+		n=3 && test $t != central-lease && test $t != audit || n=1
 		grep -qE "  topic \"$t\" with $n partitions?:" meta ||
 			{ echo "no $t with $n partitions"; return 1; }
 	done
@@ -114,7 +114,7 @@ test_expect_success 'evc topics list finds it through the runtime file' '
 	"$EVC" topics list >out 2>err &&
 	test ! -s err &&
 	for t in $topics; do
-		n=3 && test $t != central-lease || n=1
+		n=3 && test $t != central-lease && test $t != audit || n=1
 		echo "$t partitions $n replicas 1"
 	done >expect &&
 	diff -u expect out
@@ -122,7 +122,7 @@ test_expect_success 'evc topics list finds it through the runtime file' '
 
 test_expect_success 'evc topics create finds every topic there: exit 0' '
 	"$EVC" topics create >out 2>err &&
-	test "$(grep -c "^exists " out)" = 11
+	test "$(grep -c "^exists " out)" = 12
 '
 
 test_expect_success 'with EVC_BROKERS set, the runtime file is not used' '
@@ -187,7 +187,7 @@ test_expect_success 'a broker leaves the file of a newer broker in place' '
 test_expect_success '-p 5 gives every topic 5 partitions' '
 	start_broker b5 -p 5 &&
 	for t in $topics; do
-		n=5 && test $t != central-lease || n=1
+		n=5 && test $t != central-lease && test $t != audit || n=1
 		test "$(partitions $t)" = $n || { echo "$t: $(partitions $t)"; return 1; }
 	done &&
 	"$EVC" topics list >out &&

@@ -68,7 +68,7 @@ test_expect_success 'example configuration in /etc/evc, a directory for driver f
 
 test_expect_success 'units in /lib/systemd/system, naming the installed binary' '
 	for u in evc-central.service evc-cp@.service evc-driver@.service \
-		evc-ocpp.service; do
+		evc-ocpp.service evc-web.service; do
 		test -f "$units/$u" || { echo "no unit $u"; return 1; }
 		! grep -n "@[A-Z]*@" "$units/$u" || return 1
 		grep -qx "ExecStart=/usr/local/bin/evc-[a-z]*\( .*\)\{0,1\}" \
@@ -101,7 +101,8 @@ test_expect_success 'bash completion for evc and each evc-ROLE' '
 
 test_expect_success 'Kafka configurations, unit, notes and acl.sh (executable) in share/evc/kafka' '
 	for f in server-1.properties server-2.properties server-3.properties \
-		server-single.properties kafka.service README; do
+		server-single.properties server-sasl.properties \
+		server-sasl-ssl.properties acl.sh kafka.service README; do
 		test -f "$share/evc/kafka/$f" || { echo "no $f"; return 1; }
 	done &&
 	test -f "$share/doc/evc/DEPLOY.md" &&
@@ -138,7 +139,7 @@ if command -v systemd-analyze >/dev/null; then
 	'
 
 	for u in evc-central.service evc-cp@.service evc-driver@.service \
-		evc-ocpp.service; do
+		evc-ocpp.service evc-web.service; do
 		test_expect_success "systemd-analyze verify accepts $u" '
 			verify "$root/units/$u"
 		'

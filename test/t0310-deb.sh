@@ -47,7 +47,7 @@ test_expect_success 'units where the release keeps them, naming /usr/bin/evc-ROL
 	*) echo "units in '\''$units'\''"; return 1 ;;
 	esac &&
 	for u in evc-central.service evc-cp@.service evc-driver@.service \
-		evc-ocpp.service; do
+		evc-ocpp.service evc-web.service; do
 		grep -qx "ExecStart=/usr/bin/evc-[a-z]*\( .*\)\{0,1\}" "$x$units/$u" ||
 			{ echo "$u: ExecStart"; return 1; }
 	done
@@ -154,6 +154,7 @@ if command -v systemd-analyze >/dev/null; then
 	test_expect_success 'systemd-analyze verify accepts the installed units' '
 		systemd-analyze verify "$units/evc-central.service" \
 			"$units/evc-cp@.service" "$units/evc-ocpp.service" \
+			"$units/evc-web.service" \
 			>verify.out 2>&1 &&
 		test ! -s verify.out || { cat verify.out; return 1; }
 	'

@@ -247,6 +247,9 @@ test_expect_success 'bad input: each its 4xx, nothing reaches Kafka' '
 	api PUT /api/cps/.probe -H "$H" -d "{\"location\":\"x\",\"price\":1}" && is_error 400 &&
 	head -c 100000 /dev/zero | tr "\\0" a >big &&
 	api PUT /api/cps/CP200 -H "$H" --data-binary @big && is_error 413 &&
+	grep -qi "^connection: close" head &&
+	api PUT /api/cps/CP200 -H "$H" -H "Transfer-Encoding: chunked" \
+		-d "{\"location\":\"x\",\"price\":1}" && is_error 411 &&
 	api POST /api/cps -H "$H" && is_error 405 && grep -qi "^allow: GET" head &&
 	api PATCH /api/cps/CP001 -H "$H" && is_error 405 &&
 	grep -qi "^allow: GET, PUT, DELETE" head &&
@@ -255,6 +258,7 @@ test_expect_success 'bad input: each its 4xx, nothing reaches Kafka' '
 	api GET /api/cps/CP001/../../../etc/passwd && is_error 404 &&
 	api POST /api/cps/CP001%2Fhalt -H "$H" && is_error 404 &&
 	api GET "/api/sessions?x=1" && is_error 400 &&
+	api GET "/api/cps/$(printf "%01500d" 0)" && is_error 414 &&
 	api GET /nothing/here && is_error 404 &&
 	sleep 1 &&
 	records cp_catalogue >cat.after && records control >ctl.after &&

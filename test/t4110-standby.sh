@@ -133,6 +133,32 @@ test_expect_success 'a serving Central frozen past the timeout loses the lease a
 	grep -q "T2 authorised at CP002" $frozen.err
 '
 
+# disconnected: how many times Central published a CP DISCONNECTED.
+disconnected()
+{
+	kc -C -e -q -t "$(topic cp_state)" -f '%s\n' 2>/dev/null |
+		awk '/"state":"DISCONNECTED"/ { n++ } END { print n + 0 }'
+}
+
+# A lone Central frozen past its group's session timeout: the group
+# loses its lease but gives it to no other Central. Woken, Central
+# suspends until the group gives the lease back, finds its own takeover
+# note there and serves on from what it held: it does not start again,
+# and the time it was frozen shows no CP DISCONNECTED.
+test_expect_success 'a lone Central frozen past the timeout serves on from what it held: no CP shown DISCONNECTED' '
+	bg_kill $standby &&
+	disc=$(disconnected) &&
+	kill -STOP "$(bg_pid $frozen)" &&
+	sleep 9 &&
+	kill -CONT "$(bg_pid $frozen)" &&
+	wait_for 30 "grep -q \"is ours again, no other Central served meanwhile\" $frozen.err" &&
+	grep "the lease of group .* is in doubt\|is ours again" $frozen.err &&
+	"$EVC" auth --wait -t 20 --kwh 0.1 T3 CP002 >t3.out &&
+	grep -q "^ticket at CP002: .*(finished)" t3.out &&
+	! grep "standing by again\|lost the lease" $frozen.err &&
+	test "$(disconnected)" = "$disc"
+'
+
 test_expect_success 'the Central that took over reports no stale session' '
 	! grep -q "Central ends it\|Central cancels it" central*.err
 '

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# t4200-acl.sh: least privilege on a Kafka with SASL/SCRAM users and ACLs: each role's user does its part and no more.
+# t4200-acl.sh: least privilege over TLS, on a Kafka with SASL users and ACLs: each role's user does its part and no more.
+#
+# The broker is etc/kafka/server-sasl-ssl.properties made a one-node
+# cluster on loopback, with a CA and certificates of the test's own
+# (test/kafka.sh tls): every role connects with SASL_SSL and checks the
+# broker's certificate and host name; a wrong CA, or a certificate for
+# another host, is refused in one line.
 #
 # librdkafka before 2.6.1 cannot log in with SCRAM to Kafka 4.0 or later
-# (Debian 12 has 2.0.2): there, the first test checks that evc says so in
-# one line, the SCRAM logins of the roles are skipped with that line as
+# (Debian 12 has 2.0.2): there, the first tests check that evc says so in
+# one line (in plain TCP, where evc can ask Kafka its version, on a
+# SASL_PLAINTEXT listener the test adds; over TLS, as what the refusal
+# may mean), the SCRAM logins of the roles are skipped with that line as
 # the reason, and the least privilege is tested with the users logging in
-# with PLAIN, which the test's broker takes too (the way out that evc's
-# line names, without the TLS a real network needs).
+# with PLAIN, which the shipped file takes for such machines.
 . "$(dirname "$0")/lib.sh"
 
-# This file runs its own Kafka, configured from etc/kafka/server-sasl.properties
-# (the shared Kafka of the test bed takes no logins), and gives it the
-# users and ACLs of etc/kafka/acl.sh. The users' passwords:
+# The users' passwords (the placeholders of the shipped file):
 admin_pw=admin-$$-secret
 export EVC_CENTRAL_PASSWORD=central-$$ EVC_CP_PASSWORD=cp-$$ \
 	EVC_DRIVER_PASSWORD=driver-$$ EVC_OPERATOR_PASSWORD=operator-$$ \
@@ -20,16 +25,17 @@ export EVC_CENTRAL_PASSWORD=central-$$ EVC_CP_PASSWORD=cp-$$ \
 kafka=$TEST_TOP/test/kafka.sh
 kafka_version=$("$kafka" version) || exit 2
 kdir=$TEST_DIR/kafka
+tls=$TEST_DIR/tls
 
 # The mechanism the roles log in with: PLAIN where SCRAM cannot work.
 mech=SCRAM-SHA-512
 
 # sasl USER PASSWORD [MECHANISM]: the librdkafka properties (kcat and
-# evc -X) of a login.
+# evc -X) of a login over TLS, trusting the test's CA.
 sasl()
 {
-	echo "-X security.protocol=SASL_PLAINTEXT -X sasl.mechanisms=${3:-$mech}" \
-		"-X sasl.username=$1 -X sasl.password=$2"
+	echo "-X security.protocol=SASL_SSL -X ssl.ca.location=$tls/ca.pem" \
+		"-X sasl.mechanisms=${3:-$mech} -X sasl.username=$1 -X sasl.password=$2"
 }
 
 # as ROLE: the -X options of one of acl.sh's users.
@@ -46,14 +52,14 @@ kc()
 	kcat -b "${EVC_TEST_BROKERS:?no Kafka}" $(sasl admin "$admin_pw") "$@"
 }
 
-# A TCP port nothing uses on loopback, other than $1.
+# A TCP port nothing uses on loopback, other than those given.
 free_port()
 {
 	local p i
 
 	for ((i = 0; i < 200; i++)); do
 		p=$((20000 + RANDOM % 12000))
-		[ "$p" != "${1:-}" ] || continue
+		[[ " $* " != *" $p "* ]] || continue
 		if command -v ss >/dev/null; then
 			[ -z "$(ss -Htan "( sport = :$p )" 2>/dev/null)" ] || continue
 		else
@@ -65,24 +71,45 @@ free_port()
 	return 1
 }
 
-# The shipped configuration with this machine's ports, password and data
-# directory, and the test bed's small settings for a shared machine.
+# write_config PORT CPORT OTHER PLAIN: the shipped node 1 of three as a
+# cluster of one on loopback (clients on PORT, the quorum on CPORT), with
+# this test's passwords, certificates and data directory, and the test
+# bed's small settings for a shared machine. Two more listeners, which
+# the shipped file has not: OTHER, SASL_SSL with a certificate for
+# another host, and PLAIN, SASL_PLAINTEXT, where evc can ask Kafka its
+# version when a SCRAM login is refused.
 write_config()
 {
-	sed -e "s#//:9092#//127.0.0.1:$1#" -e "s/kafka1:9092/127.0.0.1:$1/g" \
-		-e "s/127\.0\.0\.1:9093/127.0.0.1:$2/g" \
+	local f=$kdir/server.properties
+
+	sed -e "s/kafka1:9093,kafka2:9093,kafka3:9093/127.0.0.1:$2/" \
+		-e "s#//:9092#//127.0.0.1:$1#; s#//:9093#//127.0.0.1:$2#" \
+		-e "s/kafka1:9092/127.0.0.1:$1/; s/kafka1:9093/127.0.0.1:$2/" \
+		-e "s/^\(.*replication.factor\)=3/\1=1/" \
+		-e "s/^\(min.insync.replicas\|transaction.state.log.min.isr\)=2/\1=1/" \
 		-e "s/ADMIN_PASSWORD/$admin_pw/g" \
+		-e "s/KEY_PASSWORD/$(cat "$tls/key-password")/" \
+		-e "s/\"CENTRAL_PASSWORD\"/\"$EVC_CENTRAL_PASSWORD\"/" \
+		-e "s/\"CP_PASSWORD\"/\"$EVC_CP_PASSWORD\"/" \
+		-e "s/\"DRIVER_PASSWORD\"/\"$EVC_DRIVER_PASSWORD\"/" \
+		-e "s/\"OPERATOR_PASSWORD\"/\"$EVC_OPERATOR_PASSWORD\"/" \
+		-e "s/\"OCPP_PASSWORD\"/\"$EVC_OCPP_PASSWORD\"/" \
+		-e "s#/etc/kafka/tls/server.pem#$tls/broker.pem#; s#/etc/kafka/tls/ca.pem#$tls/ca.pem#" \
 		-e "s#/var/lib/kafka/data#$kdir/data#" \
-		"$TEST_TOP/etc/kafka/server-sasl.properties" >"$kdir/server.properties" &&
-	cat >>"$kdir/server.properties" <<-EOF
-	offsets.topic.num.partitions=5
-	num.network.threads=2
-	num.io.threads=2
-	log.cleaner.dedupe.buffer.size=16777216
-	# PLAIN as well, its users in the broker's own configuration
-	sasl.enabled.mechanisms=SCRAM-SHA-512,PLAIN
-	listener.name.sasl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="$admin_pw" user_central="$EVC_CENTRAL_PASSWORD" user_cp="$EVC_CP_PASSWORD" user_driver="$EVC_DRIVER_PASSWORD" user_operator="$EVC_OPERATOR_PASSWORD" user_ocpp="$EVC_OCPP_PASSWORD";
-	EOF
+		"$TEST_TOP/etc/kafka/server-sasl-ssl.properties" >"$f" &&
+	! grep -v '^#' "$f" | grep -q 'kafka[123]:\|_PASSWORD\|/etc/kafka' &&
+	{
+		echo "offsets.topic.num.partitions=5"
+		echo "num.network.threads=2"
+		echo "num.io.threads=2"
+		echo "log.cleaner.dedupe.buffer.size=16777216"
+		echo "listeners=SASL_SSL://127.0.0.1:$1,OTHER://127.0.0.1:$3,PLAIN://127.0.0.1:$4,CONTROLLER://127.0.0.1:$2"
+		echo "advertised.listeners=SASL_SSL://127.0.0.1:$1,OTHER://127.0.0.1:$3,PLAIN://127.0.0.1:$4,CONTROLLER://127.0.0.1:$2"
+		echo "listener.security.protocol.map=SASL_SSL:SASL_SSL,OTHER:SASL_SSL,PLAIN:SASL_PLAINTEXT,CONTROLLER:SSL"
+		echo "listener.name.other.ssl.keystore.location=$tls/other-name.pem"
+		sed -n "s/^listener\.name\.sasl_ssl\./listener.name.other./p" "$f"
+		sed -n "s/^listener\.name\.sasl_ssl\./listener.name.plain./p" "$f"
+	} >>"$f"
 }
 
 # kjava CLASS ARGS...: a Kafka main class as the node of $kdir (its
@@ -98,9 +125,12 @@ sasl_launch()
 {
 	local port cport id
 
-	port=$(free_port) && cport=$(free_port "$port") ||
+	port=$(free_port) && cport=$(free_port "$port") &&
+		other_port=$(free_port "$port" "$cport") &&
+		plain_port=$(free_port "$port" "$cport" "$other_port") ||
 		{ why="no free port"; return 1; }
-	rm -rf "$kdir" && mkdir -p "$kdir" && write_config "$port" "$cport" ||
+	rm -rf "$kdir" && mkdir -p "$kdir" &&
+		write_config "$port" "$cport" "$other_port" "$plain_port" ||
 		{ why="cannot write $kdir/server.properties"; return 1; }
 	id=$("$TEST_TOP/test/kafka.sh" cluster-id)
 	if ! (kjava kafka.tools.StorageTool format -t "$id" \
@@ -115,7 +145,7 @@ sasl_launch()
 	wait_for 60 "grep -q 'Kafka Server started' '$kdir/kafka.log' ||
 		! _bg_alive $TEST_DIR/.bg/kafka" 2>/dev/null
 	grep -q 'Kafka Server started' "$kdir/kafka.log" && return 0
-	why="SASL Kafka did not start: $(grep -m 1 -E 'ERROR|Exception' "$kdir/kafka.log" "$TEST_DIR/kafka.err" 2>/dev/null)"
+	why="Kafka over TLS did not start: $(grep -m 1 -E 'ERROR|Exception' "$kdir/kafka.log" "$TEST_DIR/kafka.err" 2>/dev/null)"
 	bg_kill kafka >/dev/null 2>&1
 	return 1
 }
@@ -129,6 +159,8 @@ sasl_start()
 	command -v kcat >/dev/null || { why="kcat not found"; return 1; }
 	"$kafka" jars >"$TEST_DIR/fetch.out" 2>&1 ||
 		{ why="no Kafka $kafka_version jars: $(tail -n 1 "$TEST_DIR/fetch.out")"; return 1; }
+	"$kafka" tls "$tls" 2>"$TEST_DIR/tls.out" ||
+		{ why="no certificates: $(tail -n 1 "$TEST_DIR/tls.out")"; return 1; }
 	for try in 1 2; do
 		sasl_launch && return 0
 		grep -q 'Address already in use' "$kdir/kafka.log" 2>/dev/null || break
@@ -162,14 +194,26 @@ need_kafka
 if [ -z "${scram_why:-}" ]; then
 	test_skip 'a librdkafka too old for SCRAM on this Kafka: one line, exit 3' \
 		"evc logs in with SCRAM to Kafka $kafka_version here"
+	test_skip 'the same over TLS: one line saying what it may mean, exit 3' \
+		"evc logs in with SCRAM to Kafka $kafka_version here"
 else
 	test_expect_success 'a librdkafka too old for SCRAM on this Kafka: one line, exit 3' '
+		test_expect_code 3 "$EVC" status -c login.yaml \
+			-b "127.0.0.1:$plain_port" \
+			$(sasl operator "$EVC_OPERATOR_PASSWORD" SCRAM-SHA-512) \
+			-X security.protocol=SASL_PLAINTEXT \
+		>old.out 2>old.err &&
+		cat old.err &&
+		test "$(wc -l <old.err)" = 1 &&
+		grep -qE "^evc status: librdkafka [0-9.]+ cannot log in with SCRAM to Kafka 4.0 or later, which answers at '\''127.0.0.1:$plain_port'\'': use librdkafka 2.6.1 or later \(Debian 13\), or SASL PLAIN over TLS\$" old.err
+	'
+	test_expect_success 'the same over TLS: one line saying what it may mean, exit 3' '
 		test_expect_code 3 "$EVC" status -c login.yaml \
 			$(sasl operator "$EVC_OPERATOR_PASSWORD" SCRAM-SHA-512) \
 		>old.out 2>old.err &&
 		cat old.err &&
 		test "$(wc -l <old.err)" = 1 &&
-		grep -qE "^evc status: librdkafka [0-9.]+ cannot log in with SCRAM to Kafka 4.0 or later, which answers at '\''$EVC_TEST_BROKERS'\'': use librdkafka 2.6.1 or later \(Debian 13\), or SASL PLAIN over TLS\$" old.err
+		grep -qE "^evc status: cannot log in to Kafka at '\''$EVC_TEST_BROKERS'\'': .* \(if Kafka is 4.0 or later: librdkafka [0-9.]+ cannot log in with SCRAM to it; use librdkafka 2.6.1 or later \(Debian 13\), or SASL PLAIN over TLS\)\$" old.err
 	'
 fi
 if [ -n "${scram_why:-}" ]; then
@@ -181,7 +225,8 @@ fi
 test_config <<EOF
 kafka:
   properties:
-    security.protocol: SASL_PLAINTEXT
+    security.protocol: SASL_SSL
+    ssl.ca.location: $tls/ca.pem
     sasl.mechanisms: $mech
     sasl.username: admin
     sasl.password: $admin_pw
@@ -193,12 +238,14 @@ group=evc-central${suffix}
 
 # acl.sh logs in as admin with a Kafka client file.
 cat >admin.properties <<EOF
-security.protocol=SASL_PLAINTEXT
+security.protocol=SASL_SSL
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.pem
 sasl.mechanism=SCRAM-SHA-512
 sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin_pw";
 EOF
 # The same network without any login in the file: for -X alone.
-grep -v 'sasl\.\|security\.protocol' evc.yaml >plain.yaml
+grep -v 'sasl\.\|ssl\.\|security\.protocol' evc.yaml >plain.yaml
 
 test_expect_success 'acl.sh creates the users and their ACLs' '
 	KAFKA_ACLS="\"$kafka\" tool AclCommand" \
@@ -211,6 +258,42 @@ test_expect_success 'admin logs in with -X as well as with evc.yaml' '
 	"$EVC" topics create -c plain.yaml $(sasl admin "$admin_pw") >create.out &&
 	"$EVC" topics list -c plain.yaml $(sasl admin "$admin_pw") >list.out &&
 	test "$(grep -c "partitions 3" list.out)" = 10
+'
+
+# TLS: what evc trusts, and the name it checks.
+test_expect_success 'a wrong CA: one line, exit 3' '
+	test_expect_code 3 "$EVC" topics list -c plain.yaml \
+		$(sasl operator "$EVC_OPERATOR_PASSWORD") \
+		-X ssl.ca.location="$tls/other-ca.pem" >ca.out 2>ca.err &&
+	cat ca.err &&
+	test "$(wc -l <ca.err)" = 1 &&
+	grep -qx "evc topics: cannot connect to Kafka at '\''$EVC_TEST_BROKERS'\'' over TLS: its certificate is not signed by the CA of ssl.ca.location '\''$tls/other-ca.pem'\''" ca.err &&
+	test ! -s ca.out
+'
+
+test_expect_success 'evc auth with a wrong CA: one line, exit 3' '
+	test_expect_code 3 "$EVC" auth -k 0.01 -t 5 $(as driver) \
+		-X ssl.ca.location="$tls/other-ca.pem" DRIVER001 CP001 \
+		>auth-ca.out 2>auth-ca.err &&
+	cat auth-ca.err &&
+	test "$(wc -l <auth-ca.err)" = 1 &&
+	grep -qx "evc auth: cannot connect to Kafka at '\''$EVC_TEST_BROKERS'\'' over TLS: its certificate is not signed by the CA of ssl.ca.location '\''$tls/other-ca.pem'\''" auth-ca.err
+'
+
+test_expect_success 'a certificate for another host: one line, exit 3' '
+	test_expect_code 3 "$EVC" topics list -c plain.yaml \
+		-b "127.0.0.1:$other_port" $(sasl operator "$EVC_OPERATOR_PASSWORD") \
+		>name.out 2>name.err &&
+	cat name.err &&
+	test "$(wc -l <name.err)" = 1 &&
+	grep -qx "evc topics: cannot connect to Kafka at '\''127.0.0.1:$other_port'\'' over TLS: its certificate is for another host: its subjectAltName does not hold '\''127.0.0.1'\''" name.err
+'
+
+test_expect_success 'the same certificate passes once the host name is not checked' '
+	"$EVC" topics list -c plain.yaml -b "127.0.0.1:$other_port" \
+		$(sasl operator "$EVC_OPERATOR_PASSWORD") \
+		-X ssl.endpoint.identification.algorithm=none >none.out &&
+	test "$(grep -c "partitions 3" none.out)" = 10
 '
 
 test_expect_success 'a charge: Central, a CP and a driver, each as its own user' '
@@ -238,6 +321,25 @@ test_expect_success 'the operator changes the catalogue, and Central follows it'
 	wait_for 10 "grep -q \"CP003 added to the catalogue\" central.err" &&
 	"$EVC" cps $(as operator) rm CP003 &&
 	wait_for 10 "grep -q \"CP003 forgotten\" central.err"
+'
+
+test_expect_success 'the operator actions are in the audit trail, which the operator reads' '
+	"$EVC" audit $(as operator) | cut -d" " -f2- >audit.out &&
+	cat audit.out &&
+	grep -qxF "cli:$(id -un)[operator] $(hostname) stop CP001 ok" audit.out &&
+	grep -qxF "cli:$(id -un)[operator] $(hostname) cp-remove CP003 ok" audit.out &&
+	kc -C -t "$(topic audit)" -o beginning -e -q >audit.raw &&
+	test "$(wc -l <audit.raw)" -ge 4 &&
+	! grep -qF -e "$EVC_OPERATOR_PASSWORD" -e "$EVC_CENTRAL_PASSWORD" \
+		-e "$admin_pw" audit.raw
+'
+
+test_expect_success 'a driver may not read the audit trail, a CP may not write it' '
+	test_expect_code 1 "$EVC" audit $(as driver) 2>audit.err &&
+	grep "not allowed by Kafka to read topic '\''$(topic audit)'\''" audit.err &&
+	! echo "{}" | kcat -b "$EVC_TEST_BROKERS" $(as cp) -P -k CP001 \
+		-t "$(topic audit)" 2>kcat.err &&
+	grep "Topic authorization failed" kcat.err
 '
 
 test_expect_success 'a CP user cannot change the catalogue, and evc says so' '

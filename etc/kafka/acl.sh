@@ -3,9 +3,12 @@
 #
 #   acl.sh [-g GROUP] [-s SUFFIX] BOOTSTRAP ADMIN_PROPERTIES
 #
-# BOOTSTRAP is host:port of a SASL listener (etc/kafka/server-sasl.properties);
+# BOOTSTRAP is host:port of a SASL listener (etc/kafka/server-sasl.properties,
+# or over TLS server-sasl-ssl.properties);
 # ADMIN_PROPERTIES is a Kafka client file logging in as a super user:
-#   security.protocol=SASL_PLAINTEXT
+#   security.protocol=SASL_PLAINTEXT     (over TLS: SASL_SSL, and
+#                                         ssl.truststore.type=PEM,
+#                                         ssl.truststore.location=CA.pem)
 #   sasl.mechanism=SCRAM-SHA-512
 #   sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="...";
 # The users' passwords come from the environment, never the command line
@@ -120,7 +123,7 @@ user ocpp EVC_OCPP_PASSWORD
 # a CP's silence only where its probes come back. It follows the
 # catalogue, and seeds it at its first start if nothing did before.
 mapfile -t w < <(t cp-register-ack cp-commands auth-response cp-state control \
-	health cp-catalogue)
+	health cp-catalogue audit)
 acl central -- --operation Write "${w[@]}"
 mapfile -t r < <(t cp-register auth-request telemetry health control cp-state \
 	central-lease cp-catalogue)
@@ -154,14 +157,16 @@ mapfile -t r < <(t cp-commands cp-register-ack auth-response)
 acl ocpp -- --operation Read "${r[@]}"
 
 # The operator stops and resumes CPs (control), changes the catalogue
-# (evc cps), reads every CP's state (evc status) and watches the topics
-# and Central's backlog (evc topics list, describe, lag); creating topics
-# and users stays with admin.
-mapfile -t w < <(t control cp-catalogue)
+# (evc cps), each action leaving a record in the audit trail, reads
+# every CP's state (evc status) and the trail (evc audit), and watches
+# the topics and Central's backlog (evc topics list, describe, lag);
+# creating topics and users stays with admin.
+mapfile -t w < <(t control cp-catalogue audit)
 acl operator -- --operation Write "${w[@]}"
-mapfile -t r < <(t cp-state cp-catalogue)
+mapfile -t r < <(t cp-state cp-catalogue audit)
 acl operator -- --operation Read "${r[@]}"
 mapfile -t d < <(t cp-register cp-register-ack auth-request auth-response \
-	cp-commands telemetry health control cp-state central-lease cp-catalogue)
+	cp-commands telemetry health control cp-state central-lease cp-catalogue \
+	audit)
 acl operator -- --operation Describe "${d[@]}"
 acl operator -- --operation Describe --group "$group" --group "$group-lease"

@@ -83,6 +83,33 @@ start_kafka()
 	say "Kafka $(test/kafka.sh version) at $brokers (PID $kafka_pid)"
 }
 
+# copy_progs DIR PROG...: checks that every PROG was built and copies it
+# to DIR: a rebuild in the tree during the run changes nothing measured.
+copy_progs()
+{
+	local to=$1 p
+
+	shift
+	for p in "$@"; do
+		[ -x "$p" ] || { say "no '$p' (run make bench-progs)"; exit 2; }
+	done
+	mkdir -p "$to" && cp "$@" "$to/" || exit 2
+}
+
+# topic_names SUFFIX: the names: block of a configuration, every topic
+# evc knows named NAME-SUFFIX, so that runs never share one.
+topic_names()
+{
+	local k
+
+	echo "  names:"
+	for k in cp_register cp_register_ack auth_request auth_response \
+		cp_commands telemetry health control cp_state central_lease \
+		cp_catalogue audit; do
+		echo "    $k: ${k//_/-}-$1"
+	done
+}
+
 # CPU ticks (user + system) a process has used; fields after the comm.
 ticks() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 

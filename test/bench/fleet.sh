@@ -114,11 +114,7 @@ kafka:
 topics:
   partitions: 3
   replication: 1
-  names:
-$(for k in cp_register cp_register_ack auth_request auth_response cp_commands \
-	telemetry health control cp_state cp_catalogue; do
-	echo "    $k: ${k//_/-}-$1"
-done)
+$(topic_names "$1")
 central:
   allow_unknown: true
   group: central-$1

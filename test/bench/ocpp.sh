@@ -39,20 +39,15 @@ health_ms=${EVC_BENCH_HEALTH_MS:-1000}
 
 say() { echo "ocpp.sh: $*" >&2; }
 
-for p in "$top/evc" "$top/test/bench/bench_ocpp" "$top/test/bench/bench_auth" \
-	"$top/test/bench/bench_echo"; do
-	[ -x "$p" ] || { say "no '$p' (run make bench-progs)"; exit 2; }
-done
 out=${EVC_BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/evc-ocpp-bench.XXXXXX")} || exit 2
-mkdir -p "$out/bin" || exit 2
-cp "$top/evc" "$top"/test/bench/bench_{ocpp,auth,echo} "$out/bin/" || exit 2
+brokers=${EVC_BENCH_BROKERS:-}
+# shellcheck source=test/bench/common.sh
+. "$top/test/bench/common.sh"
+copy_progs "$out/bin" "$top/evc" "$top"/test/bench/bench_{ocpp,auth,echo}
 bin=$out/bin
 results=$out/results.txt
 : >"$results"
-brokers=${EVC_BENCH_BROKERS:-}
 tag=$(date +%s)-$$
-# shellcheck source=test/bench/common.sh
-. "$top/test/bench/common.sh"
 
 # config NAME: OUT/NAME.yaml with topics of its own, created.
 config()
@@ -65,12 +60,7 @@ config()
 		echo "topics:"
 		echo "  partitions: 3"
 		echo "  replication: 1"
-		echo "  names:"
-		for k in cp_register cp_register_ack auth_request auth_response \
-			cp_commands telemetry health control cp_state central_lease \
-			cp_catalogue; do
-			echo "    $k: ${k//_/-}-ocpp-$1-$tag"
-		done
+		topic_names "ocpp-$1-$tag"
 		echo "central:"
 		echo "  allow_unknown: true"
 		echo "  group: evc-central-ocpp-$1-$tag"

@@ -48,24 +48,16 @@ done
 
 say() { echo "run.sh: $*" >&2; }
 
-for p in "$evc" "$bench/bench_auth" "$bench/bench_echo" "$bench/bench_ingest" \
-	"$bench/bench_bare" "$bench/bench_codec"; do
-	[ -x "$p" ] || { say "no '$p' (run make bench)"; exit 2; }
-done
-
 out=${EVC_BENCH_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/evc-bench.XXXXXX")} || exit 2
-mkdir -p "$out/bin" || exit 2
-# Copies: a rebuild in the tree during the run changes nothing measured.
-cp "$evc" "$bench"/bench_auth "$bench"/bench_echo "$bench"/bench_ingest \
-	"$bench"/bench_bare "$bench"/bench_codec "$out/bin/" || exit 2
+brokers=${EVC_BENCH_BROKERS:-}
+# shellcheck source=test/bench/common.sh
+. "$top/test/bench/common.sh"
+copy_progs "$out/bin" "$evc" "$bench"/bench_{auth,echo,ingest,bare,codec}
 evc=$out/bin/evc
 bench=$out/bin
 results=$out/results.txt
 : >"$results"
-brokers=${EVC_BENCH_BROKERS:-}
 tag=$(date +%s)-$$
-# shellcheck source=test/bench/common.sh
-. "$top/test/bench/common.sh"
 
 # config NAME: OUT/NAME.yaml with topics of its own, created. The
 # timeouts are a day: the benchmarks play CPs that send no heartbeats.
@@ -79,11 +71,7 @@ config()
 		echo "topics:"
 		echo "  partitions: 3"
 		echo "  replication: 1"
-		echo "  names:"
-		for k in cp_register cp_register_ack auth_request auth_response \
-			cp_commands telemetry health control cp_state cp_catalogue; do
-			echo "    $k: ${k//_/-}-bench-$1-$tag"
-		done
+		topic_names "bench-$1-$tag"
 		echo "central:"
 		echo "  allow_unknown: true"
 		echo "  health_timeout_ms: 86400000"

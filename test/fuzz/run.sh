@@ -3,7 +3,8 @@
 #
 # usage: test/fuzz/run.sh [-b] [NAME...]
 #   NAME  msg (msg_decode/msg_encode), conf (conf_load), catalogue
-#         (catalogue_load); default: all three, one after the other
+#         (catalogue_load), audit (audit_decode/audit_encode); default:
+#         all four, one after the other
 #   -b    build the harnesses only
 #
 # `make fuzz` runs it. Each harness runs FUZZ_SECONDS (default 60; 0 runs
@@ -27,12 +28,12 @@ set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top" || exit 2
 
-all="msg conf catalogue"
+all="msg conf catalogue audit"
 build_only=0
 while getopts bh opt; do
 	case $opt in
 	b) build_only=1 ;;
-	h) sed -n '4,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	h) sed -n '4,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) echo "usage: test/fuzz/run.sh [-b] [NAME...]" >&2; exit 2 ;;
 	esac
 done
@@ -70,7 +71,7 @@ build()
 	# shellcheck disable=SC2086
 	"$FUZZ_CC" $cflags -o "test/fuzz/${1}_fuzz" "test/fuzz/fuzz_$1.c" \
 		lib/msg.c lib/jscan.c lib/numfmt.c lib/msgid.c lib/log.c \
-		lib/conf.c lib/xalloc.c lib/ydoc.c $oracle $libs
+		lib/conf.c lib/xalloc.c lib/ydoc.c lib/audit.c $oracle $libs
 }
 
 for n in $names; do
@@ -87,6 +88,7 @@ dict()
 {
 	case $1 in
 	msg) echo test/fuzz/msg.dict ;;
+	audit) echo test/fuzz/audit.dict ;;
 	*) echo test/fuzz/yaml.dict ;;
 	esac
 }

@@ -667,6 +667,65 @@ static void test_health_deadlines(void)
 	      "its supply_end gives the ticket, and the CP stays BROKEN");
 }
 
+/*
+ * Central paused (its lease in doubt) decides nothing, however long;
+ * resumed, the pause counts neither as silence nor as a session's wait.
+ */
+static void test_pause(void)
+{
+	char s[MSG_UUID_LEN + 1], s2[MSG_UUID_LEN + 1];
+
+	start(false);
+	online("CP001");
+	online("CP002");
+	online("CP003");
+	granted("D1", "CP001", s);
+	tel("CP001", "D1", s, 0, 700);
+	granted("D2", "CP002", s2);	/* never started */
+	later(HEALTH_MS / 2);
+	beat("CP003", true);
+	clear();
+	central_pause(&w.c, &w.now);
+	later(AUTH_MS * 3);
+	tick();
+	check(w.nout == 0 && state("CP001") == CP_SUPPLYING &&
+	      state("CP002") == CP_SUPPLYING && state("CP003") == CP_ACTIVE,
+	      "paused, Central decides nothing, however long");
+	central_resume(&w.c, &w.now);
+	tick();
+	later(HEALTH_MS / 2 - 1);
+	tick();
+	check(state("CP001") == CP_SUPPLYING && state("CP002") == CP_SUPPLYING &&
+	      count(T_AUTH_RESPONSE, MSG_TICKET) == 0 && !command(CMD_END, "CP002"),
+	      "resumed, the time paused is not silence: the timeout runs on from the pause");
+	beat("CP002", true);
+	later(2);
+	tick();
+	check(state("CP001") == CP_DISCONNECTED && state("CP002") == CP_SUPPLYING &&
+	      state("CP003") == CP_ACTIVE && count(T_AUTH_RESPONSE, MSG_TICKET) == 0,
+	      "a silence of a health timeout outside the pause is a CP's own");
+	beat("CP001", true);
+	beat("CP002", true);
+	tel("CP001", "D1", s, 1, 800);
+	later(AUTH_MS - HEALTH_MS - 2);
+	beat("CP001", true);
+	beat("CP002", true);
+	tick();
+	check(count(T_AUTH_RESPONSE, MSG_TICKET) == 0,
+	      "nor is it a wait for a start: the auth timeout runs on from the pause");
+	later(2);
+	tick();
+	check(count(T_AUTH_RESPONSE, MSG_TICKET) == 1 &&
+	      last(T_AUTH_RESPONSE, MSG_TICKET)->u.ticket.reason == END_CANCELLED &&
+	      state("CP001") == CP_SUPPLYING,
+	      "the session never started is cancelled once the auth timeout ran outside the pause");
+	central_resume(&w.c, &w.now);
+	later(HEALTH_MS + 1);
+	tick();
+	check(state("CP001") == CP_DISCONNECTED,
+	      "a resume without a pause moves nothing");
+}
+
 static void test_register(void)
 {
 	const struct msg *ack;
@@ -1170,6 +1229,7 @@ static void run_cases(void)
 	test_stop_resume();
 	test_replays();
 	test_health_deadlines();
+	test_pause();
 	test_register();
 	test_cancel();
 	test_restore();

@@ -180,6 +180,7 @@ static const char full_yaml[] =
 	"    cp_state: a9\n"
 	"    central_lease: a10\n"
 	"    cp_catalogue: a11\n"
+	"    audit: a12\n"
 	"central:\n"
 	"  catalogue: cps.yaml\n"
 	"  allow_unknown: yes\n"
@@ -438,6 +439,38 @@ static void test_errors(void)
 	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
 		expect_error(bad_cases[i].title, bad_cases[i].yaml,
 			     bad_cases[i].want);
+}
+
+/* The web section: its keys read, its token and TLS rules kept. */
+static void test_web(void)
+{
+	struct conf c;
+
+	check(load_yaml(&c, "web:\n  listen: \"[::1]:0\"\n"
+			"  token: abcdefghijklmnop\n  read_token: 0123456789abcdef!\n"
+			"  tls:\n    cert: a.pem\n    key: a.key\n") == 0 &&
+	      !strcmp(c.web.listen, "[::1]:0") &&
+	      !strcmp(c.web.token, "abcdefghijklmnop") &&
+	      !strcmp(c.web.read_token, "0123456789abcdef!") &&
+	      strstr(c.web.tls_cert, "/a.pem") && strstr(c.web.tls_key, "/a.key"),
+	      "web: listen, token, read_token and tls are read");
+	conf_free(&c);
+	check(load_yaml(&c, "cp:\n  tick_ms: 200\n") == 0 &&
+	      !strcmp(c.web.listen, "127.0.0.1:8080") && !c.web.token &&
+	      !c.web.read_token && !c.web.tls_cert,
+	      "web: by default on 127.0.0.1:8080, no token, no TLS");
+	conf_free(&c);
+	expect_error("web: a token of 15 characters", "web:\n  token: abcdefghijklmno\n",
+		     "2: expected 16 to 256 printable characters");
+	expect_error("web: a token with a blank", "web:\n  token: \"abcdefgh ijklmnop\"\n",
+		     "2: expected 16 to 256 printable characters");
+	expect_error("web: a read token too short", "web:\n  read_token: x\n",
+		     "2: expected 16 to 256 printable characters");
+	expect_error("web: a bad listen", "web:\n  listen: nowhere\n",
+		     "2: expected ADDR:PORT for 'listen'");
+	expect_error("web: a cert without its key", "web:\n  tls:\n    cert: a.pem\n",
+		     "2: 'tls' needs both 'cert' and 'key'");
+	expect_error("web: an unknown key", "web:\n  port: 80\n", "2: unknown key 'port'");
 }
 
 static void test_missing(void)
@@ -825,6 +858,7 @@ int main(void)
 	test_forms();
 	test_errors();
 	test_missing();
+	test_web();
 	test_broker_file();
 	test_precedence();
 	test_opts();

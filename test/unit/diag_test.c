@@ -1,4 +1,4 @@
-/* diag_test.c: the SCRAM rule, the reading of ApiVersions answers and of broker names, without a broker. */
+/* diag_test.c: the SCRAM rule, the reading of ApiVersions answers, of broker names and of TLS failures, without a broker. */
 #include <string.h>
 
 #include "lib/diag.h"
@@ -86,10 +86,45 @@ static void names(void)
 	check(!diag_unresolved(""), "no broker: nothing to say about names");
 }
 
+/* librdkafka's words for a handshake that a certificate failed. */
+#define VERIFY_FAILED "sasl_ssl://kafka2:9092/2: SSL handshake failed: error:0A000086:SSL routines::certificate verify failed: broker certificate could not be verified, verify that ssl.ca.location is correctly configured or root CA certificates are installed (install ca-certificates package) (after 3ms in state SSL_HANDSHAKE)"
+#define THREE "kafka1:9092,kafka2:9092,kafka3:9092"
+
+static void tls(void)
+{
+	char b[512];
+
+	check(!strcmp(diag_tls(62, VERIFY_FAILED, "/etc/evc/ca.pem", THREE, b, sizeof(b)),
+		      "the certificate of kafka2:9092 is for another host: its subjectAltName does not hold 'kafka2'"),
+	      "a host name mismatch names the host: %s", b);
+	check(!strcmp(diag_tls(64, "ssl://127.0.0.1:9093/bootstrap: x", "", "127.0.0.1:9093", b, sizeof(b)),
+		      "its certificate is for another host: its subjectAltName does not hold '127.0.0.1'"),
+	      "an address mismatch too; the only broker is not named again: %s", b);
+	check(!strcmp(diag_tls(19, VERIFY_FAILED, "/etc/evc/ca.pem", THREE, b, sizeof(b)),
+		      "the certificate of kafka2:9092 is not signed by the CA of ssl.ca.location '/etc/evc/ca.pem'"),
+	      "a chain from another CA names the CA file trusted: %s", b);
+	check(!strcmp(diag_tls(20, VERIFY_FAILED, NULL, THREE, b, sizeof(b)),
+		      "the certificate of kafka2:9092 is not signed by a CA this machine trusts (set ssl.ca.location to the certificate of Kafka's CA)"),
+	      "without ssl.ca.location, the system's CAs: %s", b);
+	check(strstr(diag_tls(10, VERIFY_FAILED, "", THREE, b, sizeof(b)), "has expired") != NULL,
+	      "an expired certificate: %s", b);
+	check(strstr(diag_tls(45, VERIFY_FAILED, "", THREE, b, sizeof(b)), "(X.509 error 45)") != NULL,
+	      "another error is given by its number: %s", b);
+	check(!strcmp(diag_tls(0, "ssl://[::1]:9093/bootstrap: SSL handshake failed: error:0A00010B:SSL routines::wrong version number (after 1ms in state SSL_HANDSHAKE)", "", "[::1]:9093", b, sizeof(b)),
+		      "SSL handshake failed: error:0A00010B:SSL routines::wrong version number"),
+	      "no certificate error: librdkafka's words without broker or timing: %s", b);
+	check(!strcmp(diag_tls(0, "no broker in front", "", THREE, b, sizeof(b)),
+		      "no broker in front"),
+	      "words in another form are kept whole");
+	check(strlen(diag_tls(62, VERIFY_FAILED, "", THREE, b, 20)) == 19,
+	      "a short buffer is filled, not overrun");
+}
+
 int main(void)
 {
 	rule();
 	apiversions();
 	names();
+	tls();
 	return check_done();
 }

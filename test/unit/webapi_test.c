@@ -407,6 +407,22 @@ static void test_events(void)
 	      webapi_events(&w, &b, &c, 1000000) == false &&
 	      count(b.s, "event: cp\n") == 100,
 	      "a budget cuts the events in turns, none lost");
+	{
+		struct webapi_cursor c2 = c;
+		struct jbuf b2 = { 0 };
+
+		state(&w, "CP002", CP_BROKEN, "Madrid", 600);
+		b.len = 0;
+		webapi_events(&w, &b, &c, 65536);
+		webapi_events(&w, &b2, &c2, 65536);
+		state(&w, "CP002", CP_ACTIVE, "Madrid", 700);
+		webapi_events(&w, &b2, &c2, 65536);
+		check(b.len && b.len < b2.len && !memcmp(b.s, b2.s, b.len) &&
+		      strstr(b2.s + b.len, "\"state\":\"ACTIVE\""),
+		      "two streams get the same event, and a new one after a new change");
+		c = c2;
+		jbuf_free(&b2);
+	}
 	gone(&w, T_CP_STATE, "CP001");
 	b.len = 0;
 	webapi_events(&w, &b, &c, 65536);
@@ -421,6 +437,40 @@ static void test_events(void)
 	      "a client far behind gets the last %d tickets", WEBAPI_TICKETS);
 	jbuf_free(&b);
 	webapi_free(&w);
+}
+
+/* A second of 10,000 CPs changing, to 100 streams: the events, timed. */
+static void sse_second(struct webapi *w)
+{
+	static struct webapi_cursor c[100];
+	struct jbuf b = { 0 };
+	struct timespec t0, t1;
+	size_t bytes = 0;
+	double ms;
+
+	for (int i = 0; i < 100; i++)
+		webapi_hello(w, &b, &c[i]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 10000; i++) {
+		char id[16];
+
+		snprintf(id, sizeof(id), "CP%05d", i);
+		state(w, id, CP_SUPPLYING, "Calle Mayor 1, Alicante", 2000);
+	}
+	for (int i = 0; i < 100; i++) {
+		do {
+			b.len = 0;
+			webapi_events(w, &b, &c[i], 32768);
+			bytes += b.len;
+		} while (webapi_pending(w, &c[i]));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+	     (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	check(bytes > 100 * 10000 * 200 && ms < 5000,
+	      "10000 CP changes to 100 streams: %zu MB of events in %.0f ms",
+	      bytes >> 20, ms);
+	jbuf_free(&b);
 }
 
 /* 10,000 CPs: one GET /api/cps, timed (evc-web(1)'s target: 50 ms). */
@@ -449,6 +499,7 @@ static void test_big(void)
 	      count(resp.body.s, "\"id\":") == 10000 && ms < 500,
 	      "GET /api/cps of 10000 CPs: %zu bytes in %.1f ms",
 	      resp.body.len, ms);
+	sse_second(&w);
 	webapi_free(&w);
 }
 
