@@ -71,7 +71,8 @@ def browser(profile):
         raise SystemExit("console.py: no chromium or chromedriver")
     o = webdriver.ChromeOptions()
     o.binary_location = exe
-    # Headless, as root in a container, talking to nobody but evc web.
+    # Headless, without the sandbox (a test bed may run as root), talking
+    # to nobody but evc web.
     for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
               "--window-size=1440,780", "--no-first-run",
               "--disable-background-networking", "--disable-component-update",
