@@ -80,11 +80,14 @@ check()
 	has python3 || want python3
 	has curl || want curl
 	has openssl || want openssl
-	# the OCPP charger of the tests lives in a venv (test/ocpp-venv.sh),
-	# as does t1900's metrics parser (test/venv.sh), which Debian's
-	# python3 makes only with ensurepip, in python3-venv
+	# the OCPP charger, the metrics parser and the browser driver of the
+	# tests live in venvs (test/py-venv.sh), which Debian's python3 makes
+	# only with ensurepip, in python3-venv
 	{ [ "$everything" = 0 ] && python3 -c "import ensurepip" 2>/dev/null; } ||
 		want python3-venv
+	# the browser of t1810 (evc web's console), driven by WebDriver
+	has chromium || want chromium
+	has chromedriver || want chromium-driver
 }
 
 case ${1:-} in

@@ -30,7 +30,7 @@ test_expect_success 'usage and configuration errors exit 2' '
 '
 
 # The charger: the ocpp library in the test bed's own environment.
-if ! PY=$("$TEST_TOP/test/ocpp-venv.sh" 2>"$TEST_DIR/venv.err"); then
+if ! PY=$("$TEST_TOP/test/py-venv.sh" ocpp 2>"$TEST_DIR/venv.err"); then
 	_skip_all="no OCPP charger: $(tail -n 1 "$TEST_DIR/venv.err")"
 fi
 CHARGER=$TEST_TOP/test/ocpp-charger.py

@@ -23,8 +23,7 @@ test_expect_success 'central.metrics and ocpp.metrics pass the check when well f
 	"$EVC" ocpp -n -c good.yaml
 '
 
-if ! PROM=$("$TEST_TOP/test/venv.sh" prometheus-client-0.26.0 \
-	prometheus_client.parser prometheus_client==0.26.0 2>"$TEST_DIR/venv.err"); then
+if ! PROM=$("$TEST_TOP/test/py-venv.sh" prometheus 2>"$TEST_DIR/venv.err"); then
 	_skip_all="no prometheus_client parser: $(tail -n 1 "$TEST_DIR/venv.err")"
 fi
 need_kafka
@@ -202,7 +201,7 @@ test_expect_success 'another path: 404; another method: 405 with Allow; a JSON e
 
 # --- evc ocpp ----------------------------------------------------------------
 
-if PY=$("$TEST_TOP/test/ocpp-venv.sh" 2>"$TEST_DIR/ocpp-venv.err"); then
+if PY=$("$TEST_TOP/test/py-venv.sh" ocpp 2>"$TEST_DIR/ocpp-venv.err"); then
 	no_charger=
 else
 	no_charger="no OCPP charger: $(tail -n 1 "$TEST_DIR/ocpp-venv.err")"

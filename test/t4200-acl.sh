@@ -384,7 +384,7 @@ test_expect_success 'a CP user cannot stop CPs, and evc says so in one line' '
 
 # The OCPP gateway as its own user: a charger boots (cp-register and its
 # ack) and has an idTag authorised (auth-request and auth-response).
-if PY=$("$TEST_TOP/test/ocpp-venv.sh" 2>"$TEST_DIR/venv.err"); then
+if PY=$("$TEST_TOP/test/py-venv.sh" ocpp 2>"$TEST_DIR/venv.err"); then
 	test_expect_success 'the OCPP gateway, as the ocpp user, boots a charger and authorises' '
 		bg gw "$EVC" ocpp -l 127.0.0.1:0 $(as ocpp) &&
 		wait_for 20 "grep -q \"listening on\" gw.err" &&
