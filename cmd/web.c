@@ -12,6 +12,7 @@
 #include "lib/conf.h"
 #include "lib/http.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/server.h"
 #include "lib/setup.h"
 #include "lib/trail.h"
@@ -74,6 +75,8 @@ struct web {
 	struct req *streams;
 	long nstreams;
 	long requests, refused, streams_opened;	/* for the stats at the end */
+	struct metrics metrics;		/* GET /metrics */
+	struct metrics_series *m_streams;
 	uint64_t seen;		/* w->seq + tseq + counts_seq at the last wake */
 	struct audit_limit refusals;	/* of writes without the token */
 	int exit;		/* -1 while running */
@@ -126,6 +129,51 @@ static void on_audit(void *arg, const struct webapi_act *a,
 		audit_post_limited(w->b, &w->refusals, &rec);
 	else
 		audit_post(w->b, &rec);
+}
+
+/*
+ * What GET /metrics shows (evc(1), METRICS): the CPs as cp-state has
+ * them, the requests, the event streams, the messages read and sent.
+ */
+static void metrics_begin(struct web *w)
+{
+	static const enum topic reads[] = {
+		T_CP_STATE, T_CP_CATALOGUE, T_AUTH_RESPONSE,
+	};
+	static const enum topic sends[] = { T_CONTROL, T_CP_CATALOGUE, T_AUDIT };
+	const struct bus_stats *st = bus_stats(w->b);
+	struct metrics *m = &w->metrics;
+	struct metrics_family *f;
+
+	metrics_init(m);
+	f = metrics_family(m, METRICS_GAUGE, "evc_cps", "CPs in each state", "state");
+	for (int i = 0; i < CP_STATE_COUNT; i++)
+		metrics_watch_long(metrics_series(f, cp_state_name(i)),
+				   &w->api.counts[i]);
+	metrics_counter_of(m, "evc_web_requests_total", "HTTP requests answered",
+			   &w->requests);
+	metrics_counter_of(m, "evc_web_refused_total",
+			   "HTTP requests answered with a 4xx or 5xx", &w->refused);
+	metrics_counter_of(m, "evc_web_event_streams_opened_total",
+			   "Event streams opened", &w->streams_opened);
+	w->m_streams = metrics_series(metrics_family(m, METRICS_GAUGE,
+		"evc_web_event_streams", "Event streams open now", NULL));
+	metrics_by_topic(m, "evc_messages_read_total", "Messages read and decoded",
+			 w->c, st->received_by, reads, 3);
+	metrics_by_topic(m, "evc_messages_rejected_total", "Malformed messages skipped",
+			 w->c, st->rejected_by, reads, 3);
+	metrics_by_topic(m, "evc_messages_sent_total", "Messages delivered to Kafka",
+			 w->c, st->sent_by, sends, 3);
+	metrics_by_topic(m, "evc_messages_failed_total", "Messages Kafka did not take",
+			 w->c, st->failed_by, sends, 3);
+}
+
+static char *on_metrics(void *arg, size_t *len)
+{
+	struct web *w = arg;
+
+	metrics_set(w->m_streams, (double)w->nstreams);
+	return metrics_render(&w->metrics, len);
 }
 
 /* --- requests -------------------------------------------------------------- */
@@ -559,7 +607,7 @@ static int web_start(struct web *w, struct setup *su)
 {
 	const struct webapi_hooks h = {
 		.send = on_send, .erase = on_erase, .commit = on_commit,
-		.audit = on_audit, .arg = w,
+		.audit = on_audit, .metrics = on_metrics, .arg = w,
 	};
 	int ret;
 
@@ -576,8 +624,10 @@ static int web_start(struct web *w, struct setup *su)
 		ret = EXIT_USAGE;
 	else if (bus_check(w->b, CHECK_MS))
 		ret = EXIT_UNREACHABLE;
-	else if ((ret = catch_up(w)) == EXIT_OK)
+	else if ((ret = catch_up(w)) == EXIT_OK) {
+		metrics_begin(w);
 		serve(w);
+	}
 	if (ret != EXIT_OK) {
 		server_stop(&w->srv);
 		bus_close(w->b, 0);
@@ -608,6 +658,7 @@ static int web_main(struct web *w, struct setup *su)
 	     st->rejected, st->sent, st->failed);
 	if (bus_close(w->b, FLUSH_MS) && w->exit < 0)
 		w->exit = EXIT_UNREACHABLE;
+	metrics_free(&w->metrics);
 	webapi_free(&w->api);
 	return w->exit < 0 ? EXIT_OK : w->exit;
 }

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "figure.h"
+#include "metrics.h"
 #include "registry.h"
 #include "webapi.h"
 #include "xalloc.h"
@@ -690,6 +691,27 @@ static void asset(const struct webapi *w, const struct webapi_req *q,
 	r->nbytes = a->len;
 }
 
+/* GET /metrics: a read, as the API's, in Prometheus' text format. */
+static void metrics(struct webapi *w, const struct webapi_req *q,
+		    struct http_resp *r)
+{
+	size_t len;
+	char *text;
+
+	if (!w->hooks.metrics) {
+		http_error(r, 404, "no such resource", q->path);
+		return;
+	}
+	if (!method_is(q, "GET", r) || !allowed(w, q, READ, r))
+		return;
+	text = w->hooks.metrics(w->hooks.arg, &len);
+	r->status = 200;
+	r->type = METRICS_CONTENT_TYPE;
+	r->body.len = 0;
+	jbuf_str(&r->body, text);
+	free(text);
+}
+
 static void handle(struct webapi *w, const struct webapi_req *q,
 		   struct http_resp *r)
 {
@@ -708,6 +730,8 @@ static void handle(struct webapi *w, const struct webapi_req *q,
 		asked(w, p[5] == 's' ? AUDIT_STOP_ALL : AUDIT_RESUME_ALL, NULL);
 		if (allowed(w, q, WRITE, r))
 			control(w, p[5] == 's' ? CMD_STOP : CMD_RESUME, NULL, r);
+	} else if (!strcmp(p, "/metrics")) {
+		metrics(w, q, r);
 	} else if (!strcmp(p, "/api/cps") || !strcmp(p, "/api/sessions") ||
 		   !strcmp(p, "/api/tickets") || !strcmp(p, "/api/events")) {
 		read_route(w, q, r);

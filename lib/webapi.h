@@ -59,6 +59,8 @@ struct webapi_hooks {
 	/* Optional: every write asked, allowed or not, with its answer. */
 	void (*audit)(void *arg, const struct webapi_act *a,
 		      const struct webapi_req *q, const struct http_resp *r);
+	/* Optional: GET /metrics, Prometheus' text in a buffer to free. */
+	char *(*metrics)(void *arg, size_t *len);
 	void *arg;
 };
 

@@ -130,7 +130,7 @@ test_expect_success 'GET /api/cps: every CP by id, every state counted' '
 	import json
 	d = json.load(open("body"))
 	assert d["total"] == 2, d
-	assert d["counts"] == {"DISCONNECTED": 1, "ACTIVE": 1, "SUPPLYING": 0, "STOPPED": 0, "BROKEN": 0}, d
+	assert d["counts"] == {"DISCONNECTED": 1, "ACTIVE": 1, "SUPPLYING": 0, "STOPPED": 0, "BROKEN": 0, "REVOKED": 0}, d
 	assert [c["id"] for c in d["cps"]] == ["CP001", "CP002"], d
 	c = d["cps"][0]
 	assert c["color"] == "green" and c["location"] == "Alicante" and c["price"] == 0.35, c

@@ -315,6 +315,29 @@ test_expect_success 'a charger Central refuses: a boot rejected, then a CALLERRO
 	wait_for 10 "scrape g5 $GMPORT && is g5 evc_ocpp_connections 1"
 '
 
+# --- evc web -------------------------------------------------------------------
+
+test_expect_success 'evc web: GET /metrics on its own port, CPs as cp-state says, requests, streams' '
+	bg web "$EVC" web -l 127.0.0.1:0 &&
+	wait_for 30 "grep -q \"listening on\" web.err" &&
+	WPORT=$(sed -n "s/.*listening on [^ ]*:\([0-9]*\) .*/\1/p" web.err) &&
+	curl -sf -D whead -o /dev/null "http://127.0.0.1:$WPORT/metrics" &&
+	grep -qi "^content-type: text/plain; version=0.0.4; charset=utf-8" whead &&
+	scrape c9 $PORT &&
+	wait_for 10 "scrape w1 $WPORT && is w1 evc_cps{state=ACTIVE} $(awk '\''$1 == "evc_cps{state=ACTIVE}" { print $2 }'\'' c9.prom)" &&
+	is w1 evc_web_event_streams 0 &&
+	above w1 evc_web_requests_total 0 &&
+	above w1 "evc_messages_read_total{topic=$(topic cp_state)}" 0 &&
+	bg stream curl -sN "http://127.0.0.1:$WPORT/api/events" &&
+	wait_for 10 "grep -q \"^event: hello\" stream.out" &&
+	wait_for 10 "scrape w2 $WPORT && is w2 evc_web_event_streams 1" &&
+	is w2 evc_web_event_streams_opened_total 1 &&
+	curl -s -o /dev/null -X POST "http://127.0.0.1:$WPORT/metrics" &&
+	scrape w3 $WPORT &&
+	above w3 evc_web_refused_total 0 &&
+	{ bg_kill stream || :; } && bg_kill web
+'
+
 test_expect_success 'SIGTERM: the gateway and Central stop, and their listeners with them' '
 	{ test -n "$no_charger" || bg_kill gw; } &&
 	bg_kill central &&
