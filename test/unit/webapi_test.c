@@ -1,9 +1,11 @@
 /* webapi_test.c: unit tests of lib/webapi.c: evc web's API answered and its events written, without sockets or Kafka. */
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "lib/metrics.h"
 #include "lib/webapi.h"
 #include "test/unit/check.h"
 
@@ -56,9 +58,16 @@ static void on_audit(void *arg, const struct webapi_act *a,
 	nacts++;
 }
 
+static char *on_metrics(void *arg, size_t *len)
+{
+	(void)arg;
+	*len = 12;
+	return strdup("evc_x 1\nok 2\n");
+}
+
 static const struct webapi_hooks hooks = {
 	.send = on_send, .erase = on_erase, .commit = on_commit,
-	.audit = on_audit,
+	.audit = on_audit, .metrics = on_metrics,
 };
 
 static struct http_resp resp;
@@ -321,6 +330,26 @@ static void test_audit(void)
 	webapi_free(&w);
 }
 
+/* GET /metrics: the hook's text, a read as the API's. */
+static void test_metrics(void)
+{
+	struct webapi w;
+
+	webapi_init(&w, &hooks);
+	check(req(&w, "GET", "/metrics", NULL, NULL, NULL) == 200 &&
+	      !strcmp(resp.type, METRICS_CONTENT_TYPE) &&
+	      !strcmp(resp.body.s, "evc_x 1\nok 2\n"),
+	      "GET /metrics: the text of the hook, Prometheus' content type");
+	check(req(&w, "POST", "/metrics", NULL, NULL, NULL) == 405 &&
+	      req(&w, "GET", "/metrics", "x=1", NULL, NULL) == 200,
+	      "POST /metrics: 405");
+	w.read_token = RTOKEN;
+	check(req(&w, "GET", "/metrics", NULL, NULL, NULL) == 401 &&
+	      req(&w, "GET", "/metrics", NULL, "Bearer " RTOKEN, NULL) == 200,
+	      "web.read_token: /metrics needs it as the API does");
+	webapi_free(&w);
+}
+
 static void test_catalogue(void)
 {
 	static const struct {
@@ -572,6 +601,7 @@ int main(void)
 	test_tickets();
 	test_auth();
 	test_audit();
+	test_metrics();
 	test_catalogue();
 	test_routes();
 	test_events();
