@@ -17,6 +17,7 @@
 #include "exporter.h"
 #include "log.h"
 #include "metrics.h"
+#include "server.h"
 #include "xalloc.h"
 
 #define CHUNK (16 << 10)	/* bytes of a body written at once */
@@ -38,7 +39,6 @@ struct reply {
 	size_t len, sent;
 };
 
-static struct ratelimit rl_lws;
 
 static void reply_free(struct reply *r)
 {
@@ -150,17 +150,6 @@ static const struct lws_protocols protocols[] = {
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-/* lws's own complaints, one line each, at a limited rate. */
-static void lws_line(int level, const char *line)
-{
-	size_t n = strlen(line);
-
-	(void)level;
-	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
-		n--;
-	warn_limited(&rl_lws, "libwebsockets: %.*s", (int)n, line);
-}
-
 /*
  * lws says why it cannot listen in lines of its own: the address is
  * tried first, so that an address taken is said in one line of ours.
@@ -236,7 +225,7 @@ struct exporter *exporter_open(const char *addr, exporter_render_fn *render,
 		goto fail;
 	}
 	creation_info(e, &ci, host, loops);
-	lws_set_log_level(LLL_ERR, lws_line);
+	lws_set_log_level(LLL_ERR, server_lws_line);
 	if (uv_loop_init(&e->loop)) {
 		error("cannot start the event loop of '%s'", addr);
 		goto fail;

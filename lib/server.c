@@ -6,14 +6,14 @@
 #include <sys/resource.h>
 
 #include "bus.h"
+#include "conf.h"
 #include "server.h"
 
 #define FDS_MAX 65536		/* connections one server serves */
 
 static struct ratelimit rl_lws;
 
-/* lws's own complaints, one line each, at a limited rate. */
-static void lws_line(int level, const char *line)
+void server_lws_line(int level, const char *line)
 {
 	size_t n = strlen(line);
 
@@ -21,20 +21,6 @@ static void lws_line(int level, const char *line)
 	while (n && (line[n - 1] == '\n' || line[n - 1] == ' '))
 		n--;
 	warn_limited(&rl_lws, "libwebsockets: %.*s", (int)n, line);
-}
-
-/* Host and port of ADDR:PORT (checked by conf_listen_ok). */
-static void split_listen(const char *s, char *host, size_t hostlen,
-			 unsigned *port)
-{
-	const char *colon = strrchr(s, ':');
-	size_t n = (size_t)(colon - s);
-
-	if (s[0] == '[' && n >= 2)	/* [::1] */
-		snprintf(host, hostlen, "%.*s", (int)(n - 2), s + 1);
-	else
-		snprintf(host, hostlen, "%.*s", (int)n, s);
-	*port = (unsigned)strtoul(colon + 1, NULL, 10);
 }
 
 bool server_is_loopback(const char *host)
@@ -154,11 +140,11 @@ int server_start(struct server *s, const struct server_opts *o)
 	struct lws_vhost *vh;
 
 	memset(s, 0, sizeof(*s));
-	split_listen(o->listen, s->host, sizeof(s->host), &s->port);
+	conf_listen_split(o->listen, s->host, sizeof(s->host), &s->port);
 	s->loopback = server_is_loopback(s->host);
 	s->tick_us = o->tick_us;
 	creation_info(s, o, &ci, loops);
-	lws_set_log_level(LLL_ERR, lws_line);
+	lws_set_log_level(LLL_ERR, server_lws_line);
 	if (uv_loop_init(&s->loop))
 		return error("cannot start the event loop");
 	if (!(s->ctx = lws_create_context(&ci))) {

@@ -38,6 +38,9 @@ struct server {
  */
 int server_start(struct server *s, const struct server_opts *o);
 
+/* lws's own complaints, one line each, at a limited rate (lws_set_log_level). */
+void server_lws_line(int level, const char *line);
+
 /*
  * From now on the loop also wakes when b has something to read. A server
  * listens before its owner opens Kafka: an address already taken is said
