@@ -1,10 +1,12 @@
 /* http.c: what an HTTP API needs whatever it serves: limits, a JSON writer, error bodies, tokens, paths and queries. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "http.h"
+#include "numfmt.h"
 #include "xalloc.h"
 
 void jbuf_free(struct jbuf *b)
@@ -36,21 +38,34 @@ void jbuf_str(struct jbuf *b, const char *s)
 	jbuf_add(b, s, strlen(s));
 }
 
+/* Tried in the room the buffer has; sized and written again if short. */
 void jbuf_printf(struct jbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
+	grow(b, 64);
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0) {
+		b->s[b->len] = '\0';
 		return;
-	grow(b, (size_t)n);
-	va_start(ap, fmt);
-	vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	}
+	if ((size_t)n >= b->cap - b->len) {
+		grow(b, (size_t)n);
+		va_start(ap, fmt);
+		vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
+}
+
+void jbuf_int(struct jbuf *b, long long v)
+{
+	grow(b, NUMFMT_MAX);
+	b->len += (size_t)numfmt_int(b->s + b->len, v);
+	b->s[b->len] = '\0';
 }
 
 void jbuf_quote(struct jbuf *b, const char *s)
@@ -81,11 +96,55 @@ void jbuf_quote(struct jbuf *b, const char *s)
 	jbuf_add(b, "\"", 1);
 }
 
+/*
+ * d * 10^decimals rounded as "%.*f" rounds it, when that is sure: far
+ * from a half, where the product's own rounding cannot change the
+ * result. -1 otherwise (snprintf then decides).
+ */
+static long long scaled(double d, int decimals)
+{
+	static const double pow10[] = { 1, 10, 100, 1e3, 1e4, 1e5, 1e6 };
+	double x, f;
+
+	if (decimals < 0 || decimals > 6 || !(d >= 0 && d < 1e12))
+		return -1;
+	x = d * pow10[decimals];
+	f = x - floor(x);
+	if (fabs(f - 0.5) < 1e-6)
+		return -1;
+	return llround(x);
+}
+
+/* The digits of n / 10^decimals, trailing zeros of the fraction dropped. */
+static void jbuf_scaled(struct jbuf *b, long long n, int decimals)
+{
+	static const long long pow10[] = { 1, 10, 100, 1000, 10000, 100000,
+					   1000000 };
+	long long div = pow10[decimals], frac = n % div;
+
+	jbuf_int(b, n / div);
+	if (!frac)
+		return;
+	jbuf_add(b, ".", 1);
+	for (div /= 10; frac; div /= 10) {
+		char c = (char)('0' + frac / div);
+
+		jbuf_add(b, &c, 1);
+		frac %= div;
+	}
+}
+
 void jbuf_num(struct jbuf *b, double d, int decimals)
 {
 	char s[64];
-	int n = snprintf(s, sizeof(s), "%.*f", decimals, d);
+	long long k = scaled(d, decimals);
+	int n;
 
+	if (k >= 0) {
+		jbuf_scaled(b, k, decimals);
+		return;
+	}
+	n = snprintf(s, sizeof(s), "%.*f", decimals, d);
 	if (n <= 0 || (size_t)n >= sizeof(s))
 		n = snprintf(s, sizeof(s), "0");
 	if (strchr(s, '.')) {
@@ -102,10 +161,17 @@ void jbuf_num(struct jbuf *b, double d, int decimals)
 
 void jbuf_fixed(struct jbuf *b, int64_t n, int div, int decimals)
 {
-	int64_t a = n < 0 ? -n : n;
+	int64_t a = n < 0 ? -n : n, frac = a % div;
+	char digits[24];
+	int len = 0;
 
-	jbuf_printf(b, "%s%lld.%0*lld", n < 0 ? "-" : "", (long long)(a / div),
-		    decimals, (long long)(a % div));
+	if (n < 0)
+		jbuf_add(b, "-", 1);
+	jbuf_int(b, (long long)(a / div));
+	digits[len++] = '.';
+	for (int i = decimals - 1; i >= 0; i--, frac /= 10)
+		digits[1 + i] = (char)('0' + frac % 10);
+	jbuf_add(b, digits, (size_t)decimals + 1);
 }
 
 int http_error(struct http_resp *r, int status, const char *what,

@@ -21,6 +21,7 @@ void jbuf_add(struct jbuf *b, const char *s, size_t n);
 void jbuf_str(struct jbuf *b, const char *s);	/* as is */
 __attribute__((format(printf, 2, 3)))
 void jbuf_printf(struct jbuf *b, const char *fmt, ...);
+void jbuf_int(struct jbuf *b, long long v);
 /* s as a JSON string, quotes included (s is valid UTF-8). */
 void jbuf_quote(struct jbuf *b, const char *s);
 /* A number with at most decimals digits after the point, zeros trimmed. */

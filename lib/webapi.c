@@ -189,7 +189,9 @@ static const uint32_t *sorted(struct webapi *w)
 
 static void key_str(struct jbuf *b, const char *k, const char *v)
 {
-	jbuf_printf(b, ",\"%s\":", k);
+	jbuf_str(b, ",\"");
+	jbuf_str(b, k);
+	jbuf_str(b, "\":");
 	if (v && *v)
 		jbuf_quote(b, v);
 	else
@@ -221,21 +223,24 @@ static void cp_json(const struct webapi *w, struct jbuf *b,
 
 	jbuf_str(b, "{\"id\":");
 	jbuf_quote(b, p->id);
-	jbuf_printf(b, ",\"state\":\"%s\",\"color\":\"%s\",\"location\":",
-		    cp_state_name(s), colours[s]);
+	jbuf_str(b, ",\"state\":\"");
+	jbuf_str(b, cp_state_name(s));
+	jbuf_str(b, "\",\"color\":\"");
+	jbuf_str(b, colours[s]);
+	jbuf_str(b, "\",\"location\":");
 	jbuf_quote(b, loc);
 	jbuf_str(b, ",\"price\":");
 	jbuf_num(b, price, 6);
 	jbuf_str(b, ",\"power_kw\":");
 	jbuf_num(b, kw, 3);
-	jbuf_printf(b, ",\"since\":%lld", (long long)(p->has_state ?
-		    p->st.since : p->e_ts));
+	jbuf_str(b, ",\"since\":");
+	jbuf_int(b, p->has_state ? p->st.since : p->e_ts);
 	key_str(b, "driver", s == CP_SUPPLYING ? p->driver : NULL);
 	key_str(b, "session", s == CP_SUPPLYING ? p->session : NULL);
 	live(b, p);
-	jbuf_printf(b, ",\"updated\":%lld,\"registered\":%s}",
-		    (long long)(p->st_ts > p->e_ts ? p->st_ts : p->e_ts),
-		    p->in_cat ? "true" : "false");
+	jbuf_str(b, ",\"updated\":");
+	jbuf_int(b, p->st_ts > p->e_ts ? p->st_ts : p->e_ts);
+	jbuf_str(b, p->in_cat ? ",\"registered\":true}" : ",\"registered\":false}");
 }
 
 static void counts_json(const struct webapi *w, struct jbuf *b)
