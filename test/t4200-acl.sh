@@ -293,7 +293,7 @@ test_expect_success 'the same certificate passes once the host name is not check
 	"$EVC" topics list -c plain.yaml -b "127.0.0.1:$other_port" \
 		$(sasl operator "$EVC_OPERATOR_PASSWORD") \
 		-X ssl.endpoint.identification.algorithm=none >none.out &&
-	test "$(grep -c "partitions 3" none.out)" = 10
+	test "$(grep -c "partitions 3" none.out)" = 11
 '
 
 test_expect_success 'a charge: Central, a CP and a driver, each as its own user' '
