@@ -203,7 +203,9 @@ static bool authentic(struct role *r, enum topic t, const struct msg *m,
 
 	if (t != T_CP_REGISTER && t != T_TELEMETRY && t != T_HEALTH)
 		return true;
-	if (bus_last_record(r->bus, &rec))
+	/* A CP without a key: its verdict needs no header (the hot path). */
+	memset(&rec, 0, sizeof(rec));
+	if (keyring_has_key(&r->keys, m->cp) && bus_last_record(r->bus, &rec))
 		return false;
 	v = keyring_verify(&r->keys, m->cp, rec.kid, rec.mac, rec.maclen,
 			   &rec.rec, now->wall);

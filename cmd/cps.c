@@ -401,7 +401,7 @@ static int key_publish(struct bus *b, const char *id, const struct seal_entry *e
 	char buf[SEAL_FILE_MAX];
 	int n = seal_format(e, buf, sizeof(buf)), ret;
 
-	ret = deliver(b, n < 0 ? -1 : bus_put(b, T_CP_KEYS, id, buf, (size_t)n));
+	ret = deliver(b, n < 0 ? -1 : bus_send_raw(b, T_CP_KEYS, id, buf, (size_t)n));
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return ret;
 }

@@ -875,15 +875,6 @@ void bus_seal(struct bus *b, bus_sealer *fn, void *ctx)
 	b->sealer_ctx = ctx;
 }
 
-int bus_put(struct bus *b, enum topic t, const char *key, const void *val,
-	    size_t len)
-{
-	if (!b->prod || t != T_CP_KEYS || !msg_cp_id_ok(key))
-		return error("cannot write '%s' to topic '%s'", key,
-			     t < T_COUNT ? b->conf->topics[t] : "?");
-	return produce(b, t, RD_KAFKA_PARTITION_UA, key, val, len);
-}
-
 int bus_send_to(struct bus *b, enum topic t, int32_t partition,
 		const struct msg *m)
 {

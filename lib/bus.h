@@ -79,7 +79,8 @@ int bus_erase(struct bus *b, enum topic t, const char *cp);
 
 /*
  * One record as it is on topic t, a topic of records that are no evc
- * messages (audit: lib/audit.h): key and value are the caller's. -1
+ * messages (audit: lib/audit.h; cp-keys: lib/seal.h): key and value
+ * are the caller's. -1
  * after saying why, as bus_send().
  */
 int bus_send_raw(struct bus *b, enum topic t, const char *key,
@@ -189,9 +190,6 @@ typedef struct seal_key *bus_sealer(void *ctx, enum topic t,
 				    const struct msg *m);
 void bus_seal(struct bus *b, bus_sealer *fn, void *ctx);
 
-/* One raw record (a key record, lib/seal.h) keyed by CP key on topic t (cp-keys). */
-int bus_put(struct bus *b, enum topic t, const char *key, const void *val,
-	    size_t len);
 
 /*
  * The record bus_recv() returned last, as its MAC covers it, with the

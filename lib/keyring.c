@@ -118,6 +118,13 @@ static enum keyring_verdict refuse(struct keyring *k, enum keyring_verdict v)
 	return v;
 }
 
+bool keyring_has_key(const struct keyring *k, const char *cp)
+{
+	const struct keyring_cp *e = find(k, cp);
+
+	return e && !e->revoked && e->cur.kid[0];
+}
+
 enum keyring_verdict keyring_verify(struct keyring *k, const char *cp,
 				    const char *kid, const void *mac,
 				    size_t maclen, const struct seal_rec *r,

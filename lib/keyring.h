@@ -61,8 +61,16 @@ void keyring_remove(struct keyring *k, const char *cp);
 /*
  * The verdict on record r, which names CP cp and carried kid and mac
  * (kid "" and mac NULL: unsigned), at wall time now. Counted when it
- * refuses.
+ * refuses. r, kid and mac are looked at only when cp has a key: see
+ * keyring_has_key().
  */
+/*
+ * Whether a message naming cp is judged by its MAC (cp has a key, not
+ * revoked); when not, its verdict needs no look at the record, whose
+ * headers its reader may then leave unparsed.
+ */
+bool keyring_has_key(const struct keyring *k, const char *cp);
+
 enum keyring_verdict keyring_verify(struct keyring *k, const char *cp,
 				    const char *kid, const void *mac,
 				    size_t maclen, const struct seal_rec *r,

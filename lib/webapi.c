@@ -500,9 +500,9 @@ static void put_cp(struct webapi *w, const char *id,
 	}
 	if (entry_fields(o, &loc, &price, &kw, r))
 		goto out;
-	snprintf(w->act.detail, sizeof(w->act.detail), "location '%s', %s EUR/kWh%s%s",
+	snprintf(w->act.detail, sizeof(w->act.detail), "location '%s', %s EUR/kWh%s%s%s",
 		 loc, fig_price(price).s, kw > 0 ? ", " : "",
-		 kw > 0 ? fig_kw(kw).s : "");
+		 kw > 0 ? fig_kw(kw).s : "", kw > 0 ? " kW" : "");
 	e = registry_entry(&m, id, loc, price, kw, q->now);
 	if (e != REGISTRY_OK) {
 		http_error(r, 400, registry_err_text(e), id);

@@ -81,7 +81,7 @@ static int use_keys(struct ingest *g, bool issue)
 		bench_key(g->s[i].cp, &e.cur);
 		keyring_take(&g->keys, g->s[i].cp, &e.cur);
 		if (issue && ((len = seal_format(&e, buf, sizeof(buf))) < 0 ||
-			      bus_put(g->b, T_CP_KEYS, g->s[i].cp, buf, (size_t)len)))
+			      bus_send_raw(g->b, T_CP_KEYS, g->s[i].cp, buf, (size_t)len)))
 			return -1;
 	}
 	bus_seal(g->b, sign_for, &g->keys);

@@ -175,8 +175,12 @@ static void keyring_verdicts(void)
 	k.require = true;
 	check(verdict(&k, "CP001", NULL, 0, &r, 0) == KEYRING_UNSIGNED,
 	      "keys required: refused unsigned");
+	check(!keyring_has_key(&k, "CP001") &&
+	      verdict(&k, "CP009", NULL, 0, NULL, 0) == KEYRING_UNSIGNED,
+	      "a CP without a key is judged without its record");
 	check(keyring_set(&k, "CP001", &e1) == KEYRING_ISSUED &&
-	      keyring_set(&k, "CP002", &other) == KEYRING_ISSUED, "keys issued");
+	      keyring_set(&k, "CP002", &other) == KEYRING_ISSUED &&
+	      keyring_has_key(&k, "CP001"), "keys issued");
 	check(verdict(&k, "CP001", "CP001.1", 1, &r, 0) == KEYRING_OK,
 	      "a record signed with the CP's key verifies");
 	check(verdict(&k, "CP001", "CP001.1", 3, &r, 0) == KEYRING_BAD_MAC,
@@ -197,7 +201,8 @@ static void keyring_verdicts(void)
 	      "after the overlap the old key is refused");
 	check(keyring_set(&k, "CP001", &rev) == KEYRING_REVOKE &&
 	      verdict(&k, "CP001", "CP001.2", 2, &r, 0) == KEYRING_REVOKED &&
-	      !keyring_key(&k, "CP001"), "revoked: even the newest key is refused");
+	      !keyring_key(&k, "CP001") && !keyring_has_key(&k, "CP001"),
+	      "revoked: even the newest key is refused");
 	check(keyring_set(&k, "CP001", &e1) == KEYRING_ISSUED &&
 	      verdict(&k, "CP001", "CP001.1", 1, &r, 0) == KEYRING_OK,
 	      "a key issued after a revocation serves again");
@@ -206,7 +211,7 @@ static void keyring_verdicts(void)
 	      verdict(&k, "CP001", "CP001.1", 5, &r, 0) == KEYRING_OK &&
 	      !keyring_find(&k, "CP001")->prev_until,
 	      "a new key under the kid of the old one replaces it, without overlap");
-	check(k.refused[KEYRING_UNSIGNED] == 2 && k.refused[KEYRING_BAD_MAC] == 1 &&
+	check(k.refused[KEYRING_UNSIGNED] == 3 && k.refused[KEYRING_BAD_MAC] == 1 &&
 	      k.refused[KEYRING_UNKNOWN_KID] == 2 && k.refused[KEYRING_REVOKED] == 1,
 	      "each refusal counted by reason");
 	keyring_free(&k);
